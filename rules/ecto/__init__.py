@@ -1,0 +1,1 @@
+"""The ecto rule pack."""

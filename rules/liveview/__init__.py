@@ -1,0 +1,1 @@
+"""The liveview rule pack."""

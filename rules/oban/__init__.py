@@ -1,0 +1,1 @@
+"""The oban rule pack."""

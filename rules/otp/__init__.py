@@ -1,0 +1,1 @@
+"""The otp rule pack."""

@@ -1,0 +1,140 @@
+"""A source document: bytes, line index and an incrementally maintained syntax tree."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import tree_sitter as ts
+
+from .parsing import new_elixir_parser
+from .text import Encoding, LineIndex, line_starts
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def language_for_path(path: str) -> str:
+    """'elixir' for .ex/.exs, 'heex' for .heex templates (also .html.heex, .sface is not ours)."""
+    suffix = PurePosixPath(path).suffix.lower()
+    return "heex" if suffix in (".heex", ".leex") else "elixir"
+
+
+@dataclass(frozen=True, slots=True)
+class TextChange:
+    """One edit in byte offsets: replace data[start:end] with `text` (UTF-8)."""
+
+    start: int
+    end: int
+    text: bytes
+
+
+def _has_lone_cr_between(data: bytes, first: int, last: int) -> bool:
+    """Is there a "\r" not followed by "\n" at a position in [first, last]?"""
+    position = data.find(b"\r", first, last + 1)
+    while position != -1:
+        if data[position + 1 : position + 2] != b"\n":
+            return True
+        position = data.find(b"\r", position + 1, last + 1)
+    return False
+
+
+class Document:
+    """Text of one file plus what the engine needs to read it.
+
+    `path` is the file's path (absolute or relative, POSIX separators) and is used only for
+    path-aware rules and messages; nothing here touches the disk.
+    """
+
+    def __init__(self, path: str, text: str | bytes, language: str | None = None) -> None:
+        self.path = path
+        self.language = language or language_for_path(path)
+        self.data = text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogateescape")
+        self.lines = LineIndex(self.data)
+        self._has_lone_cr = _LONE_CR.search(self.data) is not None
+        self._parser: ts.Parser | None = None
+        self.tree: ts.Tree | None = None
+        if self.language == "elixir":
+            self._parser = new_elixir_parser()
+            self.tree = self._parser.parse(self.data)
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="surrogateescape")
+
+    def slice(self, start: int, end: int) -> str:
+        return self.data[start:end].decode("utf-8", errors="replace")
+
+    def position(self, offset: int, encoding: Encoding = "utf-8") -> tuple[int, int]:
+        return self.lines.position_at(offset, encoding)
+
+    def offset(self, line: int, column: int, encoding: Encoding = "utf-8") -> int:
+        return self.lines.offset_at(line, column, encoding)
+
+    # -- editing -------------------------------------------------------------------------
+
+    def replace(self, text: str | bytes) -> None:
+        """Replace the whole text (a full-sync change)."""
+        self.__init__(self.path, text, self.language)  # type: ignore[misc]
+
+    def apply_range_edit(
+        self,
+        start_line: int,
+        start_column: int,
+        end_line: int,
+        end_column: int,
+        new_text: str,
+        encoding: Encoding,
+    ) -> bool:
+        """Apply an LSP-style range edit in `encoding` units. Returns False if it was clamped."""
+        start = self.lines.offset_at(start_line, start_column, encoding)
+        end = self.lines.offset_at(end_line, end_column, encoding)
+        in_range = 0 <= start_line < self.lines.line_count and 0 <= end_line < self.lines.line_count
+        if end < start:
+            start, end = end, start
+            in_range = False
+        self.apply(TextChange(start, end, new_text.encode("utf-8", errors="surrogateescape")))
+        return in_range
+
+    def apply(self, change: TextChange) -> None:
+        """Splice bytes, update the line index and reparse incrementally."""
+        start = max(0, min(change.start, len(self.data)))
+        end = max(start, min(change.end, len(self.data)))
+        old_data = self.data
+        new_data = old_data[:start] + change.text + old_data[end:]
+        new_end = start + len(change.text)
+
+        start_point = self._point(start)
+        old_end_point = self._point(end)
+
+        # Lines before the edit keep their starts; rescan from the start of the edited line.
+        # A "\r" right before the edit may now pair with a "\n" we insert, so step back one line.
+        first_line = max(self.lines.line_of(start) - 1, 0)
+        keep = self.lines.starts[: first_line + 1]
+        starts = keep[:-1] + line_starts(new_data, keep[-1], keep[-1])
+        self.data = new_data
+        self.lines = LineIndex(new_data, starts)
+        if self._has_lone_cr:
+            self._has_lone_cr = _LONE_CR.search(new_data) is not None
+        else:  # a lone "\r" can only appear where the edit joined or inserted bytes
+            self._has_lone_cr = _has_lone_cr_between(new_data, max(start - 1, 0), new_end)
+        if self.tree is not None and self._parser is not None:
+            new_end_point = self._point(new_end)
+            self.tree.edit(
+                start_byte=start,
+                old_end_byte=end,
+                new_end_byte=new_end,
+                start_point=start_point,
+                old_end_point=old_end_point,
+                new_end_point=new_end_point,
+            )
+            self.tree = self._parser.parse(self.data, self.tree)
+
+    def _point(self, offset: int) -> tuple[int, int]:
+        """tree-sitter point of `offset` in the *current* data (rows split on "\\n")."""
+        if not self._has_lone_cr:
+            line = self.lines.line_of(offset)
+            return line, offset - self.lines.starts[line]
+        return self.lines.point_at(offset)

@@ -1,0 +1,129 @@
+"""What the engine reports: findings with byte ranges, related locations and fixes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+
+
+class Severity(IntEnum):
+    """Numbered like LSP's DiagnosticSeverity so adapters can pass the value through."""
+
+    ERROR = 1
+    WARNING = 2
+    INFORMATION = 3
+    HINT = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str) -> "Severity":
+        aliases = {"info": "information", "warn": "warning"}
+        key = aliases.get(value.strip().lower(), value.strip().lower())
+        for member in cls:
+            if member.label == key:
+                return member
+        raise ValueError(f"unknown severity {value!r} (expected error, warning, information or hint)")
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace the bytes [start, end) of the document with `text`."""
+
+    start: int
+    end: int
+    text: str
+
+    def shifted(self, delta: int) -> "Edit":
+        return Edit(self.start + delta, self.end + delta, self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A set of non-overlapping edits. `safe` fixes may be applied without asking."""
+
+    title: str
+    edits: tuple[Edit, ...]
+    safe: bool
+
+    def shifted(self, delta: int) -> "Fix":
+        return Fix(self.title, tuple(edit.shifted(delta) for edit in self.edits), self.safe)
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """Another location that explains a finding. `path` None means the same document."""
+
+    start: int
+    end: int
+    message: str
+    path: str | None = None
+
+    def shifted(self, delta: int) -> "Related":
+        return self if self.path is not None else replace(self, start=self.start + delta, end=self.end + delta)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    severity: Severity
+    start: int
+    end: int
+    message: str
+    related: tuple[Related, ...] = ()
+    fixes: tuple[Fix, ...] = ()
+    deprecated: bool = False  # the finding is about a deprecated API (LSP tag Deprecated)
+    unnecessary: bool = False  # the flagged code does nothing (LSP tag Unnecessary)
+
+    def shifted(self, delta: int) -> "Finding":
+        if delta == 0:
+            return self
+        return replace(
+            self,
+            start=self.start + delta,
+            end=self.end + delta,
+            related=tuple(item.shifted(delta) for item in self.related),
+            fixes=tuple(fix.shifted(delta) for fix in self.fixes),
+        )
+
+    def offsets(self) -> list[int]:
+        """Every in-document offset the finding refers to (for cache-validity checks)."""
+        values = [self.start, self.end]
+        values += [o for item in self.related if item.path is None for o in (item.start, item.end)]
+        values += [o for fix in self.fixes for edit in fix.edits for o in (edit.start, edit.end)]
+        return values
+
+    @property
+    def safe_fix(self) -> Fix | None:
+        return next((fix for fix in self.fixes if fix.safe), None)
+
+
+@dataclass(slots=True)
+class RuleFailure:
+    """A rule raised while checking a document; its findings for that document were dropped."""
+
+    code: str
+    path: str
+    error: str
+
+
+@dataclass(slots=True)
+class CheckResult:
+    findings: list[Finding] = field(default_factory=list)
+    failures: list[RuleFailure] = field(default_factory=list)
+
+
+def apply_edits(data: bytes, edits: list[Edit]) -> bytes:
+    """Apply non-overlapping byte edits; later overlapping edits are skipped."""
+    out: list[bytes] = []
+    position = 0
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        if edit.start < position:
+            continue
+        out.append(data[position : edit.start])
+        out.append(edit.text.encode("utf-8"))
+        position = edit.end
+    out.append(data[position:])
+    return b"".join(out)

@@ -1,0 +1,150 @@
+"""Finds the rules under rules/ (the exhort_rules package) and compiles their queries.
+
+Rules are grouped by (pack, scope, workspace); each group's patterns are concatenated into
+one tree-sitter Query, and matches are dispatched to rules by pattern index. One query per
+group walks the tree once instead of once per rule.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+import tree_sitter as ts
+
+from .parsing import compile_query
+from .rule import FactExtractor, Rule
+
+RULES_PACKAGE = "exhort_rules"
+
+
+@dataclass
+class RuleGroup:
+    pack: str
+    scope: str
+    workspace: bool
+    rules: list[Rule]
+
+    @property
+    def key(self) -> tuple[str, str, bool]:
+        return (self.pack, self.scope, self.workspace)
+
+    @cached_property
+    def compiled(self) -> tuple[ts.Query | None, list[tuple[Rule, int]]]:
+        """The group's combined query and, per pattern, (rule, pattern index within the rule)."""
+        sources = [(rule, rule.query) for rule in self.rules if rule.query]
+        if not sources:
+            return None, []
+        combined = ""
+        spans: list[tuple[int, int, Rule]] = []
+        for rule, source in sources:
+            start = len(combined.encode())
+            combined += source.strip() + "\n"
+            spans.append((start, len(combined.encode()), rule))
+        query = compile_query(combined)
+        dispatch: list[tuple[Rule, int]] = []
+        counters: dict[str, int] = {}
+        for index in range(query.pattern_count):
+            offset = query.start_byte_for_pattern(index)
+            rule = next(r for s, e, r in spans if s <= offset < e)
+            number = counters.get(rule.code, 0)
+            counters[rule.code] = number + 1
+            dispatch.append((rule, number))
+        return query, dispatch
+
+
+class Registry:
+    def __init__(self, rules: list[Rule]) -> None:
+        codes = [rule.code for rule in rules]
+        duplicates = {code for code in codes if codes.count(code) > 1}
+        if duplicates:
+            raise ValueError(f"duplicate rule codes: {sorted(duplicates)}")
+        self.rules = sorted(rules, key=lambda r: r.code)
+        self.by_code = {rule.code: rule for rule in self.rules}
+
+    def groups(self, enabled: set[str]) -> list[RuleGroup]:
+        """Groups of the enabled rules; compiled queries are shared across calls."""
+        key = frozenset(enabled)
+        cached = self._groups.get(key)
+        if cached is not None:
+            return cached
+        buckets: dict[tuple[str, str, bool], list[Rule]] = {}
+        for rule in self.rules:
+            if rule.code in enabled:
+                buckets.setdefault((rule.pack, rule.scope, rule.workspace), []).append(rule)
+        groups = [RuleGroup(pack, scope, ws, rules) for (pack, scope, ws), rules in sorted(buckets.items())]
+        self._groups[key] = groups
+        return groups
+
+    @cached_property
+    def _groups(self) -> dict[frozenset[str], list[RuleGroup]]:
+        return {}
+
+    def __iter__(self):
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+
+def discover_rules(package: str = RULES_PACKAGE) -> list[Rule]:
+    """Import every module of every pack under `package` and collect their RULE objects."""
+    root = importlib.import_module(package)
+    rules: list[Rule] = []
+    for pack in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
+        if not pack.ispkg:
+            continue
+        pack_module = importlib.import_module(f"{package}.{pack.name}")
+        for info in sorted(pkgutil.iter_modules(pack_module.__path__), key=lambda m: m.name):
+            if info.name.startswith("_"):
+                continue
+            module = importlib.import_module(f"{package}.{pack.name}.{info.name}")
+            for rule in _rules_in(module):
+                rule.pack = pack.name
+                rules.append(rule)
+    return rules
+
+
+def discover_fact_extractors(package: str = RULES_PACKAGE) -> dict[str, "FactExtractor"]:
+    """Workspace-index fact extractors declared by rule modules (FACTS = {name: function})."""
+    root = importlib.import_module(package)
+    found: dict[str, FactExtractor] = {}
+    for pack in pkgutil.iter_modules(root.__path__):
+        if not pack.ispkg:
+            continue
+        pack_module = importlib.import_module(f"{package}.{pack.name}")
+        for module in [pack_module] + [
+            importlib.import_module(f"{package}.{pack.name}.{info.name}")
+            for info in pkgutil.iter_modules(pack_module.__path__)
+            if not info.name.startswith("__")
+        ]:
+            for name, function in getattr(module, "FACTS", {}).items():
+                if name in found and found[name] is not function:
+                    raise ValueError(f"two fact extractors named {name!r}")
+                found[name] = function
+    return found
+
+
+def _rules_in(module) -> list[Rule]:
+    found = []
+    if isinstance(getattr(module, "RULE", None), Rule):
+        found.append(module.RULE)
+    found.extend(r for r in getattr(module, "RULES", []) if isinstance(r, Rule))
+    return found
+
+
+_default: Registry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    global _default
+    with _default_lock:
+        if _default is None:
+            from .suppression import UNUSED_SUPPRESSION
+
+            _default = Registry([*discover_rules(), UNUSED_SUPPRESSION])
+        return _default

@@ -1,0 +1,222 @@
+"""The rule model: what one place under rules/ declares, and what a rule's check receives.
+
+A rule module under rules/<pack>/ defines RULE = Rule(...) and decorates its check:
+
+    RULE = Rule(code="SEC001", name="unsafe-atom-creation", ..., query=r'''(call) @call''')
+
+    @RULE.check
+    def check(ctx: Context, match: Match):
+        yield ctx.finding(match.node("call"), "message", fixes=[...])
+
+Scopes decide what a check may look at, which is what lets the engine cache results:
+
+- "node" (default): the match's top-level form or module member, plus the header facts of
+  the enclosing module (ctx.module: name, use/alias lines, function signatures). Results are
+  cached per member and reused while the member's text and the module header are unchanged.
+- "module": anything in the enclosing top-level form. Re-run when that form's text changes.
+- "document": no query; `check(ctx, None)` once per document run (templates, whole-file facts).
+
+Rules that read the workspace index set `workspace=True`; their results are also keyed on
+the index generation.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
+
+import tree_sitter as ts
+
+from .findings import Edit, Finding, Fix, Related, Severity
+from .project import ProjectPath
+from .syntax import ModuleInfo, enclosing_module, read_module
+
+if TYPE_CHECKING:
+    from .document import Document
+    from .workspace import WorkspaceIndex
+
+Scope = Literal["node", "module", "document"]
+# A workspace-index fact extractor: (document, project path) -> plain, comparable data
+# (tuples, strings, numbers, frozensets). Rule modules declare them as FACTS = {name: fn}.
+FactExtractor = Callable[["Document", ProjectPath], Any]
+FindingSource = Iterable[Finding] | None
+
+
+@dataclass(frozen=True)
+class Param:
+    """A rule parameter settable in .exhort.toml under [rules.CODE]."""
+
+    default: Any
+    description: str
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A snippet the rule must flag (bad) or leave alone (good).
+
+    In bad snippets, each line that must carry a finding ends with a marker comment
+    `# expect: CODE` (Elixir) or `<%!-- expect: CODE --%>` (HEEx). `fixed` is the text after
+    applying the rule's first fix (safe or offered) to every finding, when the rule has one.
+    `files` adds other workspace files (path -> text) for rules that read the workspace index.
+    """
+
+    code: str
+    bad: bool
+    path: str = "lib/example.ex"
+    fixed: str | None = None
+    note: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def bad(code: str, *, path: str = "lib/example.ex", fixed: str | None = None, note: str = "",
+        files: dict[str, str] | None = None) -> Example:
+    fixed_text = textwrap.dedent(fixed).lstrip("\n") if fixed is not None else None
+    return Example(textwrap.dedent(code).lstrip("\n"), True, path, fixed_text, note, files or {})
+
+
+def good(code: str, *, path: str = "lib/example.ex", note: str = "", files: dict[str, str] | None = None) -> Example:
+    return Example(textwrap.dedent(code).lstrip("\n"), False, path, None, note, files or {})
+
+
+@dataclass
+class Rule:
+    code: str
+    name: str
+    category: str
+    severity: Severity
+    summary: str
+    explanation: str
+    query: str | None = None
+    scope: Scope = "node"
+    languages: tuple[str, ...] = ("elixir",)
+    workspace: bool = False
+    deprecated_api: bool = False
+    fix_safety: str = "none"  # "safe", "offer", "safe/offer" or "none", as the catalog labels it
+    params: dict[str, Param] = field(default_factory=dict)
+    examples: list[Example] = field(default_factory=list)
+    pack: str = ""
+    _check: Callable[["Context", "Match | None"], FindingSource] | None = None
+
+    def check(self, function: Callable[["Context", "Match | None"], FindingSource]):
+        """Decorator registering the rule's check function."""
+        self._check = function
+        return function
+
+    def run(self, ctx: "Context", match: "Match | None") -> list[Finding]:
+        if self._check is None:
+            return []
+        return list(self._check(ctx, match) or ())
+
+    @property
+    def explanation_markdown(self) -> str:
+        return textwrap.dedent(self.explanation).strip() + "\n"
+
+
+class Match:
+    """Captures of one query match, by capture name."""
+
+    __slots__ = ("pattern", "captures")
+
+    def __init__(self, pattern: int, captures: dict[str, list[ts.Node]]) -> None:
+        self.pattern = pattern  # index among the rule's own patterns
+        self.captures = captures
+
+    def node(self, name: str) -> ts.Node:
+        return self.captures[name][0]
+
+    def get(self, name: str) -> ts.Node | None:
+        nodes = self.captures.get(name)
+        return nodes[0] if nodes else None
+
+    def all(self, name: str) -> list[ts.Node]:
+        return self.captures.get(name, [])
+
+
+class Context:
+    """What a check may read about the document being checked."""
+
+    def __init__(
+        self,
+        document: "Document",
+        project_path: ProjectPath,
+        workspace: "WorkspaceIndex | None",
+        params: dict[str, dict[str, Any]],
+    ) -> None:
+        self.document = document
+        self.path = project_path
+        self.workspace = workspace
+        self._params = params
+        self._modules: dict[int, ModuleInfo] = {}
+        self.rule: Rule | None = None
+
+    @property
+    def data(self) -> bytes:
+        return self.document.data
+
+    @property
+    def params(self) -> dict[str, Any]:
+        assert self.rule is not None
+        values = {name: param.default for name, param in self.rule.params.items()}
+        values.update(self._params.get(self.rule.code, {}))
+        return values
+
+    def module_of(self, node: ts.Node) -> ModuleInfo | None:
+        module = enclosing_module(node) if not _is_defmodule(node) else node
+        if module is None:
+            return None
+        info = self._modules.get(module.start_byte)
+        if info is None or info.node.end_byte != module.end_byte:
+            info = read_module(module)
+            self._modules[module.start_byte] = info
+        return info
+
+    def version(self, package: str) -> tuple[int, ...] | None:
+        """The locked version of a Hex package (from mix.lock), or None when unknown."""
+        if self.workspace is None:
+            return None
+        return self.workspace.locked_version(self.document.path, package)
+
+    def finding(
+        self,
+        where: ts.Node | tuple[int, int],
+        message: str,
+        *,
+        fixes: Iterable[Fix] = (),
+        related: Iterable[Related] = (),
+        severity: Severity | None = None,
+        unnecessary: bool = False,
+    ) -> Finding:
+        assert self.rule is not None
+        start, end = (where.start_byte, where.end_byte) if isinstance(where, ts.Node) else where
+        return Finding(
+            code=self.rule.code,
+            severity=severity or self.rule.severity,
+            start=start,
+            end=end,
+            message=message,
+            related=tuple(related),
+            fixes=tuple(fixes),
+            deprecated=self.rule.deprecated_api,
+            unnecessary=unnecessary,
+        )
+
+
+def _is_defmodule(node: ts.Node) -> bool:
+    if node.type != "call":
+        return False
+    target = node.child_by_field_name("target")
+    return target is not None and target.type == "identifier" and target.text == b"defmodule"
+
+
+def replace_node(node: ts.Node | tuple[int, int], new_text: str) -> Edit:
+    start, end = (node.start_byte, node.end_byte) if isinstance(node, ts.Node) else node
+    return Edit(start, end, new_text)
+
+
+def fix(title: str, *edits: Edit, safe: bool) -> Fix:
+    return Fix(title, tuple(edits), safe)

@@ -1,0 +1,618 @@
+"""Reading Elixir syntax trees: the primitives rules share.
+
+Everything here works on tree-sitter-elixir nodes and answers questions by syntax alone.
+When a question cannot be answered from syntax (a variable, a function call, a module
+attribute), the helpers say so (None / False) and rules stay silent: unknown never fires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import tree_sitter as ts
+
+Node = ts.Node
+
+DEF_KINDS = frozenset({"def", "defp", "defmacro", "defmacrop", "defguard", "defguardp", "defdelegate"})
+PUBLIC_DEF_KINDS = frozenset({"def", "defmacro", "defguard", "defdelegate"})
+BLOCK_CONSTRUCTS = frozenset({"if", "unless", "case", "cond", "with", "try", "receive", "for"})
+
+# -- text and simple shapes -------------------------------------------------------------
+
+
+def text(node: Node | None) -> str:
+    if node is None:
+        return ""
+    return (node.text or b"").decode("utf-8", errors="replace")
+
+
+def call_target(call: Node) -> Node | None:
+    return call.child_by_field_name("target")
+
+
+def arguments_node(call: Node) -> Node | None:
+    for child in call.named_children:
+        if child.type == "arguments":
+            return child
+    return None
+
+
+def call_arguments(call: Node) -> list[Node]:
+    """Positional and keyword arguments of a call, comments dropped. Keywords come last."""
+    args = arguments_node(call)
+    if args is None:
+        return []
+    return [child for child in args.named_children if child.type != "comment"]
+
+
+def do_block(call: Node) -> Node | None:
+    for child in call.named_children:
+        if child.type == "do_block":
+            return child
+    return None
+
+
+def block_body(block: Node | None) -> list[Node]:
+    """Expressions of a do_block (or stab body), without comments and else/after/rescue parts."""
+    if block is None:
+        return []
+    out = []
+    for child in block.named_children:
+        if child.type in ("comment", "else_block", "after_block", "rescue_block", "catch_block"):
+            continue
+        out.append(child)
+    return out
+
+
+def call_name(call: Node) -> tuple[str | None, str | None]:
+    """(module, function) of a call: ("String", "to_atom"), (None, "length"), (":erlang", "hd").
+
+    The module is the alias or atom text exactly as written; resolve aliases with
+    ModuleInfo.resolve_alias. Calls on variables (`mod.fun()`) give ("<expr>", "fun").
+    """
+    if call.type != "call":
+        return None, None
+    target = call_target(call)
+    if target is None:
+        return None, None
+    if target.type == "identifier":
+        return None, text(target)
+    if target.type == "dot":
+        left = target.child_by_field_name("left")
+        right = target.child_by_field_name("right")
+        if right is None or right.type != "identifier":
+            return None, None
+        if left is not None and left.type in ("alias", "atom"):
+            return text(left), text(right)
+        return "<expr>", text(right)
+    return None, None
+
+
+def is_call_to(call: Node, module: str | None, *functions: str) -> bool:
+    mod, fun = call_name(call)
+    return mod == module and fun in functions
+
+
+def keyword_key(pair: Node) -> str | None:
+    """The key of a keyword pair without its colon: `max_attempts: 3` -> "max_attempts"."""
+    key = pair.child_by_field_name("key")
+    if key is None:
+        return None
+    if key.type == "keyword":
+        return text(key).rstrip().rstrip(":")
+    if key.type == "quoted_keyword":
+        parts = [c for c in key.named_children if c.type != "quoted_content"]
+        if parts:  # interpolated key: unknown
+            return None
+        content = next((c for c in key.named_children if c.type == "quoted_content"), None)
+        return text(content)
+    return None
+
+
+def keyword_pairs(node: Node | None) -> list[tuple[str | None, Node, Node]]:
+    """(key, value, pair) for a `keywords` node or a literal keyword `list`."""
+    if node is None:
+        return []
+    if node.type == "list":
+        inner = [c for c in node.named_children if c.type != "comment"]
+        if len(inner) == 1 and inner[0].type == "keywords":
+            node = inner[0]
+        else:
+            return []
+    if node.type != "keywords":
+        return []
+    out = []
+    for pair in node.named_children:
+        if pair.type != "pair":
+            continue
+        value = pair.child_by_field_name("value")
+        if value is not None:
+            out.append((keyword_key(pair), value, pair))
+    return out
+
+
+def trailing_keywords(call: Node) -> Node | None:
+    """The `keywords` node written as the last argument of a call (`f(a, k: v)`), if any."""
+    args = call_arguments(call)
+    if args and args[-1].type == "keywords":
+        return args[-1]
+    return None
+
+
+def atom_value(node: Node | None) -> str | None:
+    """`:foo` -> "foo"; `:"foo bar"` -> "foo bar"; interpolated or non-atoms -> None."""
+    if node is None:
+        return None
+    if node.type == "atom":
+        return text(node)[1:]
+    if node.type == "quoted_atom":
+        if any(c.type == "interpolation" for c in node.named_children):
+            return None
+        content = next((c for c in node.named_children if c.type == "quoted_content"), None)
+        return text(content)
+    if node.type == "boolean":
+        return text(node)
+    if node.type == "nil":
+        return "nil"
+    return None
+
+
+def string_value(node: Node | None) -> str | None:
+    """Content of a plain string literal without interpolation, else None."""
+    if node is None or node.type != "string":
+        return None
+    if any(c.type == "interpolation" for c in node.named_children):
+        return None
+    return "".join(text(c) for c in node.named_children if c.type in ("quoted_content", "escape_sequence"))
+
+
+def integer_value(node: Node | None) -> int | None:
+    if node is None:
+        return None
+    if node.type == "integer":
+        try:
+            return int(text(node).replace("_", ""), 0)
+        except ValueError:
+            return None
+    if node.type == "unary_operator":
+        operand = node.child_by_field_name("operand")
+        op = node.child_by_field_name("operator")
+        if op is not None and text(op) == "-":
+            value = integer_value(operand)
+            return -value if value is not None else None
+    return None
+
+
+LITERAL_LEAVES = frozenset(
+    {"atom", "quoted_atom", "integer", "float", "boolean", "nil", "char", "alias", "keyword", "quoted_keyword"}
+)
+
+
+def is_literal(node: Node | None) -> bool:
+    """Catalog 0.4.1: atoms, numbers, strings and lists/tuples/maps of literals."""
+    if node is None:
+        return False
+    kind = node.type
+    if kind in ("atom", "integer", "float", "boolean", "nil", "char", "alias"):
+        return True
+    if kind in ("string", "charlist", "quoted_atom"):
+        return not any(c.type == "interpolation" for c in node.named_children)
+    if kind == "unary_operator":
+        op = node.child_by_field_name("operator")
+        return op is not None and text(op) in ("-", "+") and is_literal(node.child_by_field_name("operand"))
+    if kind in ("list", "tuple", "keywords", "map_content"):
+        return all(is_literal(c) for c in node.named_children if c.type != "comment")
+    if kind == "map":
+        return all(is_literal(c) for c in node.named_children if c.type not in ("comment", "struct"))
+    if kind == "pair":
+        key = node.child_by_field_name("key")
+        return (key is None or key.type == "keyword" or is_literal(key)) and is_literal(
+            node.child_by_field_name("value")
+        )
+    if kind == "binary_operator":
+        op = node.child_by_field_name("operator")
+        if op is not None and text(op) == "=>":
+            return is_literal(node.child_by_field_name("left")) and is_literal(node.child_by_field_name("right"))
+    return False
+
+
+# -- navigation --------------------------------------------------------------------------
+
+
+def ancestors(node: Node) -> Iterator[Node]:
+    parent = node.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
+
+
+def enclosing_call(node: Node, *names: str) -> Node | None:
+    """Nearest ancestor call whose local target is one of `names` (e.g. "def", "quote")."""
+    for parent in ancestors(node):
+        if parent.type == "call":
+            target = call_target(parent)
+            if target is not None and target.type == "identifier" and text(target) in names:
+                return parent
+    return None
+
+
+def enclosing_def(node: Node) -> Node | None:
+    return enclosing_call(node, *DEF_KINDS)
+
+
+def enclosing_module(node: Node) -> Node | None:
+    return enclosing_call(node, "defmodule")
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every named descendant of `node` (itself included), in document order."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.named_children))
+
+
+def pipe_source(node: Node) -> Node | None:
+    """For a call that is the right side of `|>`, the expression piped into it."""
+    parent = node.parent
+    if parent is not None and parent.type == "binary_operator":
+        op = parent.child_by_field_name("operator")
+        if op is not None and text(op) == "|>" and parent.child_by_field_name("right") == node:
+            return parent.child_by_field_name("left")
+    return None
+
+
+def effective_arguments(call: Node) -> list[Node]:
+    """Arguments of a call with the piped-in value first (`x |> f(y)` -> [x, y])."""
+    args = call_arguments(call)
+    source = pipe_source(call)
+    return [source, *args] if source is not None else args
+
+
+# -- function definitions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionDef:
+    kind: str  # def, defp, defmacro, ...
+    name: str
+    arity: int
+    node: Node  # the whole `def ...` call
+    head: Node  # `name(args)` call, or identifier for zero-arity without parens
+    params: tuple[Node, ...]
+    guard: Node | None
+    body: Node | None  # do_block, or the `do:` keyword value
+
+
+def function_def(node: Node) -> FunctionDef | None:
+    """Read a `def`/`defp`/... call; None if it is not a (complete) definition."""
+    if node.type != "call":
+        return None
+    target = call_target(node)
+    if target is None or target.type != "identifier" or text(target) not in DEF_KINDS:
+        return None
+    kind = text(target)
+    args = call_arguments(node)
+    if not args:
+        return None
+    head = args[0]
+    guard = None
+    if head.type == "binary_operator":
+        op = head.child_by_field_name("operator")
+        if op is None or text(op) != "when":
+            return None
+        guard = head.child_by_field_name("right")
+        head = head.child_by_field_name("left")
+        if head is None:
+            return None
+    if head.type == "identifier":
+        name, params = text(head), ()
+    elif head.type == "call":
+        fname = call_target(head)
+        if fname is None or fname.type != "identifier":
+            return None
+        name = text(fname)
+        params = tuple(call_arguments(head))
+    else:
+        return None
+    body = do_block(node)
+    if body is None:
+        for key, value, _ in keyword_pairs(trailing_keywords(node)):
+            if key == "do":
+                body = value
+    return FunctionDef(kind, name, len(params), node, head, params, guard, body)
+
+
+def arity_range(fdef: FunctionDef) -> range:
+    """Arities a definition accepts, counting `\\\\` default arguments."""
+    defaults = 0
+    for param in fdef.params:
+        if param.type == "binary_operator":
+            op = param.child_by_field_name("operator")
+            if op is not None and text(op) == "\\\\":
+                defaults += 1
+    return range(fdef.arity - defaults, fdef.arity + 1)
+
+
+def tails(expression: Node | None) -> Iterator[Node]:
+    """Catalog 0.4.3: the last expressions a body can evaluate to, through if/case/cond/with/try.
+
+    A do_block yields the tails of its last expression. Branch constructs yield the tails of
+    every branch. Anything else is a tail itself.
+    """
+    if expression is None:
+        return
+    kind = expression.type
+    if kind in ("do_block", "body", "else_block", "after_block", "rescue_block", "catch_block"):
+        stabs = [c for c in expression.named_children if c.type == "stab_clause"]
+        if stabs:
+            for stab in stabs:
+                yield from tails(stab.child_by_field_name("right"))
+            return
+        items = [c for c in expression.named_children if c.type != "comment"]
+        if kind == "do_block":
+            items = block_body(expression)
+        if items:
+            yield from tails(items[-1])
+        return
+    if kind == "block":  # parenthesised (a; b)
+        items = [c for c in expression.named_children if c.type != "comment"]
+        if items:
+            yield from tails(items[-1])
+        return
+    if kind == "call":
+        target = call_target(expression)
+        construct = text(target) if target is not None and target.type == "identifier" else None
+        if construct in ("if", "unless", "case", "cond", "with", "try", "receive"):
+            block = do_block(expression)
+            if block is not None:
+                yield from tails(block)
+                for part in block.named_children:
+                    if part.type in ("else_block", "rescue_block", "catch_block"):
+                        yield from tails(part)
+                if construct in ("if", "unless") and not any(
+                    p.type == "else_block" for p in block.named_children
+                ):
+                    yield _IMPLICIT_NIL(expression)
+                return
+            # keyword form: if c, do: a, else: b
+            for key, value, _ in keyword_pairs(trailing_keywords(expression)):
+                if key in ("do", "else"):
+                    yield from tails(value)
+            return
+    yield expression
+
+
+class _ImplicitNil:
+    """Marker node for the nil an `if` without `else` returns; rules treat it as a tail value."""
+
+    type = "implicit_nil"
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.start_byte = node.start_byte
+        self.end_byte = node.end_byte
+
+
+def _IMPLICIT_NIL(node: Node) -> Node:  # noqa: N802 - reads like a constructor
+    return _ImplicitNil(node)  # type: ignore[return-value]
+
+
+# -- modules -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UseDecl:
+    module: str  # as written, aliases resolved where the module aliased it
+    options: Node | None  # the `keywords` node or the second argument
+    node: Node
+
+
+@dataclass
+class ModuleInfo:
+    """The header facts of a module: name, use/alias/import lines and function signatures."""
+
+    name: str | None
+    node: Node
+    uses: list[UseDecl] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)
+    functions: dict[tuple[str, int], list[FunctionDef]] = field(default_factory=dict)
+    behaviours: list[str] = field(default_factory=list)
+
+    def resolve_alias(self, name: str) -> str:
+        """`Bar.Baz` -> `Foo.Bar.Baz` when the module wrote `alias Foo.Bar`."""
+        if name == "__MODULE__" and self.name:
+            return self.name
+        head, _, rest = name.partition(".")
+        full = self.aliases.get(head)
+        if full is None:
+            return name
+        return f"{full}.{rest}" if rest else full
+
+    def uses_module(self, *modules: str) -> UseDecl | None:
+        for use in self.uses:
+            if use.module in modules:
+                return use
+        return None
+
+    def defines(self, name: str, arity: int) -> bool:
+        return any(arity in arity_range(f) for defs in self.functions.values() for f in defs if f.name == name)
+
+    def definitions(self, name: str, arity: int | None = None) -> list[FunctionDef]:
+        return [
+            f
+            for (n, a), defs in self.functions.items()
+            if n == name and (arity is None or a == arity)
+            for f in defs
+        ]
+
+    @property
+    def kind(self) -> str | None:
+        """Catalog 0.4.2: otp / oban_worker / live_view / live_component / component / migration."""
+        for use in self.uses:
+            kind = use_kind(use)
+            if kind is not None:
+                return kind
+        return None
+
+
+OTP_USES = {
+    "GenServer": "genserver",
+    "Supervisor": "supervisor",
+    "DynamicSupervisor": "dynamic_supervisor",
+    "Agent": "agent",
+    "Task": "task",
+}
+
+
+def use_kind(use: UseDecl) -> str | None:
+    module = use.module
+    if module in OTP_USES:
+        return OTP_USES[module]
+    if module == "Oban.Worker":
+        return "oban_worker"
+    if module == "Phoenix.LiveView":
+        return "live_view"
+    if module == "Phoenix.LiveComponent":
+        return "live_component"
+    if module == "Phoenix.Component":
+        return "component"
+    if module == "Ecto.Migration":
+        return "migration"
+    if module.endswith("Web") and use.options is not None:
+        flavour = atom_value(use.options)
+        return {
+            "live_view": "live_view",
+            "live_component": "live_component",
+            "html": "component",
+            "component": "component",
+        }.get(flavour or "")
+    return None
+
+
+def module_members(module: Node) -> list[Node]:
+    """The expressions directly inside `defmodule ... do ... end`."""
+    return block_body(do_block(module))
+
+
+def module_name(module: Node) -> str | None:
+    args = call_arguments(module)
+    if args and args[0].type == "alias":
+        return text(args[0])
+    return None
+
+
+def read_module(module: Node, members: list[Node] | None = None) -> ModuleInfo:
+    info = ModuleInfo(module_name(module), module)
+    for member in members if members is not None else module_members(module):
+        _read_member(info, member)
+    return info
+
+
+def _read_member(info: ModuleInfo, member: Node) -> None:
+    if member.type == "unary_operator":  # @behaviour X
+        operand = member.child_by_field_name("operand")
+        if operand is not None and operand.type == "call" and call_name(operand) == (None, "behaviour"):
+            args = call_arguments(operand)
+            if args and args[0].type == "alias":
+                info.behaviours.append(info.resolve_alias(text(args[0])))
+        return
+    if member.type != "call":
+        return
+    mod, fun = call_name(member)
+    if mod is not None:
+        return
+    if fun in DEF_KINDS:
+        fdef = function_def(member)
+        if fdef is not None:
+            info.functions.setdefault((fdef.name, fdef.arity), []).append(fdef)
+        return
+    args = call_arguments(member)
+    if fun == "alias" and args:
+        _read_alias(info, args)
+    elif fun == "use" and args and args[0].type in ("alias", "atom"):
+        name = info.resolve_alias(text(args[0]))
+        options = args[1] if len(args) > 1 else None
+        info.uses.append(UseDecl(name, options, member))
+
+
+def _read_alias(info: ModuleInfo, args: list[Node]) -> None:
+    first = args[0]
+    if first.type == "alias":
+        full = info.resolve_alias(text(first))
+        short = full.rsplit(".", 1)[-1]
+        for key, value, _ in keyword_pairs(args[1] if len(args) > 1 else None):
+            if key == "as" and value.type == "alias":
+                short = text(value)
+        info.aliases[short] = full
+    elif first.type == "call":  # alias Foo.{Bar, Baz}
+        target = call_target(first)
+        if target is not None and target.type == "dot":
+            base = target.child_by_field_name("left")
+            if base is not None and base.type == "alias":
+                prefix = info.resolve_alias(text(base))
+                for item in call_arguments(first):
+                    if item.type == "alias":
+                        full = f"{prefix}.{text(item)}"
+                        info.aliases[full.rsplit('.', 1)[-1]] = full
+
+
+def member_signature(member: Node) -> bytes:
+    """What a member contributes to its module's header facts (see ModuleInfo).
+
+    Function definitions contribute only their kind, name and arity, so editing a function
+    body leaves the module's header digest unchanged; every other member contributes its text.
+    """
+    if member.type == "call":
+        target = call_target(member)
+        if target is not None and target.type == "identifier" and text(target) in DEF_KINDS:
+            fdef = function_def(member)
+            if fdef is not None:
+                return f"{fdef.kind} {fdef.name}/{fdef.arity}".encode()
+    if member.type in ("call", "unary_operator"):
+        return member.text or b""
+    return b""
+
+
+def header_digest(module: Node, members: list[Node]) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(module_name(module).encode() if module_name(module) else b"?")
+    for member in members:
+        digest.update(member_signature(member))
+        digest.update(b"\0")
+    return digest.digest()
+
+
+def in_module_attribute(node: Node) -> bool:
+    """Inside `@name value` (evaluated at compile time)."""
+    for parent in ancestors(node):
+        if parent.type == "unary_operator":
+            op = parent.child_by_field_name("operator")
+            if op is not None and text(op) == "@":
+                return True
+    return False
+
+
+def runs_at_compile_time(node: Node) -> bool:
+    """Catalog 0.4 guards: module attributes, quote/unquote, macro bodies and module-body code."""
+    if in_module_attribute(node):
+        return True
+    if enclosing_call(node, "quote", "unquote", "defmacro", "defmacrop", "defguard", "defguardp") is not None:
+        return True
+    definition = enclosing_def(node)
+    return definition is None and enclosing_module(node) is not None
+
+
+def is_mix_task_module(module_name_text: str | None) -> bool:
+    return bool(module_name_text) and (module_name_text == "Mix.Tasks" or module_name_text.startswith("Mix.Tasks."))
+
+
+def needs_parentheses(node: Node) -> bool:
+    """Would `node`'s text need parentheses to be used as an operand of a comparison?"""
+    return node.type not in (
+        "identifier", "call", "alias", "atom", "integer", "float", "string", "list", "tuple", "map",
+        "unary_operator", "access_call", "charlist", "sigil", "block", "nil", "boolean",
+    ) or (node.type == "unary_operator" and text(node.child_by_field_name("operator")) in ("not", "!"))

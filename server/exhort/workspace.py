@@ -1,0 +1,206 @@
+"""The workspace index: facts about every file that cross-file rules read.
+
+The core records modules (name, defining file, `use` kinds) and the versions locked in
+mix.lock. Rule packs add their own facts by declaring extractors (FACTS = {name: fn} in a
+module under rules/); the index runs them on every file it sees. Facts are plain data, so
+the index can tell when they changed: `generation` goes up, and the caller re-checks the
+documents that read them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from .document import Document
+from .project import ProjectPath
+from .registry import discover_fact_extractors
+from .syntax import call_arguments, call_name, module_members, module_name, read_module, use_kind
+
+_LOCK_ENTRY = re.compile(rb'^\s*"([A-Za-z0-9_]+)":\s*\{:hex,\s*:([A-Za-z0-9_]+),\s*"([^"]+)"', re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRecord:
+    name: str
+    path: str
+    start: int  # byte range of the module's name in `defmodule Name do`
+    end: int
+    uses: tuple[str, ...]
+    kinds: tuple[str, ...]
+
+
+def extract_modules(document: Document, _path: ProjectPath) -> tuple[ModuleRecord, ...]:
+    """Every module a file defines; nested modules under their full names."""
+    if document.tree is None:
+        return ()
+    records: list[ModuleRecord] = []
+
+    def visit(module, prefix: str) -> None:
+        name = module_name(module)
+        if name is None:
+            return
+        full = f"{prefix}.{name}" if prefix else name
+        info = read_module(module)
+        alias = call_arguments(module)[0]
+        records.append(
+            ModuleRecord(
+                full,
+                document.path,
+                alias.start_byte,
+                alias.end_byte,
+                tuple(u.module for u in info.uses),
+                tuple(k for k in (use_kind(u) for u in info.uses) if k),
+            )
+        )
+        for member in module_members(module):
+            if member.type == "call" and call_name(member) == (None, "defmodule"):
+                visit(member, full)
+
+    for form in document.tree.root_node.named_children:
+        if form.type == "call" and call_name(form) == (None, "defmodule"):
+            visit(form, "")
+    return tuple(records)
+
+
+def parse_mix_lock(data: bytes) -> dict[str, tuple[int, ...]]:
+    versions: dict[str, tuple[int, ...]] = {}
+    for match in _LOCK_ENTRY.finditer(data):
+        version = parse_version(match.group(3).decode())
+        if version is not None:
+            versions[match.group(2).decode()] = version
+    return versions
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not match:
+        return None
+    return tuple(int(part) for part in match.groups() if part is not None)
+
+
+class WorkspaceIndex:
+    """Facts per file, keyed by path. Thread-safe for one writer and many readers."""
+
+    def __init__(
+        self,
+        root_finder: Callable[[str], str | None] | None = None,
+        extractors: dict[str, Callable[[Document, ProjectPath], Any]] | None = None,
+    ) -> None:
+        self._root_finder = root_finder or (lambda _path: None)
+        self._extractors = {"modules": extract_modules, **(extractors if extractors is not None else discover_fact_extractors())}
+        self._facts: dict[str, dict[str, Any]] = {}
+        self._locks: dict[str, dict[str, tuple[int, ...]]] = {}  # project root -> versions
+        self._roots: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    # -- updating --------------------------------------------------------------------------
+
+    def project_root_of(self, path: str) -> str | None:
+        root = self._roots.get(path, ...)
+        if root is ...:
+            root = self._root_finder(path)
+            self._roots[path] = root
+        return root
+
+    def update(self, document: Document) -> set[str]:
+        """Re-extract the facts of one file. Returns the names of the facts that changed."""
+        project_path = ProjectPath.of(document.path, self.project_root_of(document.path))
+        facts: dict[str, Any] = {}
+        for name, extractor in self._extractors.items():
+            try:
+                facts[name] = extractor(document, project_path)
+            except Exception:  # a broken extractor loses only its own fact
+                facts[name] = None
+        return self._store(document.path, facts)
+
+    def set_facts(self, path: str, facts: dict[str, Any]) -> set[str]:
+        """Store facts extracted elsewhere (for example in a worker process)."""
+        return self._store(path, facts)
+
+    def _store(self, path: str, facts: dict[str, Any]) -> set[str]:
+        with self._lock:
+            old = self._facts.get(path, {})
+            changed = {name for name in set(old) | set(facts) if old.get(name) != facts.get(name)}
+            # a file with no facts at all is not kept
+            if any(value for value in facts.values()):
+                self._facts[path] = facts
+            else:
+                self._facts.pop(path, None)
+            if changed:
+                self.generation += 1
+            return changed
+
+    def remove(self, path: str) -> set[str]:
+        with self._lock:
+            old = self._facts.pop(path, None)
+            self._roots.pop(path, None)
+            if old and any(old.values()):
+                self.generation += 1
+                return {name for name, value in old.items() if value}
+            return set()
+
+    def set_lockfile(self, path: str, data: bytes | None) -> bool:
+        """Record (or forget, with None) the versions of a mix.lock. Returns True if they changed."""
+        root = str(Path(path).parent)
+        with self._lock:
+            versions = parse_mix_lock(data) if data is not None else None
+            if self._locks.get(root) == versions:
+                return False
+            if versions is None:
+                self._locks.pop(root, None)
+            else:
+                self._locks[root] = versions
+            self.generation += 1
+            return True
+
+    def extract(self, document: Document) -> dict[str, Any]:
+        project_path = ProjectPath.of(document.path, self.project_root_of(document.path))
+        out = {}
+        for name, extractor in self._extractors.items():
+            try:
+                out[name] = extractor(document, project_path)
+            except Exception:
+                out[name] = None
+        return out
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def paths(self) -> list[str]:
+        return list(self._facts)
+
+    def facts(self, name: str) -> Iterator[tuple[str, Any]]:
+        """(path, value) for every file that has fact `name`."""
+        for path, facts in list(self._facts.items()):
+            value = facts.get(name)
+            if value:
+                yield path, value
+
+    def fact(self, path: str, name: str) -> Any:
+        return self._facts.get(path, {}).get(name)
+
+    def modules(self) -> Iterator[ModuleRecord]:
+        for _path, records in self.facts("modules"):
+            yield from records
+
+    def module(self, name: str) -> ModuleRecord | None:
+        return next((record for record in self.modules() if record.name == name), None)
+
+    def locked_version(self, path: str, package: str) -> tuple[int, ...] | None:
+        """The version of `package` in the mix.lock of `path`'s project (or an umbrella's root)."""
+        root = self.project_root_of(path)
+        candidates: Iterable[str] = []
+        if root is not None:
+            folder = Path(root)
+            candidates = [str(folder), *(str(p) for p in folder.parents)]
+        for candidate in candidates:
+            versions = self._locks.get(candidate)
+            if versions is not None:
+                return versions.get(package)
+        if len(self._locks) == 1:
+            return next(iter(self._locks.values())).get(package)
+        return None
