@@ -83,3 +83,27 @@ def find_project_root(directory: str) -> str | None:
 
 def project_root_for_file(path: str) -> str | None:
     return find_project_root(str(Path(path).resolve().parent))
+
+
+def index_files(index, paths: list[Path], config_for) -> int:
+    """Feed every source file and mix.lock under `paths` to a WorkspaceIndex (sequentially).
+
+    Returns the number of source files indexed. Unreadable or non-UTF-8 files are skipped.
+    """
+    from .document import Document
+
+    count = 0
+    for given in paths:
+        for lock in ([given] if given.name == "mix.lock" else given.rglob("mix.lock") if given.is_dir() else []):
+            if "deps" in lock.parts or "_build" in lock.parts:
+                continue
+            try:
+                index.set_lockfile(str(lock.resolve()), lock.read_bytes())
+            except OSError:
+                pass
+    for path in discover(paths, config_for):
+        text, skipped = read_source(path)
+        if skipped is None and text is not None:
+            index.update(Document(str(path.resolve()), text))
+            count += 1
+    return count

@@ -16,7 +16,7 @@ from functools import cached_property
 import tree_sitter as ts
 
 from .parsing import compile_query
-from .rule import FactExtractor, Rule
+from .rule import FactExtractor, HoverProvider, Rule
 
 RULES_PACKAGE = "exhort_rules"
 
@@ -108,24 +108,43 @@ def discover_rules(package: str = RULES_PACKAGE) -> list[Rule]:
     return rules
 
 
-def discover_fact_extractors(package: str = RULES_PACKAGE) -> dict[str, "FactExtractor"]:
-    """Workspace-index fact extractors declared by rule modules (FACTS = {name: function})."""
+def _pack_modules(package: str = RULES_PACKAGE):
+    """Every pack package and every module inside it (helpers such as options.py included)."""
     root = importlib.import_module(package)
-    found: dict[str, FactExtractor] = {}
-    for pack in pkgutil.iter_modules(root.__path__):
+    for pack in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
         if not pack.ispkg:
             continue
         pack_module = importlib.import_module(f"{package}.{pack.name}")
-        for module in [pack_module] + [
-            importlib.import_module(f"{package}.{pack.name}.{info.name}")
-            for info in pkgutil.iter_modules(pack_module.__path__)
-            if not info.name.startswith("__")
-        ]:
-            for name, function in getattr(module, "FACTS", {}).items():
-                if name in found and found[name] is not function:
-                    raise ValueError(f"two fact extractors named {name!r}")
-                found[name] = function
+        yield pack_module
+        for info in sorted(pkgutil.iter_modules(pack_module.__path__), key=lambda m: m.name):
+            if not info.name.startswith("__"):
+                yield importlib.import_module(f"{package}.{pack.name}.{info.name}")
+
+
+def discover_fact_extractors(package: str = RULES_PACKAGE) -> dict[str, "FactExtractor"]:
+    """Workspace-index fact extractors declared by rule modules (FACTS = {name: function})."""
+    found: dict[str, FactExtractor] = {}
+    for module in _pack_modules(package):
+        for name, function in getattr(module, "FACTS", {}).items():
+            if name in found and found[name] is not function:
+                raise ValueError(f"two fact extractors named {name!r}")
+            found[name] = function
     return found
+
+
+def discover_hover_providers(package: str = RULES_PACKAGE) -> list["HoverProvider"]:
+    """Hover providers declared by modules under rules/ (HOVERS = [function, ...]).
+
+    A provider is called as provider(ctx, node) with the smallest named node under the
+    cursor and returns markdown, or None when it has nothing to say about that node. The
+    option references (Oban worker options, supervisor options, stream options) live there.
+    """
+    providers: list[HoverProvider] = []
+    for module in _pack_modules(package):
+        for function in getattr(module, "HOVERS", []):
+            if function not in providers:
+                providers.append(function)
+    return providers
 
 
 def _rules_in(module) -> list[Rule]:

@@ -40,6 +40,9 @@ Scope = Literal["node", "module", "document"]
 # A workspace-index fact extractor: (document, project path) -> plain, comparable data
 # (tuples, strings, numbers, frozensets). Rule modules declare them as FACTS = {name: fn}.
 FactExtractor = Callable[["Document", ProjectPath], Any]
+# A hover provider: (context, smallest named node under the cursor) -> markdown or None.
+# Modules under rules/ declare them as HOVERS = [fn]; the option references use them.
+HoverProvider = Callable[["Context", ts.Node], "str | None"]
 FindingSource = Iterable[Finding] | None
 
 
