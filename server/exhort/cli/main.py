@@ -1,0 +1,197 @@
+"""The `exhort` command: check, explain, rules, serve.
+
+Exit codes of `exhort check`: 0 clean, 1 findings (or, with --diff, fixes to apply),
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..config import ConfigError, validate_selectors
+from ..registry import Registry, default_registry
+from .reporters import TextReporter, display_path, write_github, write_json, write_sarif
+from .runner import ConfigCache, Progress, RunOptions, check_paths
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse exits 2 too; keep its message short
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"exhort: error: {message}\n")
+        raise SystemExit(EXIT_ERROR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="exhort", description="Review Elixir code: OTP, Oban, LiveView and Ecto rules.")
+    parser.add_argument("--version", action="version", version=f"exhort {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="check files and folders (default: .)")
+    check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    check.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text")
+    check.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to run (replaces the config)")
+    check.add_argument("--ignore", type=_codes, help="comma-separated codes or prefixes to skip (added to the config)")
+    check.add_argument("--fix", action="store_true", help="apply safe fixes, then report what remains")
+    check.add_argument("--diff", action="store_true", help="print safe fixes as a unified diff; write nothing")
+    check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    check.add_argument("--statistics", action="store_true", help="print counts per rule instead of each finding")
+    check.add_argument("--report-unused-suppressions", action="store_true",
+                       help="report suppression comments that silence nothing (EXH001)")
+    check.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    check.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    check.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+
+    explain = commands.add_parser("explain", help="show a rule's explanation")
+    explain.add_argument("code")
+
+    rules = commands.add_parser("rules", help="list every rule")
+    rules.add_argument("--format", choices=["text", "json"], default="text")
+
+    serve = commands.add_parser("serve", help="run the language server (stdio, or --tcp HOST:PORT)")
+    serve.add_argument("serve_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _codes(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        if args.command == "check":
+            return run_check(args)
+        if args.command == "explain":
+            return run_explain(args.code)
+        if args.command == "rules":
+            return run_rules(args.format)
+        if args.command == "serve":
+            from ..lsp.server import main as serve_main
+
+            return serve_main(args.serve_args)
+    except (ConfigError, UsageError) as error:
+        sys.stderr.write(f"exhort: error: {error}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_ERROR
+
+
+def run_check(args: argparse.Namespace) -> int:
+    registry = default_registry()
+    if args.select:
+        validate_selectors(args.select, registry, "--select")
+    if args.ignore:
+        validate_selectors(args.ignore, registry, "--ignore")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or directory: {', '.join(missing)}")
+
+    def overrides(config):
+        return config.with_overrides(select=args.select, extend_ignore=args.ignore)
+
+    configs = ConfigCache(registry, overrides)
+    options = RunOptions(fix=args.fix, diff=args.diff, report_unused_suppressions=args.report_unused_suppressions)
+    progress = Progress(enabled=not args.no_progress)
+    reports, files = check_paths(paths, configs, options, args.jobs, progress)
+
+    for report in sorted(reports, key=lambda r: r.path):
+        if report.skipped is not None:
+            sys.stderr.write(f"exhort: skipped {display_path(report.path)}: {report.skipped.reason}\n")
+        for failure in report.failures:
+            sys.stderr.write(f"exhort: {display_path(report.path)}: {failure}\n")
+
+    out = sys.stdout
+    if args.diff:
+        diffs = [r.diff for r in sorted(reports, key=lambda r: r.path) if r.diff]
+        out.write("".join(diffs))
+        fixes = sum(r.fixed for r in reports)
+        sys.stderr.write(f"{fixes} fix{'es' if fixes != 1 else ''} would be applied.\n")
+        return EXIT_FINDINGS if diffs and not args.exit_zero else EXIT_CLEAN
+
+    if args.fix:
+        fixed = sum(r.fixed for r in reports)
+        if fixed:
+            sys.stderr.write(f"Fixed {fixed} problem{'s' if fixed != 1 else ''}.\n")
+
+    if args.format == "json":
+        write_json(out, reports, registry)
+    elif args.format == "sarif":
+        write_sarif(out, reports, registry)
+    elif args.format == "github":
+        write_github(out, reports, registry)
+    else:
+        colour = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
+        TextReporter(out, registry, colour).write(reports, files, args.statistics)
+
+    found = any(r.findings for r in reports)
+    return EXIT_FINDINGS if found and not args.exit_zero else EXIT_CLEAN
+
+
+def run_explain(code: str) -> int:
+    registry = default_registry()
+    rule = registry.by_code.get(code.upper()) or next((r for r in registry.rules if r.name == code), None)
+    if rule is None:
+        options = [r.code for r in registry.rules] + [r.name for r in registry.rules]
+        close = difflib.get_close_matches(code.upper(), options, n=1, cutoff=0.5) or difflib.get_close_matches(
+            code, options, n=1, cutoff=0.5
+        )
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UsageError(f"unknown rule {code!r}{hint}")
+    sys.stdout.write(rule.explanation_markdown)
+    sys.stdout.write(
+        f"\nCategory: {rule.category} · default severity: {rule.severity.label} · "
+        f"fix: {rule.fix_safety}\n"
+    )
+    return EXIT_CLEAN
+
+
+def run_rules(output_format: str) -> int:
+    registry: Registry = default_registry()
+    if output_format == "json":
+        json.dump(
+            [
+                {
+                    "code": r.code,
+                    "name": r.name,
+                    "category": r.category,
+                    "severity": r.severity.label,
+                    "summary": r.summary,
+                    "fix": r.fix_safety,
+                    "workspace": r.workspace,
+                }
+                for r in registry.rules
+            ],
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+        return EXIT_CLEAN
+    width = max(len(r.name) for r in registry.rules)
+    sys.stdout.write(f"{'CODE':<8}{'NAME':<{width + 2}}{'CATEGORY':<13}{'SEVERITY':<13}FIX\n")
+    for r in registry.rules:
+        sys.stdout.write(f"{r.code:<8}{r.name:<{width + 2}}{r.category:<13}{r.severity.label:<13}{r.fix_safety}\n")
+    return EXIT_CLEAN
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

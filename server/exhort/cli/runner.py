@@ -1,0 +1,287 @@
+"""Checking many files: configuration lookup, the workspace index, worker processes, fixes.
+
+Workers are forked after the main process has loaded the rules, the configs and the index,
+so they inherit all three without pickling. Each worker reads, parses and checks whole files
+and sends back plain data (FileReport), positions already converted for people.
+"""
+
+from __future__ import annotations
+
+import difflib
+import multiprocessing
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..config import Config, find_config_file, load_config
+from ..document import Document
+from ..engine import Engine
+from ..files import Skipped, discover, project_root_for_file, read_source
+from ..findings import Finding, apply_edits
+from ..registry import Registry
+from ..workspace import WorkspaceIndex
+
+MAX_FIX_PASSES = 10
+
+
+@dataclass
+class Located:
+    """A finding with 1-based line/column positions (columns in characters)."""
+
+    finding: Finding
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    source_line: str
+    related: list[tuple[str, int, int, str]] = field(default_factory=list)  # path, line, column, message
+    fix_edits: list[dict] | None = None  # the first fix as positions, for JSON/SARIF
+
+
+@dataclass
+class FileReport:
+    path: str
+    findings: list[Located] = field(default_factory=list)
+    skipped: Skipped | None = None
+    failures: list[str] = field(default_factory=list)
+    fixed: int = 0  # safe fixes applied (or that would be, with --diff)
+    diff: str = ""
+
+
+@dataclass
+class RunOptions:
+    fix: bool = False
+    diff: bool = False
+    report_unused_suppressions: bool = False
+
+
+class ConfigCache:
+    """The config in force for each folder: the nearest .exhort.toml above it, or the defaults."""
+
+    def __init__(self, registry: Registry, overrides: Callable[[Config], Config]) -> None:
+        self.registry = registry
+        self.overrides = overrides
+        self._by_folder: dict[Path, Config] = {}
+        self._by_file: dict[Path | None, Config] = {}
+
+    def for_path(self, path: Path) -> Config:
+        folder = (path if path.is_dir() else path.parent).resolve()
+        config = self._by_folder.get(folder)
+        if config is None:
+            config_file = find_config_file(folder)
+            config = self._by_file.get(config_file)
+            if config is None:
+                base = load_config(config_file, self.registry) if config_file else Config()
+                config = self.overrides(base)
+                self._by_file[config_file] = config
+            self._by_folder[folder] = config
+        return config
+
+    def configs(self) -> list[Config]:
+        return list(self._by_file.values())
+
+
+# State inherited by forked workers.
+_engines: dict[int, Engine] = {}
+_index: WorkspaceIndex | None = None
+_options = RunOptions()
+
+
+def _engine_for(config: Config, registry: Registry) -> Engine:
+    engine = _engines.get(id(config))
+    if engine is None:
+        engine = Engine(config, registry)
+        _engines[id(config)] = engine
+    return engine
+
+
+def check_paths(
+    paths: list[Path],
+    configs: ConfigCache,
+    options: RunOptions,
+    jobs: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[FileReport], int]:
+    """Check every source file under `paths`. Returns the reports and the number of files."""
+    global _index, _options
+    files = list(discover(paths, configs.for_path))
+    file_configs = [configs.for_path(path) for path in files]
+    registry = configs.registry
+    engines = [_engine_for(config, registry) for config in configs.configs()]
+    for engine in engines:
+        engine.warm_up()
+    by_id = {id(c): c for c in configs.configs()}
+
+    needs_index = any(registry.by_code[code].workspace for engine in engines for code in engine.enabled)
+    index = WorkspaceIndex(root_finder=project_root_for_file)
+    if needs_index:
+        _feed_lockfiles(index, paths)
+        for path, facts in _map(_extract_facts, [str(p.resolve()) for p in files], jobs):
+            if facts is not None:
+                index.set_facts(path, facts)
+    _index = index
+    _options = options
+    tasks = [(str(path), id(config)) for path, config in zip(files, file_configs)]
+    _engines.update({key: _engine_for(config, registry) for key, config in by_id.items()})
+    reports: list[FileReport] = []
+    for done, report in enumerate(_map(_check_one, tasks, jobs), start=1):
+        reports.append(report)
+        if progress is not None:
+            progress(done, len(tasks))
+    return reports, len(files)
+
+
+def _feed_lockfiles(index: WorkspaceIndex, paths: Iterable[Path]) -> None:
+    seen = set()
+    for given in paths:
+        folder = given if given.is_dir() else given.parent
+        candidates = [folder.resolve(), *folder.resolve().parents]
+        locks = [c / "mix.lock" for c in candidates]
+        if given.is_dir():
+            locks += [p for p in given.rglob("mix.lock") if "deps" not in p.parts and "_build" not in p.parts]
+        for lock in locks:
+            if lock in seen or not lock.is_file():
+                continue
+            seen.add(lock)
+            try:
+                index.set_lockfile(str(lock.resolve()), lock.read_bytes())
+            except OSError:
+                pass
+
+
+def _map(function, items: list, jobs: int):
+    """Ordered map over worker processes (or inline for small inputs / one job)."""
+    if jobs <= 1 or len(items) < 8 or "fork" not in multiprocessing.get_all_start_methods():
+        for item in items:
+            yield function(item)
+        return
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, min(32, len(items) // (jobs * 8)))
+    with context.Pool(processes=jobs) as pool:
+        yield from pool.imap(function, items, chunksize=chunk)
+
+
+def _extract_facts(path: str):
+    text, skipped = read_source(Path(path))
+    if skipped is not None or text is None:
+        return path, None
+    index = _index or WorkspaceIndex(root_finder=project_root_for_file)
+    return path, index.extract(Document(path, text))
+
+
+def _check_one(task: tuple[str, int]) -> FileReport:
+    path, config_id = task
+    report = FileReport(path)
+    text, skipped = read_source(Path(path))
+    if skipped is not None or text is None:
+        report.skipped = skipped
+        return report
+    engine = _engines[config_id]
+    absolute = str(Path(path).resolve())
+    document = Document(absolute, text)
+    try:
+        result = engine.check(document, _index, report_unused_suppressions=_options.report_unused_suppressions)
+        if _options.fix or _options.diff:
+            original = document.data
+            for _ in range(MAX_FIX_PASSES):
+                edits, count = _safe_edits(result.findings)
+                if not edits:
+                    break
+                report.fixed += count
+                document = Document(absolute, apply_edits(document.data, edits))
+                result = engine.check(
+                    document, _index, report_unused_suppressions=_options.report_unused_suppressions
+                )
+            if document.data != original:
+                if _options.diff:
+                    report.diff = _unified_diff(path, original, document.data)
+                else:
+                    Path(path).write_bytes(document.data)
+    except Exception as error:  # never let one file end the run
+        report.failures.append(f"internal error: {type(error).__name__}: {error}")
+        return report
+    report.failures.extend(f"rule {f.code} failed: {f.error.splitlines()[0]}" for f in result.failures)
+    report.findings = [locate(document, finding) for finding in result.findings]
+    return report
+
+
+def _safe_edits(findings: list[Finding]):
+    """Edits of every safe fix that does not overlap an earlier one."""
+    chosen = []
+    taken: list[tuple[int, int]] = []
+    count = 0
+    for finding in findings:
+        fix = finding.safe_fix
+        if fix is None:
+            continue
+        spans = [(e.start, e.end) for e in fix.edits]
+        if any(s < te and ts < e or (s == e == ts) for s, e in spans for ts, te in taken):
+            continue
+        taken.extend(spans)
+        chosen.extend(fix.edits)
+        count += 1
+    return chosen, count
+
+
+def _unified_diff(path: str, before: bytes, after: bytes) -> str:
+    old = before.decode("utf-8", errors="replace").splitlines(keepends=True)
+    new = after.decode("utf-8", errors="replace").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}"))
+
+
+def locate(document: Document, finding: Finding) -> Located:
+    line, column = document.position(finding.start, "utf-32")
+    end_line, end_column = document.position(finding.end, "utf-32")
+    source = document.lines.line_bytes(line).decode("utf-8", errors="replace")
+    related = []
+    for item in finding.related:
+        if item.path is None:
+            r_line, r_col = document.position(item.start, "utf-32")
+            related.append((document.path, r_line + 1, r_col + 1, item.message))
+        else:
+            related.append((item.path, *_position_in_file(item.path, item.start), item.message))
+    fix_edits = None
+    if finding.fixes:
+        fix_edits = []
+        for edit in finding.fixes[0].edits:
+            s_line, s_col = document.position(edit.start, "utf-32")
+            e_line, e_col = document.position(edit.end, "utf-32")
+            fix_edits.append(
+                {"line": s_line + 1, "column": s_col + 1, "end_line": e_line + 1, "end_column": e_col + 1,
+                 "content": edit.text}
+            )
+    return Located(finding, line + 1, column + 1, end_line + 1, end_column + 1, source, related, fix_edits)
+
+
+def _position_in_file(path: str, offset: int) -> tuple[int, int]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return 1, 1
+    line, column = Document(path, data, language="text").position(offset, "utf-32")
+    return line + 1, column + 1
+
+
+class Progress:
+    """A one-line progress bar on stderr, shown only on a terminal and for long scans."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < 50:
+            return
+        if not self.shown and time.monotonic() - self.started < 0.5:
+            return
+        self.shown = True
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
+        if done == total:
+            sys.stderr.write("\r" + " " * (width + 30) + "\r")
+        sys.stderr.flush()
+
