@@ -1,0 +1,144 @@
+"""Engine behaviour: isolation of failing rules, caching, suppressions, paths and config."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from exhort.config import Config, ConfigError, parse_config
+from exhort.document import Document
+from exhort.engine import DocumentState, Engine
+from exhort.findings import Severity
+from exhort.project import ProjectPath
+from exhort.registry import Registry, default_registry
+from exhort.rule import Rule, bad, good
+
+SOURCE = textwrap.dedent(
+    """
+    defmodule App.A do
+      def a(x), do: length(x) > 0
+      def b(x), do: String.to_atom(x)
+    end
+    """
+).lstrip()
+
+
+def codes(result):
+    return [f.code for f in result.findings]
+
+
+def exploding_rule() -> Rule:
+    rule = Rule(
+        code="TST001", name="explodes", category="test", severity=Severity.WARNING, summary="raises",
+        explanation="## TST001 explodes\n", query="((call) @call)", examples=[bad("x()  # expect: TST001"), good("1")],
+    )
+    rule.pack = "test"
+
+    @rule.check
+    def check(ctx, match):
+        raise RuntimeError("boom")
+
+    return rule
+
+
+def test_a_raising_rule_loses_only_its_own_findings():
+    registry = Registry([*default_registry().rules, exploding_rule()])
+    engine = Engine(Config(), registry)
+    state = DocumentState()
+    result = engine.check(Document("lib/a.ex", SOURCE), state=state)
+    assert codes(result) == ["PRF001", "SEC001"]
+    assert [f.code for f in result.failures] == ["TST001"] and "boom" in result.failures[0].error
+    again = engine.check(Document("lib/a.ex", SOURCE), state=state)
+    assert again.failures == [] and codes(again) == ["PRF001", "SEC001"]  # reported once, then disabled
+
+
+def test_cached_results_follow_edits():
+    engine = Engine()
+    state = DocumentState()
+    document = Document("lib/a.ex", SOURCE)
+    first = engine.check(document, state=state)
+    document.apply_range_edit(0, 0, 0, 0, "# moved\n\n", "utf-16")
+    second = engine.check(document, state=state)
+    assert [(f.code, f.start - 9) for f in second.findings] == [(f.code, f.start) for f in first.findings]
+    line = document.text.splitlines().index("  def b(x), do: String.to_atom(x)")
+    document.apply_range_edit(line, 17, line, 33, "String.to_existing_atom", "utf-16")
+    assert codes(engine.check(document, state=state)) == ["PRF001"]
+
+
+def test_module_header_changes_invalidate_members():
+    source = "defmodule W do\n  use Oban.Worker\n  def perform(a, b), do: {a, b}\nend\n"
+    engine = Engine(Config(select=("OBN003",)))
+    state = DocumentState()
+    document = Document("lib/w.ex", source)
+    assert codes(engine.check(document, state=state)) == ["OBN003"]
+    document.apply_range_edit(1, 2, 1, 17, "use Oban.Pro.Worker", "utf-16")
+    assert codes(engine.check(document, state=state)) == []
+
+
+def test_half_typed_code_is_silent_and_never_raises():
+    engine = Engine()
+    for cut in range(0, len(SOURCE), 7):
+        result = engine.check(Document("lib/a.ex", SOURCE[:cut]))
+        assert result.failures == []
+
+
+@pytest.mark.parametrize(
+    ("comment", "silenced"),
+    [
+        ("  # exhort:disable-next-line PRF001\n", True),
+        ("  # exhort:disable-next-line SEC001, PRF\n", True),
+        ("  # exhort:disable-next-line\n", True),
+        ("  # exhort:disable-next-line SEC001\n", False),
+        ("  # exhort:disable-file PRF001\n", True),
+    ],
+)
+def test_suppression_comments(comment, silenced):
+    source = SOURCE.replace("  def a", comment + "  def a")
+    found = codes(Engine(Config(select=("PRF001",))).check(Document("lib/a.ex", source)))
+    assert (found == []) is silenced
+
+
+def test_trailing_disable_line_and_strings_are_not_comments():
+    source = SOURCE.replace("length(x) > 0", "length(x) > 0  # exhort:disable-line PRF001")
+    assert codes(Engine(Config(select=("PRF001",))).check(Document("lib/a.ex", source))) == []
+    in_string = 'defmodule S do\n  def a(x), do: {"# exhort:disable-line PRF001", length(x) > 0}\nend\n'
+    assert codes(Engine(Config(select=("PRF001",))).check(Document("lib/a.ex", in_string))) == ["PRF001"]
+
+
+def test_heex_suppression_inside_sigil():
+    source = (
+        'defmodule V do\n  def render(assigns) do\n    ~H"""\n    <%!-- exhort:disable-next-line PRF001 --%>\n'
+        '    """\n  end\nend\n'
+    )
+    result = Engine(Config(select=("PRF001", "EXH001"))).check(Document("lib/v.ex", source),
+                                                              report_unused_suppressions=True)
+    assert codes(result) == ["EXH001"]
+
+
+def test_project_paths():
+    assert ProjectPath.of("/src/app/test/a_test.exs", "/src/app").is_test
+    assert ProjectPath.of("/w/apps/api/config/runtime.exs", "/w/apps/api").is_runtime_config
+    assert ProjectPath.of("/w/priv/repo/migrations/1_a.exs", "/w").is_migration
+    assert ProjectPath.of("/home/me/code/app/lib/app/x.ex", None).relative == "lib/app/x.ex"
+    assert not ProjectPath.of("/w/lib/mix/tasks/x.ex", "/w").is_production_code
+
+
+def test_config_parsing_and_overrides():
+    registry = default_registry()
+    config = parse_config('select = ["SEC", "PRF001"]\nignore = ["unsafe-atom-creation"]\n', registry)
+    assert config.enabled_codes(registry) == {"PRF001"}
+    layered = config.with_overrides(select=["ALL"], extend_ignore=["PRF"])
+    assert "PRF001" not in layered.enabled_codes(registry) and "OBN003" in layered.enabled_codes(registry)
+    with pytest.raises(ConfigError) as error:
+        parse_config("[rules.PRF001]\nthreshold = 3\n", registry)
+    assert error.value.line == 2 and "unknown setting 'threshold'" in error.value.message
+
+
+def test_default_excludes():
+    from pathlib import Path
+
+    config = Config()
+    assert config.is_excluded(Path("deps/oban/lib/oban.ex"))
+    assert config.is_excluded(Path("apps/web/_build/dev/x.ex"))
+    assert not config.is_excluded(Path("lib/app/deps_helper.ex"))
