@@ -116,12 +116,12 @@ def check_paths(
 
     needs_index = any(registry.by_code[code].workspace for engine in engines for code in engine.enabled)
     index = WorkspaceIndex(root_finder=project_root_for_file)
+    _index = index  # forked workers extract facts with it
     if needs_index:
         _feed_lockfiles(index, paths)
         for path, facts in _map(_extract_facts, [str(p.resolve()) for p in files], jobs):
             if facts is not None:
                 index.set_facts(path, facts)
-    _index = index
     _options = options
     tasks = [(str(path), id(config)) for path, config in zip(files, file_configs)]
     _engines.update({key: _engine_for(config, registry) for key, config in by_id.items()})
@@ -167,8 +167,8 @@ def _extract_facts(path: str):
     text, skipped = read_source(Path(path))
     if skipped is not None or text is None:
         return path, None
-    index = _index or WorkspaceIndex(root_finder=project_root_for_file)
-    return path, index.extract(Document(path, text))
+    assert _index is not None
+    return path, _index.extract(Document(path, text))
 
 
 def _check_one(task: tuple[str, int]) -> FileReport:
