@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -112,8 +113,21 @@ class Document:
         # Lines before the edit keep their starts; rescan from the start of the edited line.
         # A "\r" right before the edit may now pair with a "\n" we insert, so step back one line.
         first_line = max(self.lines.line_of(start) - 1, 0)
-        keep = self.lines.starts[: first_line + 1]
-        starts = keep[:-1] + line_starts(new_data, keep[-1], keep[-1])
+        old_starts = self.lines.starts
+        keep = old_starts[: first_line + 1]
+        # Only the edited stretch is rescanned: a line start after the old end depends on
+        # bytes that did not change, so it just moves by the edit's length difference.
+        # Scanning one byte past new_end lets a "\r" there pair with its "\n".
+        region = [
+            position
+            for position in line_starts(new_data[: new_end + 2], keep[-1], keep[-1])[1:]
+            if position <= new_end
+        ]
+        delta = new_end - end
+        suffix = old_starts[bisect_right(old_starts, end) :]
+        if delta:
+            suffix = [position + delta for position in suffix]
+        starts = keep + region + suffix
         self.data = new_data
         self.lines = LineIndex(new_data, starts)
         if self._has_lone_cr:

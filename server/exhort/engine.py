@@ -46,9 +46,14 @@ class DocumentState:
 
     caches: dict[tuple, dict[tuple, list[Finding]]] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)  # rules that raised on this document
+    # whole top-level forms: form bytes -> findings, valid while forms_signature holds
+    forms: dict[bytes, "_FormResult"] = field(default_factory=dict)
+    forms_signature: tuple | None = None
 
     def clear(self) -> None:
         self.caches.clear()
+        self.forms.clear()
+        self.forms_signature = None
 
 
 class Engine:
@@ -83,50 +88,27 @@ class Engine:
         result = CheckResult()
         failed: dict[str, str] = {}
         generation = workspace.generation if workspace is not None else 0
-        segments = list(_segments(document)) if document.tree is not None else []
-        forms = _top_level_forms(document) if document.tree is not None else []
 
+        node_groups: list[tuple[RuleGroup, list[Rule]]] = []
         for group in self._groups:
             runnable = [r for r in group.rules if r.code not in state.disabled and document.language in r.languages]
             if not runnable:
                 continue
-            cache_key = (group.key, ctx.path.relative)
-            cache = state.caches.setdefault(cache_key, {})
-            fresh: dict[tuple, list[Finding]] = {}
-            extra = (generation,) if group.workspace else ()
             if group.scope == "document":
                 for rule in runnable:
                     result.findings.extend(self._run(rule, ctx, None, failed))
-                continue
-            if document.tree is None:
-                continue
-            units = (
-                ((seg.node, (seg.node.text, seg.module_digest, *extra)) for seg in segments)
-                if group.scope == "node"
-                else ((form, (form.text, *extra)) for form in forms)
-            )
-            runnable_codes = {r.code for r in runnable}
-            for node, key in units:
-                relative = fresh.get(key)
-                if relative is None:
-                    relative = cache.get(key)
-                if relative is None:
-                    found = self._run_query(group, runnable_codes, ctx, node, failed)
-                    start, end = node.start_byte, node.end_byte
-                    if all(start <= o <= end for f in found for o in f.offsets()):
-                        relative = [f.shifted(-start) for f in found]
-                    else:  # a finding reaches outside its unit: not reusable
-                        result.findings.extend(found)
-                        continue
-                fresh[key] = relative
-                result.findings.extend(f.shifted(node.start_byte) for f in relative)
-            state.caches[cache_key] = fresh
+            elif document.tree is not None:
+                node_groups.append((group, runnable))
+
+        if node_groups:
+            result.findings.extend(self._check_forms(document, ctx, state, node_groups, generation, failed))
 
         if failed:
             state.disabled.update(failed)
             for code, error in failed.items():
                 result.failures.append(RuleFailure(code, document.path, error))
             result.findings = [f for f in result.findings if f.code not in failed]
+            state.forms.clear()
             for key in state.caches:  # cached units may hold findings of the failed rules
                 for unit, items in state.caches[key].items():
                     state.caches[key][unit] = [f for f in items if f.code not in failed]
@@ -140,6 +122,104 @@ class Engine:
         findings.sort(key=lambda f: (f.start, f.end, f.code))
         result.findings = findings
         return result
+
+    def _check_forms(
+        self,
+        document: Document,
+        ctx: Context,
+        state: DocumentState,
+        groups: list[tuple[RuleGroup, list[Rule]]],
+        generation: int,
+        failed: dict[str, str],
+    ) -> list[Finding]:
+        """Findings of the node- and module-scope groups, form by top-level form.
+
+        A top-level form's findings depend only on its own bytes (node-scope rules see their
+        member plus the header of the module, which lives in the same form), the document's
+        path, the rules that run and, for workspace rules, the index generation. So a whole
+        form is reused while those are unchanged, without re-deriving its segments: on a
+        keystroke only the edited form does any work.
+        """
+        signature = (
+            ctx.path.relative,
+            id(self),
+            frozenset(state.disabled),
+            generation if any(group.workspace for group, _ in groups) else 0,
+        )
+        if state.forms_signature != signature:
+            state.forms.clear()
+            state.forms_signature = signature
+        assert document.tree is not None
+        found: list[Finding] = []
+        fresh_forms: dict[bytes, _FormResult] = {}
+        fresh_units: dict[tuple, dict[tuple, list[Finding]]] = {}
+        for form in document.tree.root_node.named_children:
+            if form.type == "comment":
+                continue
+            key = form.text
+            start = form.start_byte
+            cached = fresh_forms.get(key) or state.forms.get(key)
+            if cached is not None:
+                fresh_forms[key] = cached
+                found.extend(cached.at(start))
+                continue
+            form_findings = self._check_form(form, ctx, state, groups, generation, failed, fresh_units)
+            end = form.end_byte
+            if all(start <= o <= end for f in form_findings for o in f.offsets()):
+                fresh_forms[key] = _FormResult([_shift(f, -start) for f in form_findings], start, form_findings)
+            found.extend(form_findings)
+        state.forms = fresh_forms
+        for cache_key, units in fresh_units.items():
+            # Keep the units of forms that were reused whole too: the next edit of such a form
+            # then re-runs only the member it touched.
+            previous = state.caches.get(cache_key, {})
+            previous.update(units)
+            if len(previous) > 4 * max(len(units), 256):  # bounded: drop stale entries now and then
+                previous = dict(units)
+            state.caches[cache_key] = previous
+        return found
+
+    def _check_form(
+        self,
+        form: ts.Node,
+        ctx: Context,
+        state: DocumentState,
+        groups: list[tuple[RuleGroup, list[Rule]]],
+        generation: int,
+        failed: dict[str, str],
+        fresh_units: dict[tuple, dict[tuple, list[Finding]]],
+    ) -> list[Finding]:
+        found: list[Finding] = []
+        segments: list[Segment] | None = None
+        for group, runnable in groups:
+            cache_key = (group.key, ctx.path.relative)
+            cache = state.caches.get(cache_key, {})
+            fresh = fresh_units.setdefault(cache_key, {})
+            extra = (generation,) if group.workspace else ()
+            if group.scope == "node":
+                if segments is None:
+                    segments = list(_form_segments(form))
+                units = [(seg.node, (seg.node.text, seg.module_digest, *extra)) for seg in segments]
+            elif form.has_error:
+                continue
+            else:
+                units = [(form, (form.text, *extra))]
+            runnable_codes = {r.code for r in runnable}
+            for node, key in units:
+                relative = fresh.get(key)
+                if relative is None:
+                    relative = cache.get(key)
+                if relative is None:
+                    unit_findings = self._run_query(group, runnable_codes, ctx, node, failed)
+                    start, end = node.start_byte, node.end_byte
+                    if all(start <= o <= end for f in unit_findings for o in f.offsets()):
+                        relative = [_shift(f, -start) for f in unit_findings]
+                    else:  # a finding reaches outside its unit: not reusable
+                        found.extend(unit_findings)
+                        continue
+                fresh[key] = relative
+                found.extend(_shift(f, node.start_byte) for f in relative)
+        return found
 
     def _run_query(
         self, group: RuleGroup, codes: set[str], ctx: Context, node: ts.Node, failed: dict[str, str]
@@ -169,22 +249,45 @@ class Engine:
             ctx.rule = None
 
 
-def _top_level_forms(document: Document) -> list[ts.Node]:
-    assert document.tree is not None
-    return [n for n in document.tree.root_node.named_children if n.type != "comment" and not n.has_error]
+class _FormResult:
+    """One form's findings relative to its start, plus the last absolute copy handed out."""
+
+    __slots__ = ("relative", "base", "absolute")
+
+    def __init__(self, relative: list[Finding], base: int, absolute: list[Finding]) -> None:
+        self.relative = relative
+        self.base = base
+        self.absolute = absolute
+
+    def at(self, start: int) -> list[Finding]:
+        if start != self.base:  # the form moved: shift once, then reuse while it stays put
+            self.absolute = [_shift(f, start) for f in self.relative]
+            self.base = start
+        return self.absolute
 
 
-def _segments(document: Document) -> Iterator[Segment]:
-    assert document.tree is not None
-    for form in document.tree.root_node.named_children:
-        if form.type == "comment":
-            continue
-        if form.type == "call" and call_name(form) == (None, "defmodule"):
-            members = module_members(form)
-            digest = header_digest(form, members)
-            for member in members:
-                if not member.has_error:
-                    yield Segment(member, digest)
-            continue
-        if not form.has_error:
-            yield Segment(form, b"")
+def _shift(finding: Finding, delta: int) -> Finding:
+    """Finding.shifted without dataclasses.replace, which dominates a keystroke's cost."""
+    if delta == 0:
+        return finding
+    if not finding.related and not finding.fixes:
+        return Finding(
+            finding.code, finding.severity, finding.start + delta, finding.end + delta, finding.message,
+            (), (), finding.deprecated, finding.unnecessary,
+        )
+    return finding.shifted(delta)
+
+
+def _form_segments(form: ts.Node) -> Iterator[Segment]:
+    """The segments of one top-level form: each member of a `defmodule`, or the form itself.
+
+    Members with syntax errors are skipped (the user is typing: unknown never fires).
+    """
+    if form.type == "call" and call_name(form) == (None, "defmodule"):
+        members = module_members(form)
+        digest = header_digest(form, members)
+        for member in members:
+            if not member.has_error:
+                yield Segment(member, digest)
+    elif not form.has_error:
+        yield Segment(form, b"")

@@ -1,0 +1,297 @@
+"""Shared helpers for the backend hygiene rules (ECT*, SEC002-006, PRF002, STY002).
+
+Repo detection, loop contexts, migration reading and the workspace facts those rules need.
+Everything answers from syntax alone; when it cannot tell, it says so (None / False).
+"""
+
+from __future__ import annotations
+
+from exhort.syntax import (
+    ModuleInfo,
+    ancestors,
+    atom_value,
+    call_arguments,
+    call_name,
+    call_target,
+    do_block,
+    effective_arguments,
+    is_literal,
+    keyword_pairs,
+    module_members,
+    read_module,
+    string_value,
+    text,
+    trailing_keywords,
+    walk,
+)
+
+# -- Repo detection -----------------------------------------------------------------------
+
+
+def _repo_facts(document, _path):
+    """(module name, adapter or "") for every module that `use Ecto.Repo`."""
+    if document.tree is None:
+        return ()
+    found = []
+    pending = list(document.tree.root_node.named_children)
+    while pending:
+        node = pending.pop()
+        if node.type != "call" or call_name(node) != (None, "defmodule"):
+            continue
+        pending.extend(module_members(node))
+        info = read_module(node)
+        use = info.uses_module("Ecto.Repo")
+        if use is None or info.name is None:
+            continue
+        adapter = ""
+        for key, value, _ in keyword_pairs(use.options):
+            if key == "adapter" and value.type == "alias":
+                adapter = text(value)
+        found.append((info.name, adapter))
+    return tuple(found)
+
+
+def repo_modules(ctx) -> dict[str, str]:
+    """Workspace modules that `use Ecto.Repo` -> adapter ("" when not written there)."""
+    if ctx.workspace is None:
+        return {}
+    out: dict[str, str] = {}
+    for _path, records in ctx.workspace.facts("ecto_repos"):
+        for name, adapter in records:
+            out[name] = adapter
+    return out
+
+
+def repo_name(ctx, module: ModuleInfo | None, module_text: str | None) -> str | None:
+    """The resolved Repo module a call goes to, or None when it is not (known to be) a Repo."""
+    if not module_text or module_text.startswith(":") or module_text == "<expr>":
+        return None
+    resolved = module.resolve_alias(module_text) if module is not None else module_text
+    if resolved in ("Ecto.Repo",) or resolved.startswith("Ecto."):
+        return None
+    if resolved.rsplit(".", 1)[-1].endswith("Repo"):
+        return resolved
+    if resolved in repo_modules(ctx):
+        return resolved
+    return None
+
+
+def repo_adapter(ctx, repo: str | None) -> str | None:
+    """The adapter a Repo declares in `use Ecto.Repo, adapter: ...`, or None when unknown."""
+    if repo is None:
+        return None
+    adapter = repo_modules(ctx).get(repo)
+    return adapter or None
+
+
+def is_multi(module: ModuleInfo | None, module_text: str | None) -> bool:
+    """`Ecto.Multi` written in full or through an alias (a bare `Multi` counts too)."""
+    if not module_text:
+        return False
+    if module_text == "Ecto.Multi":
+        return True
+    resolved = module.resolve_alias(module_text) if module is not None else module_text
+    return resolved == "Ecto.Multi" or (module_text == "Multi" and resolved == "Multi")
+
+
+# -- loops ---------------------------------------------------------------------------------
+
+ENUM_LOOPS = frozenset({"map", "each", "flat_map", "filter", "reduce", "map_reduce", "find"})
+
+
+def is_small_literal_collection(node) -> bool:
+    """A literal list or a literal range such as `1..3`: not an N+1 source."""
+    if node is None:
+        return False
+    if node.type in ("list", "tuple", "map") and is_literal(node):
+        return True
+    if node.type == "sigil":  # ~w(a b c)
+        return not any(c.type == "interpolation" for c in walk(node))
+    if node.type == "binary_operator" and text(node.child_by_field_name("operator")) in ("..", "..//"):
+        return is_literal(node.child_by_field_name("left")) and is_literal(node.child_by_field_name("right"))
+    return False
+
+
+def loop_of(node, stop=None):
+    """The nearest loop that runs `node` once per element: (loop call, collection) or None.
+
+    Loops are the function argument of Enum.map/each/flat_map/filter/reduce/map_reduce/find
+    and of any Stream function, and the body of a `for`. The walk stops at the enclosing def.
+    """
+    child = node
+    for parent in ancestors(node):
+        if stop is not None and parent == stop:
+            return None
+        if parent.type == "call":
+            mod, fun = call_name(parent)
+            if mod is None and fun in ("def", "defp", "defmacro", "defmacrop"):
+                return None
+            if mod is None and fun == "for":
+                body = _for_body(parent)
+                if body is not None and _contains(body, node):
+                    generators = [
+                        a for a in call_arguments(parent)
+                        if a.type == "binary_operator" and text(a.child_by_field_name("operator")) == "<-"
+                    ]
+                    collections = [g.child_by_field_name("right") for g in generators]
+                    return parent, collections
+            if (mod == "Enum" and fun in ENUM_LOOPS) or mod == "Stream":
+                arguments = effective_arguments(parent)
+                function_argument = _function_argument_containing(arguments, node)
+                if function_argument is not None and arguments and function_argument != arguments[0]:
+                    return parent, [arguments[0]]
+        child = parent
+    del child
+    return None
+
+
+def _for_body(call):
+    block = do_block(call)
+    if block is not None:
+        return block
+    for key, value, _ in keyword_pairs(trailing_keywords(call)):
+        if key == "do":
+            return value
+    return None
+
+
+def _contains(outer, inner) -> bool:
+    return outer.start_byte <= inner.start_byte and inner.end_byte <= outer.end_byte
+
+
+def _function_argument_containing(arguments, node):
+    for argument in arguments:
+        if argument.type in ("anonymous_function", "unary_operator") and _contains(argument, node):
+            if argument.type == "unary_operator" and text(argument.child_by_field_name("operator")) != "&":
+                continue
+            return argument
+    return None
+
+
+# -- migrations ------------------------------------------------------------------------------
+
+INDEX_OPS = frozenset({"create", "create_if_not_exists", "drop", "drop_if_exists"})
+
+
+def index_call(op_call):
+    """For `create index(...)` / `create unique_index(...)`: (op, index call) or None."""
+    mod, fun = call_name(op_call)
+    if mod is not None or fun not in INDEX_OPS:
+        return None
+    arguments = call_arguments(op_call)
+    if not arguments or arguments[0].type != "call":
+        return None
+    inner_mod, inner_fun = call_name(arguments[0])
+    if inner_mod is None and inner_fun in ("index", "unique_index"):
+        return fun, arguments[0]
+    return None
+
+
+def name_value(node) -> str | None:
+    """`:posts` or `"posts"` -> "posts"."""
+    value = atom_value(node)
+    if value is not None and node.type in ("atom", "quoted_atom"):
+        return value
+    return string_value(node)
+
+
+def index_columns(index) -> tuple[str | None, tuple[str, ...]]:
+    """(table, columns) of `index(:table, [:a, :b])`; unknown parts are None / ()."""
+    arguments = call_arguments(index)
+    if len(arguments) < 2:
+        return (name_value(arguments[0]) if arguments else None), ()
+    table = name_value(arguments[0])
+    columns_node = arguments[1]
+    if columns_node.type == "list":
+        columns = tuple(name_value(c) or "" for c in columns_node.named_children if c.type != "comment")
+    else:
+        value = name_value(columns_node)
+        columns = (value,) if value is not None else ()
+    return table, columns
+
+
+def _migration_index_facts(document, path):
+    """(table, first column) of every index a migration creates."""
+    if document.tree is None or not path.is_migration:
+        return ()
+    found = set()
+    for node in walk(document.tree.root_node):
+        if node.type != "call":
+            continue
+        found_index = index_call(node)
+        if found_index is None or found_index[0] not in ("create", "create_if_not_exists"):
+            continue
+        table, columns = index_columns(found_index[1])
+        if table and columns and columns[0]:
+            found.add((table, columns[0]))
+    return tuple(sorted(found))
+
+
+def _repo_config_facts(document, path):
+    """(repo module, key, value) for `config :app, Repo, migration_lock: ...` in config files."""
+    if document.tree is None or not path.is_config:
+        return ()
+    found = []
+    for node in walk(document.tree.root_node):
+        if node.type != "call" or call_name(node) != (None, "config"):
+            continue
+        arguments = call_arguments(node)
+        if len(arguments) < 3 or arguments[1].type != "alias":
+            continue
+        for key, value, _ in keyword_pairs(arguments[-1]):
+            if key in ("migration_lock",):
+                found.append((text(arguments[1]), key, text(value)))
+    return tuple(found)
+
+
+FACTS = {
+    "ecto_repos": _repo_facts,
+    "migration_indexes": _migration_index_facts,
+    "ecto_repo_config": _repo_config_facts,
+}
+
+
+def is_migration_module(ctx, node) -> bool:
+    if ctx.path.is_migration:
+        return True
+    module = ctx.module_of(node)
+    return module is not None and module.uses_module("Ecto.Migration") is not None
+
+
+def module_attribute(module_node, name: str):
+    """The value node of `@name value` written directly in the module body, or None."""
+    for member in module_members(module_node):
+        if member.type != "unary_operator" or text(member.child_by_field_name("operator")) != "@":
+            continue
+        operand = member.child_by_field_name("operand")
+        if operand is not None and operand.type == "call" and call_name(operand) == (None, name):
+            arguments = call_arguments(operand)
+            if arguments:
+                return arguments[0]
+    return None
+
+
+def binds(node, name: str):
+    """Assignments `name = expr` before `node` in its enclosing function body: the exprs."""
+    found = []
+    body = None
+    for parent in ancestors(node):
+        if parent.type == "call" and call_name(parent)[0] is None and call_name(parent)[1] in (
+            "def", "defp", "defmacro", "defmacrop"
+        ):
+            body = parent
+            break
+    if body is None:
+        return found
+    for candidate in walk(body):
+        if candidate.start_byte >= node.start_byte:
+            break
+        if candidate.type == "binary_operator" and text(candidate.child_by_field_name("operator")) == "=":
+            left = candidate.child_by_field_name("left")
+            if left is not None and left.type == "identifier" and text(left) == name:
+                found.append(candidate.child_by_field_name("right"))
+    return found
+
+
+def call_target_text(call) -> str:
+    return text(call_target(call))

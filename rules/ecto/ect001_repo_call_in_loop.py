@@ -1,0 +1,228 @@
+"""ECT001 repo-call-in-loop."""
+
+from exhort.findings import Severity
+from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
+from exhort.syntax import call_arguments, call_name, effective_arguments, pipe_source, text
+
+from ._common import is_small_literal_collection, loop_of, repo_name
+
+READS = ("all", "one", "one!", "get", "get!", "get_by", "get_by!", "exists?", "aggregate", "preload", "reload", "reload!")
+WRITES = ("insert", "insert!", "update", "update!", "delete", "delete!", "insert_or_update", "insert_or_update!")
+QUERIES = ("query", "query!")
+
+RULE = Rule(
+    code="ECT001",
+    name="repo-call-in-loop",
+    category="ecto",
+    severity=Severity.WARNING,
+    summary="A Repo call inside a loop runs one query per element (N+1)",
+    fix_safety="offer",
+    workspace=True,
+    query=r"""
+    ((call target: (dot left: (alias) @module right: (identifier) @function)) @call
+      (#any-of? @function "all" "one" "one!" "get" "get!" "get_by" "get_by!" "exists?" "aggregate"
+        "preload" "reload" "reload!" "insert" "insert!" "update" "update!" "delete" "delete!"
+        "insert_or_update" "insert_or_update!" "query" "query!"))
+    """,
+    explanation="""
+        ## ECT001 repo-call-in-loop
+
+        A Repo call inside the function given to `Enum.map/each/flat_map/filter/reduce/
+        map_reduce/find` (or any `Stream` function), or inside the body of a `for`, runs one
+        database round trip per element: the N+1 pattern. `Repo.preload/3` accepts "the given
+        struct or structs" and loads each association with one query for the whole list
+        (`ecto:lib/ecto/repo.ex:1295-1363@v3.14.2`); `Ecto.Query.preload/3` does the same in the
+        query; `Repo.insert_all/3` and `Repo.update_all/3` batch writes.
+
+        Reads are warnings. Writes (`insert`, `update`, `delete`, ...) and raw `query` calls are
+        information: a loop of writes inside a transaction is sometimes intended.
+
+        Repos are aliases ending in `Repo` and workspace modules that `use Ecto.Repo`. Loops
+        over a literal list or range (`[:a, :b]`, `1..3`) are skipped.
+
+        **Bad**
+
+        ```elixir
+        Enum.map(posts, &Repo.preload(&1, :author))
+        Enum.map(posts, fn p -> %{p | author: Repo.get!(User, p.author_id)} end)
+        ```
+
+        **Good**
+
+        ```elixir
+        Repo.preload(posts, :author)
+        ```
+
+        **Fix** (offered): `Enum.map(list, &Repo.preload(&1, x))` or its `fn` form becomes
+        `Repo.preload(list, x)`. Order is kept, but preload "assumes each association has the
+        same nested associations already loaded", so it can lose information
+        (`repo.ex:1302-1312`). Other cases need a redesign (a join, a preload, `insert_all`).
+    """,
+    examples=[
+        bad(
+            """
+            defmodule MyApp.Blog do
+              alias MyApp.Repo
+
+              def with_authors(posts) do
+                Enum.map(posts, &Repo.preload(&1, :author))  # expect: ECT001
+              end
+            end
+            """,
+            fixed="""
+            defmodule MyApp.Blog do
+              alias MyApp.Repo
+
+              def with_authors(posts) do
+                Repo.preload(posts, :author)  # expect: ECT001
+              end
+            end
+            """,
+        ),
+        bad(
+            """
+            defmodule MyApp.Blog do
+              alias MyApp.Repo
+
+              def with_authors(posts) do
+                posts
+                |> Enum.map(fn post -> Repo.preload(post, [:author, :tags]) end)  # expect: ECT001
+                |> Enum.filter(& &1.published)
+              end
+            end
+            """,
+            fixed="""
+            defmodule MyApp.Blog do
+              alias MyApp.Repo
+
+              def with_authors(posts) do
+                posts
+                |> Repo.preload([:author, :tags])  # expect: ECT001
+                |> Enum.filter(& &1.published)
+              end
+            end
+            """,
+            note="piped Enum.map with an fn",
+        ),
+        bad(
+            """
+            defmodule MyApp.Blog do
+              alias MyApp.{Repo, User}
+
+              def authors(posts) do
+                Enum.map(posts, fn p -> %{p | author: Repo.get!(User, p.author_id)} end)  # expect: ECT001
+              end
+
+              def counts(users), do: for(u <- users, do: {u.id, MyApp.Repo.aggregate(u, :count)})  # expect: ECT001
+
+              def touch(users) do
+                Enum.each(users, fn user ->
+                  user |> User.changeset(%{seen: true}) |> Repo.update!()  # expect: ECT001
+                end)
+              end
+
+              def find(ids), do: ids |> Stream.map(&Repo.get(User, &1)) |> Enum.to_list()  # expect: ECT001
+            end
+            """,
+            note="fn, for, piped writes (information) and Stream",
+        ),
+        bad(
+            """
+            defmodule MyApp.Sync do
+              def run(ids), do: Enum.map(ids, &MyApp.Storage.get(MyApp.Item, &1))  # expect: ECT001
+            end
+            """,
+            files={"lib/my_app/storage.ex": "defmodule MyApp.Storage do\n  use Ecto.Repo, otp_app: :my_app, adapter: Ecto.Adapters.Postgres\nend\n"},
+            note="a Repo found through the workspace index (its name does not end in Repo)",
+        ),
+        good(
+            """
+            defmodule MyApp.Blog do
+              alias MyApp.Repo
+              def with_authors(posts), do: Repo.preload(posts, :author)
+              def per_kind, do: Enum.map([:draft, :published], &Repo.aggregate(query(&1), :count))
+              def first_three, do: for(i <- 1..3, do: Repo.get(Post, i))
+            end
+            """,
+            note="batched preload, and loops over literal lists or ranges",
+        ),
+        good(
+            """
+            defmodule MyApp.Cache do
+              def load(keys), do: Enum.map(keys, &MyApp.Store.get(&1))
+              def rows(ids), do: Enum.map(ids, fn id -> Ecto.Repo.get(id) end)
+              def one(id), do: Repo.get(Post, id)
+            end
+            """,
+            note="modules that are not Repos, and a Repo call outside any loop",
+        ),
+    ],
+)
+
+
+@RULE.check
+def check(ctx: Context, match: Match):
+    call = match.node("call")
+    function = text(match.node("function"))
+    module = ctx.module_of(call)
+    repo = repo_name(ctx, module, text(match.node("module")))
+    if repo is None:
+        return
+    found = loop_of(call)
+    if found is None:
+        return
+    loop, collections = found
+    if not collections or all(is_small_literal_collection(c) for c in collections):
+        return
+    severity = None
+    kind = "query"
+    if function in WRITES:
+        severity, kind = Severity.INFORMATION, "write"
+    elif function in QUERIES:
+        severity, kind = Severity.INFORMATION, "raw query"
+    loop_name = "for" if call_name(loop) == (None, "for") else ".".join(p for p in call_name(loop) if p)
+    fixes = []
+    if function == "preload":
+        preload_fix = _preload_fix(loop, call, text(match.node("module")))
+        if preload_fix is not None:
+            fixes.append(preload_fix)
+    message = f"{text(match.node('module'))}.{function} inside {loop_name} runs one {kind} per element (N+1)"
+    if function == "preload":
+        message += "; Repo.preload/2 takes the whole list"
+    yield ctx.finding(call, message, fixes=fixes, severity=severity)
+
+
+def _preload_fix(loop, call, repo_text):
+    """`Enum.map(list, &Repo.preload(&1, x))` / `fn p -> Repo.preload(p, x) end` -> `Repo.preload(list, x)`."""
+    if call_name(loop) != ("Enum", "map"):
+        return None
+    arguments = effective_arguments(loop)
+    if len(arguments) != 2:
+        return None
+    collection, function = arguments
+    preload_arguments = call_arguments(call)
+    if len(preload_arguments) != 2:
+        return None
+    subject, associations = preload_arguments
+    if function.type == "unary_operator":
+        if function.child_by_field_name("operand") != call or text(subject) != "&1":
+            return None
+    elif function.type == "anonymous_function":
+        clauses = [c for c in function.named_children if c.type == "stab_clause"]
+        if len(clauses) != 1:
+            return None
+        left = clauses[0].child_by_field_name("left")
+        right = clauses[0].child_by_field_name("right")
+        params = [c for c in left.named_children] if left is not None and left.type == "arguments" else []
+        body = [c for c in right.named_children if c.type != "comment"] if right is not None else []
+        if len(params) != 1 or params[0].type != "identifier" or body != [call] or text(subject) != text(params[0]):
+            return None
+        if text(params[0]) in text(associations):
+            return None
+    else:
+        return None
+    if pipe_source(loop) is not None:
+        replacement = f"{repo_text}.preload({text(associations)})"
+    else:
+        replacement = f"{repo_text}.preload({text(collection)}, {text(associations)})"
+    return fix(f"Preload the whole list with {repo_text}.preload/2", replace_node(loop, replacement), safe=False)

@@ -1,0 +1,293 @@
+"""ECT005 foreign-key-without-index."""
+
+from exhort.findings import Edit, Severity
+from exhort.rule import Context, Match, Rule, bad, fix, good
+from exhort.syntax import (
+    call_arguments,
+    call_name,
+    do_block,
+    keyword_pairs,
+    string_value,
+    text,
+    trailing_keywords,
+    walk,
+)
+
+from ._common import index_call, index_columns, is_migration_module, name_value, repo_modules
+
+RULE = Rule(
+    code="ECT005",
+    name="foreign-key-without-index",
+    category="ecto",
+    severity=Severity.INFORMATION,
+    summary="A foreign key column without an index makes deletes on the parent scan this table",
+    fix_safety="safe/offer",
+    scope="module",
+    workspace=True,
+    query=r"""
+    ((call target: (identifier) @op (arguments . (call target: (identifier) @table))) @call
+      (#any-of? @op "create" "create_if_not_exists" "alter")
+      (#eq? @table "table"))
+    """,
+    explanation="""
+        ## ECT005 foreign-key-without-index
+
+        PostgreSQL does not index the referencing side of a foreign key: declaring one "does
+        not automatically create an index on the referencing columns", and every DELETE or
+        UPDATE on the referenced table "will require a scan of the referencing table"
+        (https://www.postgresql.org/docs/current/ddl-constraints.html#DDL-CONSTRAINTS-FK).
+        Joins on the column are slow too. Phoenix's generators emit
+        `create index(:table, [:assoc_id])` for every `references`
+        (`phoenix:lib/mix/phoenix/schema.ex:535-545@v1.8.12`).
+
+        Flagged: `add :x_id, references(...)` inside `create table` or `alter table` when no
+        `create index` / `unique_index` on that table with `:x_id` as its **first** column
+        exists in this migration or in any other migration of the workspace.
+
+        Not flagged: the first column of the primary key (`primary_key: true`), repos using
+        `Ecto.Adapters.MyXQL` (InnoDB indexes foreign keys itself), and columns named in a raw
+        `execute` statement of the same migration.
+
+        **Bad**
+
+        ```elixir
+        create table(:comments) do
+          add :post_id, references(:posts, on_delete: :delete_all)
+        end
+        ```
+
+        **Good**: the same, plus `create index(:comments, [:post_id])`.
+
+        **Fix**: append `create index(:table, [:x_id])` after the table block. Safe for
+        `create table`; offered for `alter table`, where the table may be large and
+        `concurrently: true` (see ECT004) may be wiser.
+    """,
+    examples=[
+        bad(
+            """
+            defmodule MyApp.Repo.Migrations.CreateComments do
+              use Ecto.Migration
+
+              def change do
+                create table(:comments) do
+                  add :body, :text
+                  add :post_id, references(:posts, on_delete: :delete_all), null: false  # expect: ECT005
+                  add :author_id, references(:users)  # expect: ECT005
+                  timestamps()
+                end
+
+                create index(:comments, [:inserted_at, :post_id])
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_create_comments.exs",
+            fixed="""
+            defmodule MyApp.Repo.Migrations.CreateComments do
+              use Ecto.Migration
+
+              def change do
+                create table(:comments) do
+                  add :body, :text
+                  add :post_id, references(:posts, on_delete: :delete_all), null: false  # expect: ECT005
+                  add :author_id, references(:users)  # expect: ECT005
+                  timestamps()
+                end
+                create index(:comments, [:post_id])
+                create index(:comments, [:author_id])
+
+                create index(:comments, [:inserted_at, :post_id])
+              end
+            end
+            """,
+            note="an index whose first column is another one does not count",
+        ),
+        bad(
+            """
+            defmodule MyApp.Repo.Migrations.AddOwner do
+              use Ecto.Migration
+
+              def change do
+                alter table("posts") do
+                  add :owner_id, references("users", type: :binary_id)  # expect: ECT005
+                end
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000001_add_owner.exs",
+            note="alter table: the fix is only offered",
+        ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.CreateComments do
+              use Ecto.Migration
+
+              def change do
+                create table(:comments) do
+                  add :post_id, references(:posts)
+                  add :user_id, references(:users)
+                end
+
+                create index(:comments, [:post_id])
+                create unique_index(:comments, [:user_id, :post_id])
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_create_comments.exs",
+            note="indexes in the same migration",
+        ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.CreateMemberships do
+              use Ecto.Migration
+
+              def change do
+                create table(:memberships, primary_key: false) do
+                  add :group_id, references(:groups), primary_key: true
+                  add :tag_id, references(:tags)
+                end
+
+                execute "CREATE INDEX memberships_tag_id_idx ON memberships (tag_id)"
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_create_memberships.exs",
+            note="the first primary-key column, and a column indexed by raw SQL",
+        ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.CreateComments do
+              use Ecto.Migration
+
+              def change do
+                create table(:comments) do
+                  add :post_id, references(:posts)
+                end
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_create_comments.exs",
+            files={
+                "priv/repo/migrations/20240101000001_index_comments.exs": (
+                    "defmodule MyApp.Repo.Migrations.IndexComments do\n  use Ecto.Migration\n"
+                    "  def change, do: create(index(:comments, [:post_id]))\nend\n"
+                )
+            },
+            note="the index is created by another migration (workspace)",
+        ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.CreateComments do
+              use Ecto.Migration
+
+              def change do
+                create table(:comments) do
+                  add :post_id, references(:posts)
+                end
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_create_comments.exs",
+            files={"lib/my_app/repo.ex": "defmodule MyApp.Repo do\n  use Ecto.Repo, otp_app: :my_app, adapter: Ecto.Adapters.MyXQL\nend\n"},
+            note="MySQL (MyXQL) indexes foreign keys itself",
+        ),
+    ],
+)
+
+
+@RULE.check
+def check(ctx: Context, match: Match):
+    call = match.node("call")
+    if not is_migration_module(ctx, call):
+        return
+    if _mysql_only(ctx):
+        return
+    op = text(match.node("op"))
+    table_call = call_arguments(call)[0]
+    table_arguments = call_arguments(table_call)
+    table = name_value(table_arguments[0]) if table_arguments else None
+    if table is None:
+        return
+    body = do_block(call)
+    if body is None:
+        for key, value, _ in keyword_pairs(trailing_keywords(call)):
+            if key == "do":
+                body = value
+    if body is None:
+        return
+    module = ctx.module_of(call)
+    scope = module.node if module is not None else call
+    indexed = _indexed_first_columns(scope) | _workspace_indexes(ctx)
+    raw_sql = _raw_sql(scope)
+    first_primary_key_seen = False
+    missing = []
+    for add in walk(body):
+        if add.type != "call" or call_name(add) != (None, "add"):
+            continue
+        arguments = call_arguments(add)
+        if len(arguments) < 2:
+            continue
+        column = name_value(arguments[0])
+        options = dict((k, text(v)) for k, v, _ in keyword_pairs(trailing_keywords(add)))
+        is_primary = options.get("primary_key") == "true"
+        if is_primary and not first_primary_key_seen:
+            first_primary_key_seen = True
+            continue
+        if arguments[1].type != "call" or call_name(arguments[1]) != (None, "references") or column is None:
+            continue
+        if (table, column) in indexed or column in raw_sql:
+            continue
+        missing.append((add, column))
+    if not missing:
+        return
+    indent = _indent(ctx, call.start_byte)
+    for add, column in missing:
+        index_text = f"create index({text(table_arguments[0])}, [:{column}])"
+        edit = Edit(call.end_byte, call.end_byte, f"\n{indent}{index_text}")
+        yield ctx.finding(
+            add,
+            f"Foreign key {table}.{column} has no index with {column} first; deletes on the referenced "
+            "table will scan this one",
+            fixes=[fix(f"Add {index_text}", edit, safe=op != "alter")],
+        )
+
+
+def _indexed_first_columns(scope) -> set[tuple[str, str]]:
+    found = set()
+    for node in walk(scope):
+        if node.type != "call":
+            continue
+        operation = index_call(node)
+        if operation is None or operation[0] not in ("create", "create_if_not_exists"):
+            continue
+        table, columns = index_columns(operation[1])
+        if table and columns and columns[0]:
+            found.add((table, columns[0]))
+    return found
+
+
+def _workspace_indexes(ctx) -> set[tuple[str, str]]:
+    if ctx.workspace is None:
+        return set()
+    return {tuple(item) for _path, items in ctx.workspace.facts("migration_indexes") for item in items}
+
+
+def _raw_sql(scope) -> str:
+    parts = []
+    for node in walk(scope):
+        if node.type == "call" and call_name(node) == (None, "execute"):
+            for argument in call_arguments(node):
+                value = string_value(argument) if argument.type == "string" else None
+                parts.append(value if value is not None else text(argument))
+    return "\n".join(parts)
+
+
+def _mysql_only(ctx) -> bool:
+    adapters = {adapter for adapter in repo_modules(ctx).values() if adapter}
+    return bool(adapters) and adapters <= {"Ecto.Adapters.MyXQL"}
+
+
+def _indent(ctx, offset):
+    data = ctx.data
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    prefix = data[line_start:offset]
+    return prefix.decode() if not prefix.strip() else ""

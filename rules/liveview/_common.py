@@ -1,0 +1,221 @@
+"""Shared helpers of the liveview pack: templates, stream generators, stream calls."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Iterator
+
+import tree_sitter as ts
+
+from exhort import heex
+from exhort.heex import HNode, Template
+from exhort.syntax import (
+    atom_value,
+    call_name,
+    effective_arguments,
+    enclosing_def,
+    function_def,
+    string_value,
+    text,
+    walk,
+)
+
+LIVE_KINDS = ("live_view", "live_component")
+STREAM_REF = re.compile(
+    rb"(?<![\w.])(?:@streams\.([a-z_][\w]*[?!]?)|@streams\[:([a-z_][\w]*)\]|assigns\.streams\.([a-z_][\w]*[?!]?))"
+)
+_STREAM_COLLECTION = re.compile(r"(?:@streams\.([a-z_]\w*[?!]?)|@streams\[:([a-z_]\w*)\]|assigns\.streams\.([a-z_]\w*[?!]?))")
+
+
+def templates(ctx) -> list[Template]:
+    return heex.templates_of(ctx.document)
+
+
+def ref_name(match: re.Match) -> str:
+    return (match.group(1) or match.group(2) or match.group(3)).decode()
+
+
+@dataclass
+class StreamGenerator:
+    """`{id, item} <- @streams.NAME` as the first generator of a :for or an EEx `for`."""
+
+    name: str
+    node: HNode  # the element carrying :for, or the eex_block
+    pattern: ts.Node  # the left side of `<-`
+    collection: ts.Node  # the right side
+    attribute: heex.Attribute | None  # the :for attribute (None for EEx blocks)
+
+    @property
+    def is_tuple(self) -> bool:
+        return self.pattern.type == "tuple" and len(self.pattern.named_children) == 2
+
+    @property
+    def dom_id_var(self) -> ts.Node | None:
+        if not self.is_tuple:
+            return None
+        first = self.pattern.named_children[0]
+        return first if first.type == "identifier" else None
+
+
+def first_generator(data: bytes, start: int, end: int) -> tuple[ts.Node, ts.Node] | None:
+    """(pattern, collection) of the first `pattern <- collection` in a comprehension's code."""
+    first = heex.split_top_level(data, start, end)[0]
+    root = heex.parse_code(data, *first)
+    if root is None or root.has_error or len(root.named_children) != 1:
+        return None
+    node = root.named_children[0]
+    if node.type != "binary_operator" or text(node.child_by_field_name("operator")) != "<-":
+        return None
+    left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+    if left is None or right is None:
+        return None
+    return left, right
+
+
+def generator_of(template: Template, node: HNode) -> tuple[ts.Node, ts.Node, heex.Attribute | None] | None:
+    data = template.data
+    if node.is_element:
+        attribute = node.attr(":for")
+        if attribute is None or attribute.kind != "expr":
+            return None
+        found = first_generator(data, attribute.value_start, attribute.value_end)
+        return (*found, attribute) if found else None
+    if node.kind == "eex_block":
+        start, end = heex.head_code(data, node)
+        match = re.match(rb"for\s", data[start:end])
+        if match is None:
+            return None
+        found = first_generator(data, start + match.end(), end)
+        return (*found, None) if found else None
+    return None
+
+
+def stream_generator(template: Template, node: HNode) -> StreamGenerator | None:
+    found = generator_of(template, node)
+    if found is None:
+        return None
+    pattern, collection, attribute = found
+    match = _STREAM_COLLECTION.fullmatch(text(collection))
+    if match is None:
+        return None
+    name = match.group(1) or match.group(2) or match.group(3)
+    return StreamGenerator(name, node, pattern, collection, attribute)
+
+
+def stream_generators(template: Template) -> Iterator[StreamGenerator]:
+    for node in template.nodes():
+        if node.is_element or node.kind == "eex_block":
+            generator = stream_generator(template, node)
+            if generator is not None:
+                yield generator
+
+
+def dom_parent(node: HNode) -> HNode | None:
+    """The nearest real tag above `node` (EEx blocks create no element). None when the nearest
+    element is a component or slot, or when the node is at the template's root (unknown)."""
+    for ancestor in node.ancestors():
+        if ancestor.kind == "eex_block":
+            continue
+        if ancestor.kind == "tag":
+            return ancestor
+        return None
+    return None
+
+
+def stream_items(generator: StreamGenerator) -> list[HNode]:
+    """The elements each stream entry renders as: the :for element, or an EEx block's elements."""
+    if generator.node.is_element:
+        return [generator.node]
+    return generator.node.element_children()
+
+
+# -- Elixir side ----------------------------------------------------------------------------
+
+STREAM_INIT = ("stream", "stream_async")
+LV_MODULES = (None, "Phoenix.LiveView")
+
+
+def local_or_lv(call: ts.Node, *names: str) -> bool:
+    module, function = call_name(call)
+    return function in names and module in LV_MODULES
+
+
+def name_literal(node: ts.Node | None) -> str | None:
+    """A stream name written as an atom or a plain string."""
+    if node is None:
+        return None
+    if node.type in ("atom", "quoted_atom"):
+        return atom_value(node)
+    return string_value(node)
+
+
+@dataclass
+class StreamFacts:
+    initialised: set[str]
+    unknown: bool  # a stream name that is not a literal, or an on_mount hook
+
+
+def module_stream_facts(module_node: ts.Node) -> StreamFacts:
+    initialised: set[str] = set()
+    unknown = False
+    for node in walk(module_node):
+        if node.type != "call":
+            continue
+        module, function = call_name(node)
+        if module is None and function == "on_mount":
+            unknown = True
+        if function in STREAM_INIT and module in LV_MODULES:
+            args = effective_arguments(node)
+            if len(args) < 2:
+                continue
+            name = name_literal(args[1])
+            if name is None:
+                unknown = True
+            else:
+                initialised.add(name)
+    return StreamFacts(initialised, unknown)
+
+
+def socket_passed_to(module_node: ts.Node, info) -> set[str]:
+    """Full names of other modules whose functions receive the socket (`Mod.f(socket, ...)`)."""
+    out = set()
+    for node in walk(module_node):
+        if node.type != "call":
+            continue
+        module, _function = call_name(node)
+        if module is None or module.startswith(":") or module == "<expr>":
+            continue
+        if any(arg.type == "identifier" and text(arg) == "socket" for arg in effective_arguments(node)):
+            out.add(info.resolve_alias(module))
+    return out
+
+
+def imported_modules(module_node: ts.Node, info) -> set[str]:
+    out = set()
+    for node in walk(module_node):
+        if node.type == "call" and call_name(node) == (None, "import"):
+            args = [c for c in node.named_children if c.type == "arguments"]
+            if args and args[0].named_children and args[0].named_children[0].type == "alias":
+                out.add(info.resolve_alias(text(args[0].named_children[0])))
+    return out
+
+
+def colocated_module_path(template_path: str) -> str | None:
+    """foo_live.html.heex -> foo_live.ex in the same folder."""
+    path = PurePosixPath(template_path)
+    if not path.name.endswith(".html.heex"):
+        return None
+    return str(path.with_name(path.name[: -len(".html.heex")] + ".ex"))
+
+
+def colocated_template_path(module_path: str) -> str:
+    path = PurePosixPath(module_path)
+    return str(path.with_name(path.stem + ".html.heex"))
+
+
+def in_function(node: ts.Node, name: str, arity: int | None = None) -> bool:
+    definition = enclosing_def(node)
+    fdef = function_def(definition) if definition is not None else None
+    return fdef is not None and fdef.name == name and (arity is None or fdef.arity == arity)

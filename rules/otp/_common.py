@@ -1,0 +1,443 @@
+"""Shared helpers of the OTP pack: resolved call names, close-match keys, children lists,
+callback detection and the workspace facts (supervision references) OTP004/008/014 read."""
+
+from __future__ import annotations
+
+from exhort.syntax import (
+    ModuleInfo,
+    ancestors,
+    atom_value,
+    block_body,
+    call_arguments,
+    call_name,
+    call_target,
+    do_block,
+    effective_arguments,
+    enclosing_def,
+    function_def,
+    integer_value,
+    is_literal,
+    keyword_pairs,
+    module_members,
+    module_name,
+    read_module,
+    text,
+    walk,
+)
+
+OTP_USE_MODULES = ("GenServer", "Agent", "Task", "Supervisor", "DynamicSupervisor")
+CHILD_SPEC_KEYS = ("id", "start", "restart", "shutdown", "type", "modules", "significant")
+GENSERVER_START_KEYS = ("name", "timeout", "debug", "spawn_opt", "hibernate_after")
+
+
+# -- names -------------------------------------------------------------------------------
+
+
+def resolved_call(ctx, call) -> tuple[str | None, str | None]:
+    """call_name with the module alias resolved through the enclosing module's aliases."""
+    module_text, function = call_name(call)
+    if module_text is not None and module_text not in ("<expr>",) and not module_text.startswith(":"):
+        info = ctx.module_of(call) if ctx is not None else None
+        if info is not None:
+            module_text = info.resolve_alias(module_text)
+    return module_text, function
+
+
+def full_module_name(module_node) -> str | None:
+    """The full name of a (possibly nested) defmodule call."""
+    name = module_name(module_node)
+    if name is None:
+        return None
+    parts = [name]
+    for parent in ancestors(module_node):
+        if parent.type == "call" and call_name(parent) == (None, "defmodule"):
+            outer = module_name(parent)
+            if outer is None:
+                return None
+            parts.append(outer)
+    return ".".join(reversed(parts))
+
+
+def jaro(a: str, b: str) -> float:
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    window = max(max(len(a), len(b)) // 2 - 1, 0)
+    a_flags = [False] * len(a)
+    b_flags = [False] * len(b)
+    matches = 0
+    for i, ch in enumerate(a):
+        for j in range(max(0, i - window), min(len(b), i + window + 1)):
+            if not b_flags[j] and b[j] == ch:
+                a_flags[i] = b_flags[j] = True
+                matches += 1
+                break
+    if matches == 0:
+        return 0.0
+    transpositions = 0
+    k = 0
+    for i, ch in enumerate(a):
+        if a_flags[i]:
+            while not b_flags[k]:
+                k += 1
+            if ch != b[k]:
+                transpositions += 1
+            k += 1
+    transpositions //= 2
+    return (matches / len(a) + matches / len(b) + (matches - transpositions) / matches) / 3
+
+
+def close_match(word: str, candidates, threshold: float = 0.85) -> str | None:
+    """The single candidate with Jaro similarity >= threshold, else None."""
+    scored = [(jaro(word, c), c) for c in candidates if c != word]
+    hits = [c for score, c in scored if score >= threshold]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        best = max(scored)
+        if sum(1 for score, _ in scored if score == best[0]) == 1:
+            return best[1]
+    return None
+
+
+# -- shapes ------------------------------------------------------------------------------
+
+
+def list_items(node) -> list:
+    return [c for c in node.named_children if c.type != "comment"] if node is not None else []
+
+
+def literal_keywords(node):
+    """The `keywords` node of a literal keyword list argument (`[k: v]` or trailing `k: v`)."""
+    if node is None:
+        return None
+    if node.type == "keywords":
+        return node
+    if node.type == "list":
+        inner = list_items(node)
+        if len(inner) == 1 and inner[0].type == "keywords":
+            return inner[0]
+        if not inner:
+            return node  # [] — an empty literal list
+    return None
+
+
+def pairs(node):
+    """keyword_pairs that also accepts an empty list literal."""
+    if node is not None and node.type == "list" and not list_items(node):
+        return []
+    return keyword_pairs(node)
+
+
+def is_keyword_list_literal(node) -> bool:
+    return node is not None and (node.type == "keywords" or (node.type == "list" and literal_keywords(node) is not None and bool(list_items(node))))
+
+
+def map_pairs(node) -> list[tuple[str | None, object, object]] | None:
+    """Keyword pairs of a plain map literal `%{id: x, start: y}`; None for other maps."""
+    if node is None or node.type != "map" or any(c.type == "struct" for c in node.named_children):
+        return None
+    content = next((c for c in node.named_children if c.type == "map_content"), None)
+    if content is None:
+        return []
+    items = list_items(content)
+    if len(items) == 1 and items[0].type == "keywords":
+        return keyword_pairs(items[0])
+    return None
+
+
+def variable_list_value(identifier, within) -> object | None:
+    """For `children` used in a def, the list literal it was bound to earlier (`children = [...]`)."""
+    if identifier is None or identifier.type != "identifier" or within is None:
+        return None
+    name = text(identifier)
+    found = None
+    for node in walk(within):
+        if node.start_byte >= identifier.start_byte:
+            break
+        if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "=":
+            left = node.child_by_field_name("left")
+            if left is not None and left.type == "identifier" and text(left) == name:
+                right = node.child_by_field_name("right")
+                found = right if right is not None and right.type == "list" else None
+    return found
+
+
+def inside(node, ancestor) -> bool:
+    return ancestor.start_byte <= node.start_byte and node.end_byte <= ancestor.end_byte
+
+
+# -- callbacks ---------------------------------------------------------------------------
+
+CALLBACKS = {
+    ("init", 1),
+    ("handle_call", 3),
+    ("handle_cast", 2),
+    ("handle_info", 2),
+    ("handle_continue", 2),
+    ("terminate", 2),
+}
+
+
+def enclosing_function(node):
+    """The FunctionDef of the def enclosing `node`."""
+    definition = enclosing_def(node)
+    return function_def(definition) if definition is not None else None
+
+
+def uses_genserver(info: ModuleInfo | None) -> bool:
+    return info is not None and info.uses_module("GenServer") is not None
+
+
+SPAWNING_MODULES = ("Task", "Task.Supervisor", "Agent")
+SPAWNING_LOCALS = ("spawn", "spawn_link", "spawn_monitor")
+
+
+def runs_in_other_process(node, stop) -> bool:
+    """Is `node` inside the argument of a Task.*/spawn*/Process.spawn call (below `stop`)?"""
+    for parent in ancestors(node):
+        if parent == stop or (stop is not None and parent.start_byte < stop.start_byte):
+            return False
+        if parent.type == "arguments" and parent.parent is not None and parent.parent.type == "call":
+            mod, fun = call_name(parent.parent)
+            if mod in SPAWNING_MODULES or (mod is None and fun in SPAWNING_LOCALS) or (
+                mod in ("Process", "Kernel") and fun in ("spawn", "spawn_link", "spawn_monitor")
+            ):
+                return True
+            if mod is None and fun in ("assign_async", "start_async", "stream_async"):
+                return True
+    return False
+
+
+# -- workspace facts ---------------------------------------------------------------------
+
+
+def _resolver(module_node):
+    info = read_module(module_node) if module_node is not None else None
+    own = full_module_name(module_node) if module_node is not None else None
+
+    def resolve(alias_node) -> str | None:
+        if alias_node is None:
+            return None
+        if alias_node.type == "alias":
+            return info.resolve_alias(text(alias_node)) if info is not None else text(alias_node)
+        if alias_node.type == "call" and call_name(alias_node) == (None, "__MODULE__") and own:
+            return own
+        if alias_node.type == "identifier" and text(alias_node) == "__MODULE__" and own:
+            return own
+        return None
+
+    return resolve, own
+
+
+def _modules_in(root):
+    """(module node or None, node) pairs: every defmodule (nested too) with its own members."""
+    out = []
+
+    def visit(module):
+        out.append(module)
+        for member in module_members(module):
+            if member.type == "call" and call_name(member) == (None, "defmodule"):
+                visit(member)
+
+    for form in root.named_children:
+        if form.type == "call" and call_name(form) == (None, "defmodule"):
+            visit(form)
+    return out
+
+
+def _innermost_module(node, modules):
+    best = None
+    for module in modules:
+        if inside(node, module) and (best is None or module.start_byte >= best.start_byte):
+            best = module
+    return best
+
+
+def child_entry_module(node, resolve) -> str | None:
+    """`Mod`, `{Mod, arg}` or `Supervisor.child_spec(Mod | {Mod, arg}, ...)` -> Mod."""
+    if node is None:
+        return None
+    if node.type in ("alias",) or (node.type == "call" and call_name(node) == (None, "__MODULE__")):
+        return resolve(node)
+    if node.type == "tuple":
+        items = list_items(node)
+        if items and len(items) in (2, 3):
+            return resolve(items[0])
+    if node.type == "call":
+        mod, fun = call_name(node)
+        if fun == "child_spec":
+            if mod == "Supervisor":
+                args = call_arguments(node)
+                return child_entry_module(args[0], resolve) if args else None
+            if mod not in (None, "<expr>"):
+                return resolve(call_target(node).child_by_field_name("left"))
+    return None
+
+
+STARTER_CALLS = {
+    ("DynamicSupervisor", "start_child"),
+    ("Supervisor", "start_child"),
+    ("Supervisor", "child_spec"),
+    ("PartitionSupervisor", "start_link"),
+    ("GenServer", "start_link"),
+    ("GenServer", "start"),
+    ("Agent", "start_link"),
+    ("Agent", "start"),
+    ("Supervisor", "start_link"),
+    ("DynamicSupervisor", "start_link"),
+    (":supervisor", "start_child"),
+}
+
+
+def extract_process_refs(document, path) -> tuple:
+    """Places that start or supervise a module: (module, how, start byte, line).
+
+    Counted: list elements shaped as child entries, arguments of start_child / child_spec /
+    PartitionSupervisor, `GenServer.start_link(Mod, ...)` outside Mod, and remote
+    `Mod.start_link/start/child_spec` calls from another module. Files under test/ are skipped
+    (references from tests do not count); config files are handled by extract_config_modules.
+    """
+    if document.tree is None or document.language != "elixir" or path.is_test or path.is_config:
+        return ()
+    root = document.tree.root_node
+    modules = _modules_in(root)
+    resolvers = {m.start_byte: _resolver(m) for m in modules}
+    refs: set[tuple] = set()
+
+    def record(name, how, node):
+        if name:
+            refs.add((name, how, node.start_byte, node.start_point[0]))
+
+    for node in walk(root):
+        if node.type not in ("list", "call"):
+            continue
+        module = _innermost_module(node, modules)
+        resolve, own = resolvers[module.start_byte] if module is not None else (lambda n: text(n) if n is not None and n.type == "alias" else None, None)
+        if node.type == "list":
+            for item in list_items(node):
+                if item.type == "keywords":
+                    for _key, value, _pair in keyword_pairs(item):
+                        # plugins: [Mod], child_spec: Mod, and {PartitionSupervisor, child_spec: Mod}
+                        name = child_entry_module(value, resolve) if value.type in ("alias", "tuple") else None
+                        record(name, "option", value)
+                    continue
+                name = child_entry_module(item, resolve)
+                if name and name != own:
+                    record(name, "children list", item)
+            continue
+        mod, fun = call_name(node)
+        if mod is None or mod == "<expr>":
+            continue
+        mod_resolved = resolve(call_target(node).child_by_field_name("left")) or mod
+        if (mod_resolved, fun) in STARTER_CALLS or (mod_resolved == "Task.Supervisor"):
+            for arg in call_arguments(node)[:2]:
+                name = child_entry_module(arg, resolve)
+                if name and not (fun in ("start_link", "start") and name == own and mod_resolved in ("GenServer", "Agent", "Supervisor", "DynamicSupervisor")):
+                    record(name, f"{mod}.{fun}", arg)
+            for arg in call_arguments(node):
+                if arg.type == "keywords":
+                    for key, value, _ in keyword_pairs(arg):
+                        if key == "child_spec":
+                            record(child_entry_module(value, resolve), f"{mod}.{fun}", value)
+            continue
+        if fun in ("start_link", "start", "child_spec", "start_child") and mod_resolved != own:
+            record(mod_resolved, f"{mod}.{fun}", node)
+    return tuple(sorted(refs))
+
+
+def extract_config_modules(document, path) -> frozenset:
+    """Every alias written in config/*.exs (catalog OTP014: such modules are left alone)."""
+    if document.tree is None or not path.is_config:
+        return frozenset()
+    return frozenset(text(n) for n in walk(document.tree.root_node) if n.type == "alias")
+
+
+def extract_process_modules(document, path) -> tuple:
+    """Process modules a file defines: (name, use module, has id: in use options, defines
+    child_spec/1, defines __using__, start byte, end byte of the use line, line)."""
+    if document.tree is None or document.language != "elixir":
+        return ()
+    out = []
+    for module in _modules_in(document.tree.root_node):
+        info = read_module(module)
+        use = info.uses_module(*OTP_USE_MODULES)
+        if use is None:
+            continue
+        name = full_module_name(module)
+        if name is None:
+            continue
+        has_id = any(key == "id" for key, _, _ in pairs(use.options)) if use.options is not None else False
+        if use.options is not None and use.options.type not in ("keywords", "list"):
+            has_id = True  # options we cannot read: unknown id
+        defines_spec = info.defines("child_spec", 1)
+        using = bool(info.definitions("__using__"))
+        out.append((name, use.module, has_id, defines_spec, using, use.node.start_byte, use.node.end_byte, use.node.start_point[0]))
+    return tuple(out)
+
+
+def extract_task_supervisors(document, path) -> tuple:
+    """Names of Task.Supervisor children: `{Task.Supervisor, name: X}`."""
+    if document.tree is None or document.language != "elixir" or path.is_test:
+        return ()
+    names = set()
+    for node in walk(document.tree.root_node):
+        if node.type != "tuple":
+            continue
+        items = list_items(node)
+        if len(items) == 2 and items[0].type == "alias" and text(items[0]) == "Task.Supervisor":
+            for key, value, _ in pairs(literal_keywords(items[1]) or items[1]):
+                if key == "name" and value.type == "alias":
+                    names.add(text(value))
+    return tuple(sorted(names))
+
+
+def extract_applications(document, path) -> tuple:
+    """`use Application` modules: (name, start byte, end byte) of their children list or start/2."""
+    if document.tree is None or document.language != "elixir" or path.is_test:
+        return ()
+    out = []
+    for module in _modules_in(document.tree.root_node):
+        info = read_module(module)
+        if info.uses_module("Application") is None:
+            continue
+        target = None
+        for fdef in info.definitions("start", 2):
+            target = fdef.node
+            for node in walk(fdef.node):
+                if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "=":
+                    left = node.child_by_field_name("left")
+                    if left is not None and text(left) == "children":
+                        target = node
+                        break
+        if target is not None:
+            out.append((full_module_name(module) or "", target.start_byte, target.end_byte))
+    return tuple(out)
+
+
+def extract_mix_project(document, path) -> tuple:
+    """For mix.exs: (is a Hex package (declares package:), starts an application (mod:))."""
+    if document.tree is None or path.relative != "mix.exs":
+        return ()
+    keys = {keyword for keyword in (text(n).rstrip().rstrip(":") for n in walk(document.tree.root_node) if n.type == "keyword")}
+    return (("package" in keys), ("mod" in keys))
+
+
+def literal_int(node) -> int | None:
+    return integer_value(node)
+
+
+def literal_atom(node) -> str | None:
+    if node is None or node.type not in ("atom", "quoted_atom", "boolean", "nil"):
+        return None
+    return atom_value(node)
+
+
+__all__ = [
+    "atom_value",
+    "block_body",
+    "do_block",
+    "effective_arguments",
+    "is_literal",
+]

@@ -1,0 +1,735 @@
+"""Exhort's own tolerant HEEx reader (no vendored grammar).
+
+Reads `~H` sigil bodies and `.html.heex` files into a small tree of elements, expressions,
+EEx tags and comments, each with exact byte offsets in the *file* (a sigil body is read in
+place, inside the whole `.ex` file's bytes). Half-typed input gives a best-effort tree and
+never raises: unclosed tags end where the text that closed them begins, stray end tags are
+ignored, an unterminated `{...}` or `<%= ...` runs to the end of the template.
+
+    for template in templates_of(document):
+        for element in template.elements():
+            element.attr("phx-update")
+
+The Elixir code inside `{...}` and `<% %>` is raw text; `parse_code(data, start, end)`
+parses a range of it with tree-sitter-elixir in file coordinates (`included_ranges`), so
+every node keeps its position in the file.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+import tree_sitter as ts
+
+from .parsing import ELIXIR
+
+if TYPE_CHECKING:
+    from .document import Document
+
+VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param", "source",
+     "track", "wbr"}
+)
+RAW_TEXT_TAGS = frozenset({"script", "style"})
+SPECIAL_ATTRIBUTES = frozenset({":for", ":if", ":let", ":key"})
+
+# -- the tree ------------------------------------------------------------------------------
+
+
+@dataclass(eq=False, slots=True)
+class Attribute:
+    """`name="v"`, `name={expr}`, bare `name`, or a root spread `{@rest}` (kind "spread")."""
+
+    name: str
+    kind: str  # "string", "expr", "bare", "spread"
+    start: int
+    end: int
+    name_start: int
+    name_end: int
+    value_start: int = -1  # content range: inside the quotes or braces
+    value_end: int = -1
+    value: str | None = None  # the string content, or the expression text
+
+    @property
+    def special(self) -> bool:
+        return self.name in SPECIAL_ATTRIBUTES
+
+
+@dataclass(eq=False, slots=True)
+class HNode:
+    """One node of a template. kind is one of:
+
+    - "tag" (`<div>`), "component" (`<.link>`, `<MyApp.C.badge>`), "slot" (`<:col>`): Elements;
+    - "expr": a `{...}` body expression (code_start/code_end inside the braces);
+    - "eex": a `<%= %>` / `<% %>` tag that opens no block;
+    - "eex_block": `<%= for ... do %> ... <% end %>`: the head's code, its children, and the
+      middle clauses (`<% else %>`, `<% pattern -> %>`) in `clauses`;
+    - "comment": `<!-- -->`, `<%!-- --%>` or `<%# %>`.
+    """
+
+    kind: str
+    start: int
+    end: int
+    parent: "HNode | None" = None
+    children: list["HNode"] = field(default_factory=list)
+    # elements
+    name: str = ""
+    name_start: int = -1
+    name_end: int = -1
+    attrs: list[Attribute] = field(default_factory=list)
+    start_tag_end: int = -1
+    self_closing: bool = False
+    closed: bool = False  # an end tag was found (or self-closing / void)
+    end_tag_start: int = -1
+    # expressions and EEx
+    code_start: int = -1
+    code_end: int = -1
+    output: bool = False  # `<%=` rather than `<%`
+    end_directive: tuple[int, int] | None = None  # `<% end %>` range of an eex_block
+    clauses: list[tuple[int, int, int, int]] = field(default_factory=list)  # (start, end, code_start, code_end)
+    no_curly: bool = False  # inside phx-no-curly-interpolation: `{` is text
+
+    def __repr__(self) -> str:
+        label = self.name or self.kind
+        return f"<HNode {self.kind} {label!r} {self.start}-{self.end}>"
+
+    @property
+    def is_element(self) -> bool:
+        return self.kind in ("tag", "component", "slot")
+
+    def attr(self, name: str) -> Attribute | None:
+        for attribute in self.attrs:
+            if attribute.name == name:
+                return attribute
+        return None
+
+    def has_spread(self) -> bool:
+        return any(a.kind == "spread" for a in self.attrs)
+
+    def walk(self) -> Iterator["HNode"]:
+        stack = list(reversed(self.children))
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+    def ancestors(self) -> Iterator["HNode"]:
+        node = self.parent
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def element_children(self) -> list["HNode"]:
+        """Child elements, looking through EEx blocks (which create no DOM node)."""
+        out = []
+        for child in self.children:
+            if child.is_element:
+                out.append(child)
+            elif child.kind == "eex_block":
+                out.extend(child.element_children())
+        return out
+
+
+class Template:
+    """A template read from data[start:end]. `sigil` is the Elixir sigil node for `~H`."""
+
+    def __init__(self, data: bytes, start: int, end: int, sigil: ts.Node | None = None) -> None:
+        self.data = data
+        self.start = start
+        self.end = end
+        self.sigil = sigil
+        self.root = HNode("fragment", start, end)
+        _Reader(data, start, end, self.root).read()
+
+    def nodes(self) -> Iterator[HNode]:
+        return self.root.walk()
+
+    def elements(self) -> Iterator[HNode]:
+        return (n for n in self.root.walk() if n.is_element)
+
+    def text(self, start: int, end: int) -> str:
+        return self.data[start:end].decode("utf-8", errors="replace")
+
+    def code_ranges(self) -> Iterator[tuple[HNode, Attribute | None, int, int]]:
+        """Every range of Elixir code: (node, attribute or None, start, end)."""
+        for node in self.nodes():
+            if node.kind in ("expr", "eex", "eex_block"):
+                yield node, None, node.code_start, node.code_end
+                for _s, _e, code_start, code_end in node.clauses:
+                    yield node, None, code_start, code_end
+            elif node.is_element:
+                for attribute in node.attrs:
+                    if attribute.kind in ("expr", "spread"):
+                        yield node, attribute, attribute.value_start, attribute.value_end
+
+
+def read(data: bytes | str, start: int = 0, end: int | None = None) -> Template:
+    """Read the HEEx in data[start:end] (the whole of `data` by default)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", errors="surrogateescape")
+    end = len(data) if end is None else min(end, len(data))
+    return Template(data, max(0, start), max(start, end))
+
+
+# -- the reader ----------------------------------------------------------------------------
+
+_TEXT_SPECIAL = re.compile(rb"[<{]")
+_LT_ONLY = re.compile(rb"<")
+_NAME = re.compile(rb"[^\s/>{}\"'=<]+")
+_TAG_START = re.compile(rb"[A-Za-z.:_]")
+_SPACE = re.compile(rb"\s*")
+_FAST_ATTR = re.compile(rb'\s*([^\s/>{}"\'=<]+)(?:\s*=\s*"([^"<]*)")?(?=[\s/>])')
+_BARE_VALUE = re.compile(rb"[^\s>]+")
+_CODE_SPECIAL = re.compile(rb"[{}\"'#?~\\\[\]()]")
+_EEX_END = re.compile(rb"\bend\b")
+
+
+class _Reader:
+    def __init__(self, data: bytes, start: int, end: int, root: HNode) -> None:
+        self.data = data
+        self.pos = start
+        self.end = end
+        self.root = root
+        self.stack: list[HNode] = [root]
+
+    # -- driver
+    def read(self) -> None:
+        data, end = self.data, self.end
+        while self.pos < end:
+            top = self.stack[-1]
+            curly = not top.no_curly
+            if top.kind == "tag" and top.name.lower() in RAW_TEXT_TAGS and not top.closed:
+                self._raw_text(top)
+                continue
+            match = (_TEXT_SPECIAL if curly else _LT_ONLY).search(data, self.pos, end)
+            if match is None:
+                self.pos = end
+                break
+            at = match.start()
+            self.pos = at
+            if data[at : at + 1] == b"{":
+                close = skip_code(data, at + 1, end)
+                node = HNode("expr", at, min(close + 1, end), code_start=at + 1, code_end=close)
+                self._add(node)
+                self.pos = node.end
+            else:
+                self._angle(at)
+        for node in self.stack[1:]:
+            self._close(node, end, closed=False)
+        self.stack = [self.root]
+
+    def _add(self, node: HNode) -> None:
+        parent = self.stack[-1]
+        node.parent = parent
+        parent.children.append(node)
+
+    def _close(self, node: HNode, end: int, *, closed: bool) -> None:
+        node.end = max(end, node.start_tag_end if node.start_tag_end > 0 else node.start)
+        node.closed = closed
+
+    # -- `<`
+    def _angle(self, at: int) -> None:
+        data, end = self.data, self.end
+        if data.startswith(b"<%!--", at):
+            close = data.find(b"--%>", at + 5, end)
+            stop = end if close < 0 else close + 4
+            self._add(HNode("comment", at, stop))
+            self.pos = stop
+        elif data.startswith(b"<%#", at):
+            close = data.find(b"%>", at + 3, end)
+            stop = end if close < 0 else close + 2
+            self._add(HNode("comment", at, stop))
+            self.pos = stop
+        elif data.startswith(b"<%%", at):  # escaped literal `<%`
+            self.pos = at + 3
+        elif data.startswith(b"<%", at):
+            self._eex(at)
+        elif data.startswith(b"<!--", at):
+            close = data.find(b"-->", at + 4, end)
+            stop = end if close < 0 else close + 3
+            self._add(HNode("comment", at, stop))
+            self.pos = stop
+        elif data.startswith(b"<!", at):  # doctype
+            close = data.find(b">", at, end)
+            self.pos = end if close < 0 else close + 1
+        elif data.startswith(b"</", at):
+            self._end_tag(at)
+        elif at + 1 < end and _TAG_START.match(data, at + 1):
+            self._start_tag(at)
+        else:
+            self.pos = at + 1
+
+    def _eex(self, at: int) -> None:
+        data, end = self.data, self.end
+        output = data.startswith(b"<%=", at)
+        code_start = at + (3 if output else 2)
+        close = data.find(b"%>", code_start, end)
+        code_end = end if close < 0 else close
+        stop = end if close < 0 else close + 2
+        self.pos = stop
+        code = data[code_start:code_end].strip()
+        kind = eex_kind(code)
+        if kind == "end":
+            block = next((n for n in reversed(self.stack) if n.kind == "eex_block"), None)
+            if block is None:
+                self._add(HNode("eex", at, stop, code_start=code_start, code_end=code_end, output=output))
+                return
+            while self.stack[-1] is not block:
+                self._close(self.stack.pop(), at, closed=False)
+            self.stack.pop()
+            block.end_directive = (at, stop)
+            self._close(block, stop, closed=True)
+            return
+        if kind == "middle":
+            block = next((n for n in reversed(self.stack) if n.kind == "eex_block"), None)
+            if block is not None:
+                while self.stack[-1] is not block:
+                    self._close(self.stack.pop(), at, closed=False)
+                block.clauses.append((at, stop, code_start, code_end))
+                return
+            self._add(HNode("eex", at, stop, code_start=code_start, code_end=code_end, output=output))
+            return
+        node = HNode("eex_block" if kind == "start" else "eex", at, stop, code_start=code_start,
+                     code_end=code_end, output=output)
+        self._add(node)
+        if kind == "start":
+            node.start_tag_end = stop
+            self.stack.append(node)
+
+    def _end_tag(self, at: int) -> None:
+        data, end = self.data, self.end
+        match = _NAME.match(data, at + 2, end)
+        name = match.group().decode("utf-8", errors="replace") if match else ""
+        close = data.find(b">", at + 2, end)
+        lt = data.find(b"<", at + 2, end)
+        if close < 0 or (0 <= lt < close):  # half-typed: `</div` followed by more markup
+            stop = match.end() if match else at + 2
+        else:
+            stop = close + 1
+        self.pos = stop
+        # the nearest open element of that name, without crossing an EEx block
+        for index in range(len(self.stack) - 1, 0, -1):
+            node = self.stack[index]
+            if node.kind == "eex_block":
+                return
+            if node.name == name:
+                while len(self.stack) > index + 1:
+                    self._close(self.stack.pop(), at, closed=False)
+                self.stack.pop()
+                node.end_tag_start = at
+                self._close(node, stop, closed=True)
+                return
+
+    def _start_tag(self, at: int) -> None:
+        data, end = self.data, self.end
+        match = _NAME.match(data, at + 1, end)
+        assert match is not None
+        name = match.group().decode("utf-8", errors="replace")
+        if name.startswith("."):
+            kind = "component"
+        elif name.startswith(":"):
+            kind = "slot"
+        elif name[:1].isupper() and "." in name:
+            kind = "component"
+        else:
+            kind = "tag"
+        node = HNode(kind, at, end, name=name, name_start=match.start(), name_end=match.end())
+        pos = match.end()
+        finished = False
+        fast = _FAST_ATTR.match
+        while pos < end:
+            quick = fast(data, pos, end)
+            if quick is not None:  # the common case: name="value" or a bare name, one regex
+                name_start, name_end = quick.span(1)
+                attribute = Attribute(quick.group(1).decode("utf-8", errors="replace"), "bare", name_start,
+                                      quick.end(), name_start, name_end)
+                if quick.group(2) is not None:
+                    attribute.kind = "string"
+                    attribute.value_start, attribute.value_end = quick.span(2)
+                    attribute.value = quick.group(2).decode("utf-8", errors="replace")
+                node.attrs.append(attribute)
+                pos = quick.end()
+                continue
+            pos = _SPACE.match(data, pos, end).end()
+            if pos >= end:
+                break
+            char = data[pos : pos + 1]
+            if char == b">":
+                pos += 1
+                finished = True
+                break
+            if char == b"/":
+                if data.startswith(b"/>", pos):
+                    pos += 2
+                    node.self_closing = True
+                    finished = True
+                    break
+                pos += 1
+                continue
+            if char == b"<":  # half-typed tag: the next markup starts here
+                break
+            if char == b"{":
+                close = skip_code(data, pos + 1, end)
+                stop = min(close + 1, end)
+                node.attrs.append(Attribute("", "spread", pos, stop, pos, pos, pos + 1, close,
+                                            data[pos + 1 : close].decode("utf-8", errors="replace")))
+                pos = stop
+                continue
+            if char in (b'"', b"'", b"=", b"}"):
+                pos += 1
+                continue
+            name_match = _NAME.match(data, pos, end)
+            if name_match is None:
+                pos += 1
+                continue
+            attribute = Attribute(name_match.group().decode("utf-8", errors="replace"), "bare", pos,
+                                  name_match.end(), pos, name_match.end())
+            node.attrs.append(attribute)
+            pos = name_match.end()
+            after = _SPACE.match(data, pos, end).end()
+            if data[after : after + 1] != b"=":
+                continue
+            pos = _SPACE.match(data, after + 1, end).end()
+            quote = data[pos : pos + 1]
+            if quote in (b'"', b"'"):
+                close = data.find(quote, pos + 1, end)
+                stop = end if close < 0 else close + 1
+                attribute.kind = "string"
+                attribute.value_start, attribute.value_end = pos + 1, (end if close < 0 else close)
+                attribute.value = data[attribute.value_start : attribute.value_end].decode("utf-8", errors="replace")
+                attribute.end = pos = stop
+            elif quote == b"{":
+                close = skip_code(data, pos + 1, end)
+                attribute.kind = "expr"
+                attribute.value_start, attribute.value_end = pos + 1, close
+                attribute.value = data[pos + 1 : close].decode("utf-8", errors="replace")
+                attribute.end = pos = min(close + 1, end)
+            else:
+                bare = _BARE_VALUE.match(data, pos, end)
+                if bare is not None and not data.startswith(b"/>", pos):
+                    attribute.kind = "string"
+                    attribute.value_start, attribute.value_end = bare.start(), bare.end()
+                    attribute.value = bare.group().decode("utf-8", errors="replace")
+                    attribute.end = pos = bare.end()
+        node.start_tag_end = pos
+        self.pos = pos
+        self._add(node)
+        if node.self_closing or (kind == "tag" and name.lower() in VOID_TAGS):
+            node.closed = True
+            node.end = pos
+            return
+        if not finished:  # unterminated start tag: no children
+            node.end = pos
+            return
+        node.no_curly = self.stack[-1].no_curly or node.attr("phx-no-curly-interpolation") is not None
+        self.stack.append(node)
+
+    def _raw_text(self, node: HNode) -> None:
+        """Inside <script>/<style>: only `</name` ends the text (and `<%= %>` still counts)."""
+        data, end = self.data, self.end
+        pattern = re.compile(rb"</" + re.escape(node.name.encode()) + rb"\s*>|<%", re.I)
+        while True:
+            match = pattern.search(data, self.pos, end)
+            if match is None:
+                self.pos = end
+                return
+            if match.group() == b"<%":
+                self._eex(match.start())
+                if self.stack[-1] is not node:
+                    return
+                continue
+            self.pos = match.start()
+            self._end_tag(match.start())
+            return
+
+
+def eex_kind(code: bytes) -> str:
+    """'start' (opens a do block), 'middle' (else / clause), 'end' or 'plain'."""
+    if code.startswith(b"end") and (len(code) == 3 or not (code[3:4].isalnum() or code[3:4] in b"_?!")):
+        return "end"
+    if code in (b"else", b"after", b"rescue", b"catch"):
+        return "middle"
+    if code.endswith(b"->"):
+        return "start" if re.search(rb"\bfn\b", code) else "middle"
+    if code.endswith(b"do") and (len(code) == 2 or not (code[-3:-2].isalnum() or code[-3:-2] in b"_?!:.")):
+        return "start"
+    return "plain"
+
+
+def skip_code(data: bytes, pos: int, end: int) -> int:
+    """Index of the `}` closing the Elixir code that starts at `pos` (end if none).
+
+    Tracks nested braces, strings and charlists (with `#{}` interpolation and heredocs),
+    sigils, character literals (`?{`) and comments.
+    """
+    stack: list[tuple[str, bytes]] = []  # ("code", b"") frames and ("str", terminator) frames
+    depth = [0]
+    search = _CODE_SPECIAL.search
+    while pos < end:
+        if stack and stack[-1][0] == "str":
+            terminator = stack[-1][1]
+            index = pos
+            while index < end:
+                char = data[index : index + 1]
+                if char == b"\\":
+                    index += 2
+                    continue
+                if char == b"#" and data[index + 1 : index + 2] == b"{":
+                    stack.append(("code", b""))
+                    depth.append(0)
+                    index += 2
+                    break
+                if data.startswith(terminator, index):
+                    stack.pop()
+                    index += len(terminator)
+                    break
+                index += 1
+            pos = index
+            continue
+        match = search(data, pos, end)
+        if match is None:
+            return end
+        at = match.start()
+        char = data[at : at + 1]
+        pos = at + 1
+        if char == b"{":
+            depth[-1] += 1
+        elif char == b"}":
+            if depth[-1] == 0:
+                if not stack:
+                    return at
+                stack.pop()  # end of an interpolation
+                depth.pop()
+                continue
+            depth[-1] -= 1
+        elif char in (b'"', b"'"):
+            triple = char * 3
+            if data.startswith(triple, at):
+                stack.append(("str", triple))
+                pos = at + 3
+            else:
+                stack.append(("str", char))
+        elif char == b"\\":
+            pos = at + 2
+        elif char == b"?":
+            previous = data[at - 1 : at] if at > 0 else b" "
+            if not (previous.isalnum() or previous in b"_?!"):
+                pos = at + (3 if data[at + 1 : at + 2] == b"\\" else 2)
+        elif char == b"#":
+            newline = data.find(b"\n", at, end)
+            if newline < 0:
+                return end
+            pos = newline + 1
+        elif char == b"~":
+            pos = _skip_sigil(data, at, end, stack, depth)
+    return end
+
+
+_SIGIL_PAIRS = {b"(": b")", b"[": b"]", b"{": b"}", b"<": b">"}
+
+
+def _skip_sigil(data: bytes, at: int, end: int, stack: list, depth: list) -> int:
+    index = at + 1
+    while index < end and data[index : index + 1].isalpha():
+        index += 1
+    if index == at + 1 or index >= end:
+        return at + 1
+    opener = data[index : index + 1]
+    if opener in (b'"', b"'"):
+        triple = opener * 3
+        if data.startswith(triple, index):
+            stack.append(("str", triple))
+            return index + 3
+        stack.append(("str", opener))
+        return index + 1
+    if opener in (b"/", b"|"):
+        scan = index + 1
+        while scan < end:
+            char = data[scan : scan + 1]
+            if char == b"\\":
+                scan += 2
+                continue
+            if char == opener:
+                return scan + 1
+            scan += 1
+        return end
+    closer = _SIGIL_PAIRS.get(opener)
+    if closer is None:
+        return at + 1
+    level = 0
+    scan = index + 1
+    while scan < end:
+        char = data[scan : scan + 1]
+        if char == b"\\":
+            scan += 2
+            continue
+        if char == opener:
+            level += 1
+        elif char == closer:
+            if level == 0:
+                return scan + 1
+            level -= 1
+        scan += 1
+    return end
+
+
+def split_top_level(data: bytes, start: int, end: int, separator: bytes = b",") -> list[tuple[int, int]]:
+    """Split data[start:end] at top-level separators (outside brackets and strings)."""
+    parts: list[tuple[int, int]] = []
+    level = 0
+    part_start = start
+    pos = start
+    openers, closers = b"([{", b")]}"
+    while pos < end:
+        char = data[pos : pos + 1]
+        if char in (b'"', b"'"):
+            pos = _skip_string(data, pos, end)
+            continue
+        if char == b"~":
+            pos = max(_skip_sigil(data, pos, end, [], [0]), pos + 1)
+            continue
+        if char == b"?" and pos + 1 < end:
+            previous = data[pos - 1 : pos] if pos > start else b" "
+            if not (previous.isalnum() or previous in b"_?!"):
+                pos += 2
+                continue
+        if char in openers:
+            level += 1
+        elif char in closers:
+            level -= 1
+        elif char == separator and level == 0:
+            parts.append((part_start, pos))
+            part_start = pos + 1
+        pos += 1
+    parts.append((part_start, end))
+    return parts
+
+
+def _skip_string(data: bytes, pos: int, end: int) -> int:
+    quote = data[pos : pos + 1]
+    terminator = quote * 3 if data.startswith(quote * 3, pos) else quote
+    index = pos + len(terminator)
+    level = 0
+    while index < end:
+        char = data[index : index + 1]
+        if char == b"\\":
+            index += 2
+            continue
+        if level == 0 and data.startswith(terminator, index):
+            return index + len(terminator)
+        if char == b"#" and data[index + 1 : index + 2] == b"{":
+            level += 1
+            index += 2
+            continue
+        if char == b"}" and level:
+            level -= 1
+        index += 1
+    return end
+
+
+# -- Elixir inside templates ---------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _point(data: bytes, offset: int) -> tuple[int, int]:
+    row = data.count(b"\n", 0, offset)
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return row, offset - line_start
+
+
+def parse_code(data: bytes, start: int, end: int) -> ts.Node | None:
+    """Parse data[start:end] as Elixir, in file coordinates. The `source` node, or None."""
+    start, end = strip_range(data, start, end)
+    if end <= start:
+        return None
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = ts.Parser(ELIXIR)
+    parser.included_ranges = [ts.Range(_point(data, start), _point(data, end), start, end)]
+    try:
+        return parser.parse(data).root_node
+    finally:
+        parser.included_ranges = [ts.Range((0, 0), (0xFFFFFFFF, 0xFFFFFFFF), 0, 0xFFFFFFFF)]
+
+
+def strip_range(data: bytes, start: int, end: int) -> tuple[int, int]:
+    while start < end and data[start : start + 1].isspace():
+        start += 1
+    while end > start and data[end - 1 : end].isspace():
+        end -= 1
+    return start, end
+
+
+def head_code(data: bytes, node: HNode) -> tuple[int, int]:
+    """The code of an EEx block's head without its trailing `do` / `->`."""
+    start, end = strip_range(data, node.code_start, node.code_end)
+    if data[start:end].endswith(b"do"):
+        end -= 2
+    elif data[start:end].endswith(b"->"):
+        end -= 2
+    return strip_range(data, start, end)
+
+
+# -- templates of a document ---------------------------------------------------------------
+
+_SIGIL_NAMES = (b"H",)
+_cache: "OrderedDict[tuple[str, bytes], list[Template]]" = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def sigil_body(sigil: ts.Node) -> tuple[int, int] | None:
+    """The content range of a sigil (between its delimiters)."""
+    start = end = None
+    for child in sigil.children:
+        if child.type == "quoted_content":
+            start = child.start_byte if start is None else start
+            end = child.end_byte
+    if start is not None:
+        return start, end
+    opening = sigil.child_by_field_name("quoted_start")
+    closing = sigil.child_by_field_name("quoted_end")
+    if opening is not None and closing is not None:
+        return opening.end_byte, closing.start_byte
+    return None
+
+
+def heex_sigils(root: ts.Node) -> Iterator[ts.Node]:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "sigil":
+            name = next((c for c in node.named_children if c.type == "sigil_name"), None)
+            if name is not None and name.text in _SIGIL_NAMES:
+                yield node
+            continue
+        stack.extend(reversed(node.named_children))
+
+
+def templates_of(document: "Document") -> list[Template]:
+    """Every template of a document: the whole file for .heex, each `~H` sigil otherwise."""
+    key = (document.path, document.data)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
+    if document.language == "heex":
+        found = [Template(document.data, 0, len(document.data))]
+    elif document.tree is None:
+        found = []
+    else:
+        found = []
+        for sigil in heex_sigils(document.tree.root_node):
+            body = sigil_body(sigil)
+            if body is not None:
+                found.append(Template(document.data, body[0], body[1], sigil))
+    with _cache_lock:
+        _cache[key] = found
+        while len(_cache) > 16:
+            _cache.popitem(last=False)
+    return found
