@@ -127,7 +127,10 @@ def test_project_paths():
 def test_config_parsing_and_overrides():
     registry = default_registry()
     config = parse_config('select = ["SEC", "PRF001"]\nignore = ["unsafe-atom-creation"]\n', registry)
-    assert config.enabled_codes(registry) == {"PRF001"}
+    enabled = config.enabled_codes(registry)
+    assert "PRF001" in enabled and "SEC001" not in enabled and "PRF002" not in enabled
+    assert {code for code in enabled if code.startswith("SEC")} == {r.code for r in registry.rules
+                                                                  if r.category == "security"} - {"SEC001"}
     layered = config.with_overrides(select=["ALL"], extend_ignore=["PRF"])
     assert "PRF001" not in layered.enabled_codes(registry) and "OBN003" in layered.enabled_codes(registry)
     with pytest.raises(ConfigError) as error:

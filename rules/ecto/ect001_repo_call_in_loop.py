@@ -156,12 +156,26 @@ RULE = Rule(
             """,
             note="modules that are not Repos, and a Repo call outside any loop",
         ),
+        good(
+            """
+            defmodule MyApp.UsersTest do
+              use MyApp.DataCase
+              test "deletes", %{users: users} do
+                Enum.each(users, fn u -> refute Repo.get(User, u.id) end)
+              end
+            end
+            """,
+            path="test/my_app/users_test.exs",
+            note="tests and scripts are not production code (catalog 0.4.4)",
+        ),
     ],
 )
 
 
 @RULE.check
 def check(ctx: Context, match: Match):
+    if not ctx.path.is_production_code:
+        return  # tests, scripts and migrations: catalog 0.4.4
     call = match.node("call")
     function = text(match.node("function"))
     module = ctx.module_of(call)

@@ -311,17 +311,19 @@ def extract_process_refs(document, path) -> tuple:
             refs.add((name, how, node.start_byte, node.start_point[0]))
 
     for node in walk(root):
-        if node.type not in ("list", "call"):
+        if node.type not in ("list", "call", "keywords"):
             continue
         module = _innermost_module(node, modules)
         resolve, own = resolvers[module.start_byte] if module is not None else (lambda n: text(n) if n is not None and n.type == "alias" else None, None)
+        if node.type == "keywords":
+            for key, value, _pair in keyword_pairs(node):
+                # child_spec: Mod ({PartitionSupervisor, child_spec: Mod}), worker: Mod, ...
+                if key not in ("name", "id") and value.type in ("alias", "tuple"):
+                    record(child_entry_module(value, resolve), f"option {key}:", value)
+            continue
         if node.type == "list":
             for item in list_items(node):
                 if item.type == "keywords":
-                    for _key, value, _pair in keyword_pairs(item):
-                        # plugins: [Mod], child_spec: Mod, and {PartitionSupervisor, child_spec: Mod}
-                        name = child_entry_module(value, resolve) if value.type in ("alias", "tuple") else None
-                        record(name, "option", value)
                     continue
                 name = child_entry_module(item, resolve)
                 if name and name != own:

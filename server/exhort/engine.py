@@ -79,7 +79,12 @@ class Engine:
         *,
         project_root: str | None = None,
         report_unused_suppressions: bool = False,
+        scopes: "frozenset[str] | set[str] | None" = None,
     ) -> CheckResult:
+        """Findings of the enabled rules. `scopes` limits the run to rules of those scopes
+        ("node", "module", "document"); None runs them all. The language server uses it to
+        answer a keystroke from the cheap scopes first and run whole-document rules later.
+        """
         state = state if state is not None else DocumentState()
         root = project_root
         if root is None and workspace is not None:
@@ -92,7 +97,7 @@ class Engine:
         node_groups: list[tuple[RuleGroup, list[Rule]]] = []
         for group in self._groups:
             runnable = [r for r in group.rules if r.code not in state.disabled and document.language in r.languages]
-            if not runnable:
+            if not runnable or (scopes is not None and group.scope not in scopes):
                 continue
             if group.scope == "document":
                 for rule in runnable:

@@ -103,6 +103,18 @@ class Recorder:
             await asyncio.sleep(0.01)
 
 
+def accept_registrations(client: LanguageClient) -> list[t.Registration]:
+    """Answer client/registerCapability like an editor does (pytest-lsp has no handler)."""
+    registrations: list[t.Registration] = []
+
+    @client.feature(t.CLIENT_REGISTER_CAPABILITY)
+    def register(params: t.RegistrationParams):
+        registrations.extend(params.registrations)
+        return None
+
+    return registrations
+
+
 async def initialize(client: LanguageClient, spec: str, root: Path | None, options=None) -> t.InitializeResult:
     folders = [t.WorkspaceFolder(uri=root.as_uri(), name="sample")] if root else None
     return await client.initialize_session(

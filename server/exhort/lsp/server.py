@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as t
+from pygls.exceptions import FeatureRequestError
 from pygls.lsp.server import LanguageServer
 
 from .. import files
@@ -40,6 +41,11 @@ logger = logging.getLogger("exhort.lsp")
 
 FIX_ALL_KIND = "source.fixAll.exhort"
 INDEX_DEBOUNCE_SECONDS = 0.3  # an open document's facts are re-read after typing pauses
+# Whole-document rules (templates, cross-module reads) cost far more than a keystroke's
+# budget on big files. A keystroke is answered from the per-form scopes plus the previous
+# whole-document findings moved through the edits; the full check follows once typing pauses.
+FULL_CHECK_DEBOUNCE_SECONDS = 0.25
+FAST_SCOPES = frozenset({"node", "module"})
 WATCHED_GLOBS = ("**/*.{ex,exs,heex}", "**/mix.lock", f"**/{CONFIG_FILE}")
 
 
@@ -55,6 +61,10 @@ class OpenDocument:
     result_serial: int = 0  # bumped whenever the reported diagnostics change (pull resultId)
     last_diagnostics: list[dict] | None = None
     index_timer: asyncio.TimerHandle | None = None
+    full_timer: asyncio.TimerHandle | None = None
+    # (start, old end, new end) byte edits since the last full check; None: cannot map (full sync)
+    edits_since_full: list[tuple[int, int, int]] | None = field(default_factory=list)
+    full_findings: list[Finding] = field(default_factory=list)  # whole-document ones, as last checked
 
     @property
     def path(self) -> str:
@@ -74,7 +84,8 @@ class ExhortServer(LanguageServer):
         self.refresh_support = False
         self.settings: dict[str, Any] = {}
         self.folders: list[Path] = []
-        self.index = WorkspaceIndex(root_finder=files.project_root_for_file)
+        self._index: WorkspaceIndex | None = None
+        self._index_lock = threading.Lock()
         self.index_done = threading.Event()
         self._pending_checks: set[str] = set()
         self._engines: dict[str | None, Engine] = {}
@@ -83,6 +94,14 @@ class ExhortServer(LanguageServer):
         self._config_file_of_dir: dict[str, str | None] = {}
         self._hover_providers: list | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def index(self) -> WorkspaceIndex:
+        """Created on first use: it imports every rule pack, which initialize need not wait for."""
+        with self._index_lock:
+            if self._index is None:
+                self._index = WorkspaceIndex(root_finder=files.project_root_for_file)
+            return self._index
 
     # -- errors --------------------------------------------------------------------------------
 
@@ -93,6 +112,9 @@ class ExhortServer(LanguageServer):
             self.protocol._send_data(
                 {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": f"Parse error: {error}"}}
             )
+            return
+        if source is FeatureRequestError:  # the client already got an error response
+            logger.debug("request failed: %s", error)
             return
         logger.error("internal error (%s): %s", getattr(source, "__name__", source), error)
 
@@ -222,28 +244,54 @@ class ExhortServer(LanguageServer):
         self._pending_checks.add(uri)
         asyncio.get_running_loop().call_soon(self._check_and_report, uri)
 
-    def _check_and_report(self, uri: str) -> None:
+    def _check_and_report(self, uri: str, full: bool = False) -> None:
         self._pending_checks.discard(uri)
         item = self.documents.get(uri)
-        if item is None or not item.dirty:
+        if item is None or not (item.dirty or full):
             return
-        diagnostics = self.check(item)
+        fast = not full and item.edits_since_full is not None and item.checked_version != -1
+        diagnostics = self.check(item, fast=fast)
+        if fast:
+            if item.full_timer is not None:
+                item.full_timer.cancel()
+            item.full_timer = asyncio.get_running_loop().call_later(
+                FULL_CHECK_DEBOUNCE_SECONDS, self._check_and_report, uri, True
+            )
         if self.pull_mode:
+            if full:
+                self.request_refresh()
             return
         self._notify_diagnostics(uri, item.version, diagnostics)
 
-    def check(self, item: OpenDocument) -> list[dict]:
-        """Run the engine on the current text; returns the diagnostics (also kept on `item`)."""
+    def check(self, item: OpenDocument, fast: bool = False) -> list[dict]:
+        """Run the engine on the current text; returns the diagnostics (also kept on `item`).
+
+        `fast` runs only the per-form scopes and carries the last whole-document findings
+        over, moved through the edits made since (dropped where an edit touched them).
+        """
         engine = self.engine_for(item.path)
         if self._is_excluded(engine, item.path):
             findings: list[Finding] = []
         else:
             try:
-                result = engine.check(item.document, self.index, item.state, report_unused_suppressions=True)
+                if fast:
+                    result = engine.check(item.document, self.index, item.state, scopes=FAST_SCOPES)
+                else:
+                    result = engine.check(item.document, self.index, item.state, report_unused_suppressions=True)
             except Exception:  # the engine isolates rules; this is a bug in the engine itself
                 logger.exception("checking %s failed", item.path)
                 result = None
             findings = result.findings if result is not None else item.findings
+            if result is not None and fast:
+                carried = _moved_through(item.full_findings, item.edits_since_full or [])
+                findings = sorted([*findings, *carried], key=lambda f: (f.start, f.end, f.code))
+            elif result is not None:
+                slow_codes = {r.code for r in engine.registry.rules if r.scope == "document"} | {UNUSED_SUPPRESSION.code}
+                item.full_findings = [f for f in findings if f.code in slow_codes]
+                item.edits_since_full = []
+                if item.full_timer is not None:
+                    item.full_timer.cancel()
+                    item.full_timer = None
             for failure in result.failures if result is not None else ():
                 message = (
                     f"exhort: rule {failure.code} raised on {failure.path} and is disabled for this document: "
@@ -548,6 +596,29 @@ class ExhortServer(LanguageServer):
         return {"range": {"start": position, "end": position}, "newText": comment + newline}
 
 
+def _moved_through(findings: list[Finding], edits: list[tuple[int, int, int]]) -> list[Finding]:
+    """Findings moved through byte edits (start, old end, new end), applied in order.
+
+    A finding any of whose offsets falls inside an edited stretch, or whose offsets lie on
+    both sides of one, is dropped: the full check will say again what holds there.
+    """
+    moved = []
+    for finding in findings:
+        current: Finding | None = finding
+        for start, old_end, new_end in edits:
+            offsets = current.offsets()
+            if max(offsets) <= start:  # wholly before the edit
+                continue
+            if min(offsets) >= old_end and min(offsets) > start:  # wholly after it
+                current = current.shifted(new_end - old_end)
+                continue
+            current = None
+            break
+        if current is not None:
+            moved.append(current)
+    return moved
+
+
 def _inside_heex_sigil(document: Document, offset: int) -> bool:
     if document.tree is None:
         return False
@@ -672,6 +743,12 @@ def on_did_change(ls: ExhortServer, params: t.DidChangeTextDocumentParams) -> No
     for change in params.content_changes:
         if isinstance(change, t.TextDocumentContentChangePartial):
             r = change.range
+            if item.edits_since_full is not None:
+                lines = item.document.lines
+                start = lines.offset_at(r.start.line, r.start.character, ls.encoding)
+                end = lines.offset_at(r.end.line, r.end.character, ls.encoding)
+                start, end = min(start, end), max(start, end)
+                item.edits_since_full.append((start, end, start + len(change.text.encode("utf-8", "surrogateescape"))))
             in_range = item.document.apply_range_edit(
                 r.start.line, r.start.character, r.end.line, r.end.character, change.text, ls.encoding
             )
@@ -681,6 +758,7 @@ def on_did_change(ls: ExhortServer, params: t.DidChangeTextDocumentParams) -> No
                 )
         else:
             item.document.replace(change.text)
+            item.edits_since_full = None  # nothing to map old findings through: check fully
     item.version = params.text_document.version
     item.dirty = True
     ls.schedule_check(uri)
@@ -698,8 +776,9 @@ def on_did_close(ls: ExhortServer, params: t.DidCloseTextDocumentParams) -> None
     item = ls.documents.pop(uri, None)
     if item is None:
         return
-    if item.index_timer is not None:
-        item.index_timer.cancel()
+    for timer in (item.index_timer, item.full_timer):
+        if timer is not None:
+            timer.cancel()
     if not ls.pull_mode:
         ls._notify_diagnostics(uri, None, [])
     # Its index facts stay: the file still exists on disk (a watcher reports a deletion).

@@ -1,0 +1,214 @@
+"""Latency of the real language server over stdio (prints figures; not a test).
+
+    python bench/lsp_latency.py [--edits 200] [--lines 5000 50000]
+
+Measures, with a minimal JSON-RPC client on pipes (so the client's own parsing stays small):
+process start -> initialize answered -> initialized sent; didOpen -> first publishDiagnostics;
+and didChange -> publishDiagnostics of that version, for one-character edits alternating
+insert/delete in the middle of the file. Positions are utf-16 (the client sends no encoding).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+MODULE = '''defmodule Bench.Module{n} do
+  @moduledoc """
+  Handles émails 📧 for 日本 customers.
+  """
+  use GenServer
+  require Logger
+
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts, name: __MODULE__)
+
+  @impl true
+  def init(opts) do
+    state = %{{items: [], opts: opts}}
+    {{:ok, state}}
+  end
+
+  @impl true
+  def handle_call({{:add, item}}, _from, state) do
+    {{:reply, :ok, %{{state | items: [item | state.items]}}}}
+  end
+
+  def handle_call(:count, _from, state), do: {{:reply, Enum.count(state.items), state}}
+
+  def summary(state) do
+    state.items
+    |> Enum.map(&to_string/1)
+    |> Enum.filter(&(&1 != ""))
+    |> Enum.join(", ")
+  end
+
+  def empty?(items), do: length(items) == 0
+
+  defp normalise(%{{"name" => name}} = params) when is_binary(name) do
+    params
+    |> Map.put("name", String.trim(name))
+    |> Map.update("tags", [], &Enum.uniq/1)
+  end
+
+  defp normalise(params), do: params
+
+  def total(rows) do
+    Enum.reduce(rows, 0, fn row, acc ->
+      acc + row.amount
+    end)
+  end
+end
+
+'''
+
+
+def make_source(lines: int) -> str:
+    parts: list[str] = []
+    count = 0
+    number = 0
+    while count < lines:
+        block = MODULE.format(n=number)
+        parts.append(block)
+        count += block.count("\n")
+        number += 1
+    return "".join(parts)
+
+
+class Client:
+    def __init__(self, command: list[str], cwd: str) -> None:
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd
+        )
+        self.messages: "queue.Queue[tuple[float, dict]]" = queue.Queue()
+        self.next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        stream = self.process.stdout
+        assert stream is not None
+        while True:
+            length = 0
+            while True:
+                line = stream.readline()
+                if not line:
+                    return
+                if line in (b"\r\n", b"\n"):
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            body = stream.read(length)
+            self.messages.put((time.perf_counter(), json.loads(body)))
+
+    def send(self, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        self.process.stdin.flush()
+
+    def request(self, method: str, params) -> dict:
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        return self.wait(lambda m: m.get("id") == self.next_id and "method" not in m)[1]
+
+    def notify(self, method: str, params) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def wait(self, predicate, timeout: float = 60.0) -> tuple[float, dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            when, message = self.messages.get(timeout=max(deadline - time.monotonic(), 0.001))
+            if "method" in message and "id" in message:  # a server->client request: answer it
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+            if predicate(message):
+                return when, message
+
+    def close(self) -> None:
+        self.request("shutdown", None)
+        self.notify("exit", None)
+        self.process.wait(timeout=10)
+
+
+def published(uri: str, version: int):
+    return lambda m: (
+        m.get("method") == "textDocument/publishDiagnostics"
+        and m["params"]["uri"] == uri
+        and m["params"].get("version") == version
+    )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def run(lines: int, edits: int, command: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "mix.exs").write_text("defmodule Bench.MixProject do\n  use Mix.Project\nend\n")
+        (root / "lib").mkdir()
+        source = make_source(lines)
+        path = root / "lib" / "big.ex"
+        path.write_text(source)
+        uri = path.as_uri()
+
+        started = time.perf_counter()
+        client = Client(command, folder)
+        client.request(
+            "initialize",
+            {"processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": {},
+             "workspaceFolders": [{"uri": root.as_uri(), "name": "bench"}]},
+        )
+        client.notify("initialized", {})
+        startup = time.perf_counter() - started
+        time.sleep(1.0)  # let the background warm-up and indexing finish: measure editing alone
+
+        opened = time.perf_counter()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "elixir", "version": 1, "text": source}})
+        when, message = client.wait(published(uri, 1))
+        open_ms = (when - opened) * 1000
+        diagnostics = len(message["params"]["diagnostics"])
+
+        middle = source.count("\n") // 2
+        timings = []
+        for number in range(edits):
+            version = number + 2
+            if number % 2 == 0:
+                change = {"range": {"start": {"line": middle, "character": 0}, "end": {"line": middle, "character": 0}}, "text": "x"}
+            else:
+                change = {"range": {"start": {"line": middle, "character": 0}, "end": {"line": middle, "character": 1}}, "text": ""}
+            sent = time.perf_counter()
+            client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]})
+            when, _ = client.wait(published(uri, version))
+            timings.append((when - sent) * 1000)
+        client.close()
+
+    print(f"{lines:>6} lines, {diagnostics} diagnostics per publish")
+    print(f"  process start -> initialized: {startup * 1000:7.1f} ms")
+    print(f"  didOpen -> diagnostics:       {open_ms:7.1f} ms")
+    print(
+        f"  didChange -> diagnostics ({edits} edits): median {statistics.median(timings):.2f} ms, "
+        f"p95 {percentile(timings, 0.95):.2f} ms, max {max(timings):.2f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edits", type=int, default=200)
+    parser.add_argument("--lines", type=int, nargs="+", default=[5000, 50000])
+    parser.add_argument("--server", nargs="+", default=[sys.executable, "-m", "exhort.lsp", "--log-level", "warning"])
+    arguments = parser.parse_args()
+    for lines in arguments.lines:
+        run(lines, arguments.edits, arguments.server)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+;;; exhort.el --- Exhort, a reviewer for Elixir code, through Eglot  -*- lexical-binding: t; -*-
+
+;; Version: 0.1.0
+;; Package-Requires: ((emacs "28.1") (eglot "1.9"))
+;; Keywords: languages, tools
+;; SPDX-License-Identifier: Apache-2.0
+
+;;; Commentary:
+
+;; Registers `exhort serve' with Eglot for `elixir-mode', `elixir-ts-mode' and
+;; `heex-ts-mode'.  Usage:
+;;
+;;   (require 'exhort)
+;;   (exhort-eglot-setup)
+;;
+;; then M-x eglot in an Elixir buffer (or add `eglot-ensure' to the mode hooks).
+;;
+;; Eglot runs one language server per buffer: see README.md for what to do when
+;; another Elixir server already runs there.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'eglot)
+
+(defgroup exhort nil
+  "Exhort language server for Elixir."
+  :group 'tools
+  :prefix "exhort-")
+
+(defcustom exhort-server-command '("exhort" "serve")
+  "Command line that starts the Exhort language server over stdio."
+  :type '(repeat string))
+
+(defcustom exhort-initialization-options nil
+  "Options sent to the server as initializationOptions.
+A plist with the keys of the editor settings, for example:
+  (:select [\"OTP\" \"PRF001\"] :ignore [\"STY\"] :severity (:PRF001 \"warning\"))
+Use vectors for the lists of rule codes."
+  :type 'plist)
+
+(defconst exhort-major-modes
+  '((elixir-mode :language-id "elixir")
+    (elixir-ts-mode :language-id "elixir")
+    (heex-ts-mode :language-id "heex"))
+  "Major modes Exhort serves, with the LSP language id of each.")
+
+(defclass exhort-eglot-server (eglot-lsp-server) ()
+  :documentation "Eglot connection to the Exhort language server.")
+
+(cl-defmethod eglot-initialization-options ((_server exhort-eglot-server))
+  "Send `exhort-initialization-options' (an empty object when nil)."
+  (or exhort-initialization-options eglot--{}))
+
+(defun exhort--contact (&rest _)
+  "The Eglot contact for Exhort: its server class and command line."
+  (cons 'exhort-eglot-server exhort-server-command))
+
+;;;###autoload
+(defun exhort-eglot-setup ()
+  "Make Eglot start Exhort in Elixir and HEEx buffers.
+The entry goes first in `eglot-server-programs', so it wins over another
+server registered for the same modes."
+  (interactive)
+  (setq eglot-server-programs
+        (cons (cons exhort-major-modes #'exhort--contact)
+              (cl-remove-if (lambda (entry) (eq (cdr entry) #'exhort--contact))
+                            eglot-server-programs))))
+
+;;;###autoload
+(defun exhort-check-project ()
+  "Run `exhort check' on the current project in a compilation buffer.
+Works beside any language server: findings are `file:line:col:' links."
+  (interactive)
+  (let ((default-directory (or (and (project-current)
+                                    (project-root (project-current)))
+                               default-directory)))
+    (compile "exhort check --color never --no-progress")))
+
+(provide 'exhort)
+;;; exhort.el ends here

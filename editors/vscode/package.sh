@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Build the Exhort VS Code extension into a .vsix, from the committed package-lock.json.
+# Needs Node 20+ and the npm registry (or a warm npm cache); downloads no VS Code.
+# Usage: editors/vscode/package.sh [OUT.vsix]   (default: editors/vscode/exhort-<version>.vsix)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$node_major" -lt 20 ]; then
+  echo "package.sh: Node 20 or newer is needed (found $(node --version))" >&2
+  exit 1
+fi
+
+version="$(node -p 'require("./package.json").version')"
+out="${1:-$PWD/exhort-$version.vsix}"
+
+export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
+# Exactly the locked dependency tree; npm ci refuses a lock file that disagrees with package.json.
+# Skipped when node_modules was installed by this script from the same lock file.
+lock_sum="$(sha256sum package-lock.json package.json | sha256sum | cut -d' ' -f1)"
+if [ "$(cat node_modules/.exhort-lock-sum 2>/dev/null)" != "$lock_sum" ]; then
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_sum" > node_modules/.exhort-lock-sum
+fi
+rm -rf out
+node_modules/.bin/tsc -p ./
+# --skip-license: the licence is declared in package.json (Apache-2.0, as the repository).
+node_modules/.bin/vsce package --skip-license --allow-missing-repository --out "$out" >&2
+echo "$out"

@@ -1,0 +1,7 @@
+defmodule SampleApp.Repo.Migrations.IndexCommentsConcurrently do
+  use Ecto.Migration
+
+  def change do
+    create index(:comments, [:inserted_at], concurrently: true)
+  end
+end

@@ -1,0 +1,215 @@
+"""LV009 mount-side-effects."""
+
+from exhort.findings import Edit, Severity
+from exhort.rule import Context, Match, Rule, bad, fix, good
+from exhort.syntax import call_arguments, call_name, function_def, integer_value, text, walk
+
+CALLBACKS = (("mount", 3), ("handle_params", 3))
+
+RULE = Rule(
+    code="LV009",
+    name="mount-side-effects",
+    category="liveview",
+    severity=Severity.WARNING,
+    summary="Blocking waits, or unguarded subscriptions and timers, in mount/3 and handle_params/3",
+    fix_safety="safe",
+    scope="module",
+    query=r"""((call target: (identifier) @def) @call (#eq? @def "def"))""",
+    explanation="""
+        ## LV009 mount-side-effects
+
+        "For each LiveView in the root of a template, `mount/3` is invoked twice"
+        (`phoenix_live_view.ex:236-237`, LiveView v1.2.10): once for the dead render and once
+        connected. A blocking load runs twice and holds back the first paint; the Async
+        Operations guidance is to use `assign_async`. "Use `connected?/1` to conditionally
+        perform stateful work, such as subscribing to pubsub topics, sending messages, etc."
+        (`phoenix_live_view.ex:627-652`).
+
+        Flagged in a LiveView's `mount/3` and `handle_params/3`, and in the private functions
+        they call (one level):
+
+        - warning: `Task.await/await_many`, `Task.yield` with a non-zero timeout,
+          `Process.sleep`, `receive`;
+        - information: `*.subscribe(...)`, `:timer.send_interval`, `Process.send_after(self(), …)`
+          not under `if connected?(socket)`.
+
+        **Bad** `stats = Task.async(&Analytics.stats/0) |> Task.await(5000)` ·
+        `Phoenix.PubSub.subscribe(MyApp.PubSub, "stats")`
+
+        **Good** `if connected?(socket), do: Phoenix.PubSub.subscribe(MyApp.PubSub, "stats")`
+        and `assign_async(socket, :stats, fn -> {:ok, %{stats: Analytics.stats()}} end)`
+
+        **Fix**: wrap the statement in `if connected?(socket), do: ...` (safe: the disconnected
+        render process is thrown away anyway). Blocking waits: none (use `assign_async`).
+        `Task.await(t, 0)` does not block and is not flagged.
+    """,
+    examples=[
+        bad(
+            """
+            defmodule MyAppWeb.StatsLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket) do
+                stats = Task.async(fn -> Analytics.stats() end) |> Task.await(5000)  # expect: LV009
+                Phoenix.PubSub.subscribe(MyApp.PubSub, "stats")  # expect: LV009
+                {:ok, assign(socket, stats: stats)}
+              end
+            end
+            """,
+            fixed="""
+            defmodule MyAppWeb.StatsLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket) do
+                stats = Task.async(fn -> Analytics.stats() end) |> Task.await(5000)  # expect: LV009
+                if connected?(socket), do: Phoenix.PubSub.subscribe(MyApp.PubSub, "stats")  # expect: LV009
+                {:ok, assign(socket, stats: stats)}
+              end
+            end
+            """,
+        ),
+        bad(
+            """
+            defmodule MyAppWeb.ClockLive do
+              use Phoenix.LiveView
+
+              def handle_params(params, _uri, sock) do
+                {:noreply, load(sock, params)}
+              end
+
+              defp load(sock, _params) do
+                Process.send_after(self(), :tick, 1000)  # expect: LV009
+                Process.sleep(100)  # expect: LV009
+                sock
+              end
+            end
+            """,
+            note="followed into a private function; the socket variable name is kept",
+            fixed="""
+            defmodule MyAppWeb.ClockLive do
+              use Phoenix.LiveView
+
+              def handle_params(params, _uri, sock) do
+                {:noreply, load(sock, params)}
+              end
+
+              defp load(sock, _params) do
+                if connected?(sock), do: Process.send_after(self(), :tick, 1000)  # expect: LV009
+                Process.sleep(100)  # expect: LV009
+                sock
+              end
+            end
+            """,
+        ),
+        good(
+            """
+            defmodule MyAppWeb.GoodLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket) do
+                if connected?(socket) do
+                  Phoenix.PubSub.subscribe(MyApp.PubSub, "stats")
+                  :timer.send_interval(1000, :tick)
+                end
+                task = Task.async(fn -> 1 end)
+                _ = Task.yield(task, 0)
+                Task.await(task, 0)
+                {:ok, assign_async(socket, :stats, fn -> {:ok, %{stats: 1}} end)}
+              end
+            end
+            """,
+            note="guarded work and zero timeouts",
+        ),
+        good(
+            """
+            defmodule MyApp.Server do
+              use GenServer
+              def mount(_a, _b, state), do: Process.sleep(10) && {:ok, state}
+            end
+            """,
+            note="not a LiveView",
+        ),
+    ],
+)
+
+
+@RULE.check
+def check(ctx: Context, match: Match):
+    call = match.node("call")
+    module = ctx.module_of(call)
+    if module is None or module.kind != "live_view" or call.parent is None or call.parent.parent != module.node:
+        return
+    fdef = function_def(call)
+    if fdef is None or (fdef.name, fdef.arity) not in CALLBACKS or fdef.body is None:
+        return
+    socket = text(fdef.params[-1]) if fdef.params and fdef.params[-1].type == "identifier" else "socket"
+    yield from _scan(ctx, fdef.body, socket, guarded=False)
+    for node in walk(fdef.body):
+        mod, name = call_name(node)
+        if node.type != "call" or mod is not None or name is None:
+            continue
+        args = call_arguments(node)
+        for helper in module.definitions(name, len(args)):
+            if helper.kind == "defp" and helper.body is not None:
+                inner = next((text(p) for p in helper.params if p.type == "identifier" and text(p) == socket), None)
+                helper_socket = inner or _socket_param(helper) or socket
+                yield from _scan(ctx, helper.body, helper_socket, guarded=_guarded(node))
+
+
+def _socket_param(helper) -> str | None:
+    for param in helper.params:
+        if param.type == "identifier" and "sock" in text(param):
+            return text(param)
+    return None
+
+
+def _scan(ctx, body, socket, guarded):
+    for node in walk(body):
+        if node.type == "call" and call_name(node) == (None, "receive"):
+            yield ctx.finding(node.child_by_field_name("target"), "receive blocks mount, which runs twice",
+                              severity=Severity.WARNING)
+            continue
+        if node.type != "call":
+            continue
+        mod, name = call_name(node)
+        args = call_arguments(node)
+        piped = node.parent is not None and node.parent.type == "binary_operator" and \
+            text(node.parent.child_by_field_name("operator")) == "|>" and node.parent.child_by_field_name("right") == node
+        if mod == "Task" and name in ("await", "await_many", "yield"):
+            timeout = args[1 if not piped else 0] if len(args) > (1 if not piped else 0) else None
+            if timeout is not None and integer_value(timeout) == 0:
+                continue
+            yield ctx.finding(node, f"Task.{name} blocks mount/handle_params, which run twice (once disconnected); "
+                                    "use assign_async/3", severity=Severity.WARNING)
+        elif mod == "Process" and name == "sleep":
+            yield ctx.finding(node, "Process.sleep blocks mount/handle_params", severity=Severity.WARNING)
+        elif guarded or _guarded(node):
+            continue
+        elif name == "subscribe" and mod not in (None, "<expr>") \
+                or (mod == ":timer" and name == "send_interval") \
+                or (mod == "Process" and name == "send_after" and args and text(args[0]) == "self()"):
+            fixes = []
+            if node.parent is not None and node.parent.type in ("do_block", "body", "stab_clause") or \
+                    (node.parent is not None and node.parent.type == "body"):
+                fixes = [fix("Wrap in if connected?(socket)",
+                             Edit(node.start_byte, node.start_byte, f"if connected?({socket}), do: "), safe=True)]
+            yield ctx.finding(node, f"{text(node.child_by_field_name('target'))} runs in the disconnected render too; "
+                                    f"guard it with if connected?({socket})",
+                              severity=Severity.INFORMATION, fixes=fixes)
+
+
+def _guarded(node) -> bool:
+    child = node
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "call" and call_name(parent)[1] in ("if", "unless", "case", "cond"):
+            condition = call_arguments(parent)
+            if condition and "connected?(" in text(condition[0]) and child.type != "arguments":
+                return True
+        if parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) in ("&&", "and") \
+                and "connected?(" in text(parent.child_by_field_name("left")):
+            return True
+        if parent.type == "call" and call_name(parent)[0] is None and call_name(parent)[1] in ("def", "defp"):
+            return False
+        child, parent = parent, parent.parent
+    return False

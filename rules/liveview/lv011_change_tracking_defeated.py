@@ -1,0 +1,200 @@
+"""LV011 change-tracking-defeated."""
+
+import re
+
+from exhort import heex
+from exhort.findings import Edit, Severity
+from exhort.rule import Context, Rule, bad, fix, good
+from exhort.syntax import block_body, call_name, effective_arguments, function_def, text, walk
+
+from ._common import templates
+
+_BINDERS = re.compile(rb"([a-z_]\w*)\s*<-|:let=\{\s*([a-z_]\w*)")
+
+RULE = Rule(
+    code="LV011",
+    name="change-tracking-defeated",
+    category="liveview",
+    severity=Severity.WARNING,
+    summary="Templates that disable LiveView change tracking",
+    fix_safety="safe/offer",
+    scope="document",
+    languages=("elixir", "heex"),
+    explanation="""
+        ## LV011 change-tracking-defeated
+
+        The LiveView guide "Assigns and HEEx templates → Common pitfalls"
+        (`guides/server/assigns-eex.md:89-320`, LiveView v1.2.10):
+
+        - (a, warning) "Never modify the `assigns` variable in a function component through
+          generic functions like `Map.put/3`… those assigns inside your HEEx template will not
+          update after the initial render";
+        - (b, information) "LiveView has to disable change tracking whenever variables are used
+          in the template… **do not** define variables at the top of your `render` function";
+          `<% x = ... %>` inside HEEx is the same;
+        - (c, information) passing all assigns (`<.card {assigns} />`) makes the component
+          re-render on every change.
+
+        **Bad** `assigns = Map.put(assigns, :sum, Enum.sum(assigns.values))`
+
+        **Good** `assigns = assign(assigns, :sum, Enum.sum(assigns.values))`
+
+        **Fix**: `Map.put(assigns, k, v)` → `assign(assigns, k, v)` and `Map.merge(assigns, m)`
+        → `assign(assigns, m)`: safe in LiveViews and components, which import
+        `Phoenix.Component`. Variables: turn them into assigns (a design change, no fix).
+        Variables bound inside the template (`:for`, `:let`, `for`/`case`) and `{@rest}`
+        spreads are fine.
+    """,
+    examples=[
+        bad(
+            '''
+            defmodule MyAppWeb.Components do
+              use Phoenix.Component
+
+              def total(assigns) do
+                assigns = Map.put(assigns, :sum, Enum.sum(assigns.values))  # expect: LV011
+                label = String.upcase(assigns.label)  # expect: LV011
+                ~H"""
+                <p>{label}: {@sum}</p>
+                <.card_header {assigns} /> <%!-- expect: LV011 --%>
+                """
+              end
+            end
+            ''',
+            fixed='''
+            defmodule MyAppWeb.Components do
+              use Phoenix.Component
+
+              def total(assigns) do
+                assigns = assign(assigns, :sum, Enum.sum(assigns.values))  # expect: LV011
+                label = String.upcase(assigns.label)  # expect: LV011
+                ~H"""
+                <p>{label}: {@sum}</p>
+                <.card_header {assigns} /> <%!-- expect: LV011 --%>
+                """
+              end
+            end
+            ''',
+        ),
+        bad(
+            """
+            <% total = Enum.sum(@values) %> <%!-- expect: LV011 --%>
+            <p>{total}</p>
+            """,
+            path="lib/my_app_web/live/stats_live.html.heex",
+            note="a variable assigned inside HEEx",
+        ),
+        good(
+            '''
+            defmodule MyAppWeb.Components do
+              use Phoenix.Component
+
+              attr :rest, :global
+              def button(assigns) do
+                assigns = assign(assigns, :count, length(assigns.items))
+                ~H"""
+                <button {@rest}>{@count}</button>
+                <p :for={item <- @items}>{item}</p>
+                <.list :let={row} rows={@rows}>{row}</.list>
+                """
+              end
+            end
+            ''',
+            note="assign/3, {@rest} spreads and variables bound by the template",
+        ),
+    ],
+)
+
+
+@RULE.check
+def check(ctx: Context, _match):
+    data = ctx.document.data
+    component_templates = {}
+    if ctx.document.tree is not None:
+        for node in walk(ctx.document.tree.root_node):
+            fdef = function_def(node) if node.type == "call" else None
+            if fdef is None or fdef.kind not in ("def", "defp") or fdef.arity != 1 or fdef.body is None:
+                continue
+            if fdef.params[0].type != "identifier" or text(fdef.params[0]) != "assigns":
+                continue
+            sigils = list(heex.heex_sigils(fdef.body))
+            if not sigils:
+                continue
+            module = ctx.module_of(node)
+            safe = module is not None and module.kind in ("live_view", "live_component", "component")
+            yield from _mutations(ctx, fdef, safe)
+            yield from _variables(ctx, fdef, sigils)
+    for template in templates(ctx):
+        for element in template.elements():
+            if element.kind == "component":
+                for attribute in element.attrs:
+                    if attribute.kind == "spread" and (attribute.value or "").strip() == "assigns":
+                        yield ctx.finding((attribute.start, attribute.end),
+                                          "Passing all assigns makes the component re-render on every change; "
+                                          "pass the assigns it needs", severity=Severity.INFORMATION)
+        for node in template.nodes():
+            if node.kind == "eex" and not node.output:
+                root = heex.parse_code(data, node.code_start, node.code_end)
+                if root is not None and len(root.named_children) == 1:
+                    expr = root.named_children[0]
+                    if expr.type == "binary_operator" and text(expr.child_by_field_name("operator")) == "=":
+                        yield ctx.finding((node.start, node.end),
+                                          "A variable assigned inside HEEx disables change tracking for the "
+                                          "expressions that use it; compute it as an assign",
+                                          severity=Severity.INFORMATION)
+
+
+def _mutations(ctx, fdef, safe):
+    for node in walk(fdef.body):
+        if node.type == "call":
+            mod, name = call_name(node)
+            if mod != "Map" or name not in ("put", "merge", "update"):
+                continue
+            args = effective_arguments(node)
+            if not args or args[0].type != "identifier" or text(args[0]) != "assigns":
+                continue
+            fixes = []
+            if name in ("put", "merge"):
+                target = node.child_by_field_name("target")
+                fixes = [fix("Use assign", Edit(target.start_byte, target.end_byte, "assign"), safe=safe)]
+            yield ctx.finding(node, f"Map.{name} on assigns defeats change tracking: the template will not "
+                                    "update; use assign/2,3", fixes=fixes)
+        elif node.type == "map":
+            for content in node.named_children:
+                for child in content.named_children if content.type == "map_content" else []:
+                    if child.type == "binary_operator" and text(child.child_by_field_name("operator")) == "|" \
+                            and text(child.child_by_field_name("left")) == "assigns":
+                        yield ctx.finding(node, "%{assigns | ...} defeats change tracking; use assign/2,3")
+
+
+def _variables(ctx, fdef, sigils):
+    body = fdef.body
+    statements = block_body(body) if body.type == "do_block" else []
+    bound = {}
+    for statement in statements:
+        if statement.type == "binary_operator" and text(statement.child_by_field_name("operator")) == "=":
+            left = statement.child_by_field_name("left")
+            if left is not None and left.type == "identifier" and text(left) != "assigns":
+                bound[text(left)] = statement
+    if not bound:
+        return
+    data = ctx.document.data
+    for template in (t for t in templates(ctx) if t.sigil in sigils):
+        inner = {m.group(1) or m.group(2) for m in _BINDERS.finditer(data, template.start, template.end)}
+        used = set()
+        for _node, _attribute, start, end in template.code_ranges():
+            root = heex.parse_code(data, start, end)
+            if root is None:
+                continue
+            for node in walk(root):
+                if node.type == "identifier" and node.text in {n.encode() for n in bound}:
+                    parent = node.parent
+                    if parent is not None and parent.type == "unary_operator":  # @x
+                        continue
+                    used.add(text(node))
+        for name in sorted(used):
+            if name.encode() in inner:
+                continue
+            yield ctx.finding(bound[name], f"`{name}` is used in the template: variables disable change tracking; "
+                                           f"assign it (assign(assigns, :{name}, ...)) and use @{name}",
+                              severity=Severity.INFORMATION)

@@ -1,0 +1,221 @@
+"""OBN009 args-not-json-safe."""
+
+from exhort.findings import Severity
+from exhort.rule import Context, Match, Rule, bad, good
+from exhort.syntax import call_name, enclosing_def, function_def, keyword_key, text, walk
+
+from ._common import new_call_parts, worker_of_receiver
+
+RULE = Rule(
+    code="OBN009",
+    name="args-not-json-safe",
+    category="oban",
+    severity=Severity.ERROR,
+    summary="Job args that cannot be (or do not round-trip as) JSON",
+    fix_safety="none",
+    workspace=True,
+    query=r"""
+    ((call target: (dot right: (identifier) @fun)) @call (#eq? @fun "new"))
+    ((call target: (identifier) @fun) @call (#eq? @fun "new"))
+    ((pair key: (keyword) @key value: (map) @args) (#match? @key "^args:"))
+    """,
+    explanation="""
+        ## OBN009 args-not-json-safe
+
+        "Because `args` are always encoded as JSON, you must also ensure that all values are
+        serializable, otherwise you'll have encoding errors when inserting jobs"
+        (`oban:lib/oban/worker.ex:427-431@v2.23.1`). `JSON.Encoder` / `Jason.Encoder` cover
+        atoms, strings, lists, numbers, maps and the calendar structs only
+        (`elixir:lib/elixir/lib/json.ex:120-243@v1.20.3`).
+
+        - **error**: tuples, `self()`, `make_ref()`, `fn` literals and `&` captures never encode;
+        - **warning**: struct literals, or variables bound by a struct pattern, unless the
+          workspace shows `@derive Jason.Encoder` / `JSON.Encoder` (or a `defimpl`) for it;
+        - **hint**: atoms and `DateTime` values encode, but come back as strings in `perform/1`.
+
+        **Bad** `MyWorker.new(%{user: user, range: {from, to}})`
+
+        **Good** `MyWorker.new(%{user_id: user.id, from: Date.to_iso8601(from), to: Date.to_iso8601(to)})`
+
+        No fix. Variables of unknown type are skipped.
+    """,
+    examples=[
+        bad(
+            """
+            defmodule MyApp.Reports do
+              alias MyApp.Workers.Export
+
+              def export(%MyApp.User{} = user, from, to) do
+                Export.new(%{
+                  user: user,  # expect: OBN009
+                  range: {from, to},  # expect: OBN009
+                  format: :csv,  # expect: OBN009
+                  owner: self(),  # expect: OBN009
+                  callback: &IO.puts/1,  # expect: OBN009
+                  at: DateTime.utc_now(),  # expect: OBN009
+                  settings: %MyApp.Settings{}  # expect: OBN009
+                })
+              end
+            end
+            """,
+            files={"lib/my_app/workers/export.ex": "defmodule MyApp.Workers.Export do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n"},
+        ),
+        bad(
+            """
+            import Config
+            config :my_app, Oban,
+              plugins: [{Oban.Plugins.Cron, crontab: [{"0 * * * *", MyApp.Sweep, args: %{mode: {:full, 1}}}]}]  # expect: OBN009
+            """,
+            path="config/config.exs",
+            note="crontab entry args",
+        ),
+        good(
+            """
+            defmodule MyApp.Reports do
+              def export(user, from, to) do
+                MyApp.Workers.Export.new(%{user_id: user.id, from: Date.to_iso8601(from), to: to, account: account(user), nested: %{"a" => [1, 2]}, on: true})
+              end
+            end
+            """,
+            files={"lib/my_app/workers/export.ex": "defmodule MyApp.Workers.Export do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n"},
+            note="variables of unknown type and calls are skipped",
+        ),
+        good(
+            """
+            defmodule MyApp.Reports do
+              def export(%MyApp.Filter{} = filter) do
+                MyApp.Workers.Export.new(%{filter: filter, other: %MyApp.Filter{}})
+              end
+            end
+            """,
+            files={
+                "lib/my_app/workers/export.ex": "defmodule MyApp.Workers.Export do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n",
+                "lib/my_app/filter.ex": "defmodule MyApp.Filter do\n  @derive Jason.Encoder\n  defstruct [:q]\nend\n",
+            },
+            note="structs deriving Jason.Encoder in the workspace",
+        ),
+        good(
+            """
+            defmodule MyApp.Other do
+              def build(user), do: MapSet.new(%{user: user, range: {1, 2}})
+            end
+            """,
+            note="not an Oban new/2",
+        ),
+    ],
+)
+
+
+@RULE.check
+def check(ctx: Context, match: Match):
+    call = match.get("call")
+    if call is not None:
+        if worker_of_receiver(ctx, call) is None:
+            return
+        args, _opts = new_call_parts(call)
+        if args is None or args.type != "map" or any(c.type == "struct" for c in args.named_children):
+            return
+        yield from _check_map(ctx, args)
+        return
+    args = match.node("args")
+    if _in_crontab_entry(args):
+        yield from _check_map(ctx, args)
+
+
+def _in_crontab_entry(args) -> bool:
+    pair = args.parent
+    keywords = pair.parent if pair is not None else None
+    entry = keywords.parent if keywords is not None else None
+    if entry is None or entry.type != "tuple":
+        return False
+    items = [c for c in entry.named_children if c.type != "comment"]
+    if len(items) != 3 or items[0].type != "string" or items[2] != keywords:
+        return False
+    crontab = entry.parent
+    return crontab is not None and crontab.type == "list" and crontab.parent is not None \
+        and crontab.parent.type == "pair" and keyword_key(crontab.parent) == "crontab"
+
+
+def _map_values(node):
+    content = next((c for c in node.named_children if c.type == "map_content"), None)
+    if content is None:
+        return
+    for entry in content.named_children:
+        if entry.type == "keywords":
+            for pair in entry.named_children:
+                if pair.type == "pair":
+                    yield pair.child_by_field_name("value")
+        elif entry.type == "binary_operator" and text(entry.child_by_field_name("operator")) == "=>":
+            yield entry.child_by_field_name("right")
+
+
+def _check_map(ctx, node):
+    struct_vars = _struct_bound_variables(node)
+    derived = _derived(ctx)
+    for value in _map_values(node):
+        yield from _check_value(ctx, value, struct_vars, derived)
+
+
+def _check_value(ctx, value, struct_vars, derived):
+    kind = value.type
+    if kind == "tuple":
+        yield ctx.finding(value, "tuples cannot be encoded as JSON job args")
+    elif kind == "anonymous_function" or (kind == "unary_operator" and text(value.child_by_field_name("operator")) == "&"):
+        yield ctx.finding(value, "functions cannot be encoded as JSON job args")
+    elif kind == "call" and call_name(value) in ((None, "self"), (None, "make_ref")):
+        yield ctx.finding(value, f"{text(value)} cannot be encoded as JSON job args")
+    elif kind == "call" and call_name(value)[0] == "DateTime":
+        yield ctx.finding(value, "a DateTime is stored as an ISO 8601 string and comes back as a string in perform/1", severity=Severity.HINT)
+    elif kind in ("atom", "quoted_atom"):
+        yield ctx.finding(value, f"{text(value)} comes back as the string in perform/1", severity=Severity.HINT)
+    elif kind == "map":
+        struct = next((c for c in value.named_children if c.type == "struct"), None)
+        if struct is None:
+            for inner in _map_values(value):
+                yield from _check_value(ctx, inner, struct_vars, derived)
+            return
+        name = _resolve(ctx, value, text(struct))
+        if name in ("Date", "DateTime", "NaiveDateTime", "Time", "Duration", "Decimal") or derived is None or name in derived:
+            return
+        yield ctx.finding(value, f"%{text(struct)}{{}} has no JSON encoder in the workspace: the insert fails to encode", severity=Severity.WARNING)
+    elif kind == "list":
+        for inner in value.named_children:
+            yield from _check_value(ctx, inner, struct_vars, derived)
+    elif kind == "identifier" and text(value) in struct_vars:
+        name = struct_vars[text(value)]
+        if derived is not None and name not in derived:
+            yield ctx.finding(value, f"{text(value)} is a %{name}{{}} struct with no JSON encoder in the workspace", severity=Severity.WARNING)
+
+
+def _resolve(ctx, node, name):
+    module = ctx.module_of(node)
+    return module.resolve_alias(name) if module is not None else name
+
+
+def _derived(ctx):
+    if ctx.workspace is None:
+        return None
+    out = set()
+    for _path, names in ctx.workspace.facts("oban_json_derived"):
+        out |= set(names)
+    return out
+
+
+def _struct_bound_variables(node) -> dict[str, str]:
+    """Variables bound by `%Struct{} = var` in the enclosing function's parameters."""
+    definition = enclosing_def(node)
+    fdef = function_def(definition) if definition is not None else None
+    out: dict[str, str] = {}
+    if fdef is None:
+        return out
+    for param in fdef.params:
+        for sub in walk(param):
+            if sub.type == "binary_operator" and text(sub.child_by_field_name("operator")) == "=":
+                left, right = sub.child_by_field_name("left"), sub.child_by_field_name("right")
+                for pattern, var in ((left, right), (right, left)):
+                    if var.type == "identifier" and pattern.type == "map":
+                        struct = next((c for c in pattern.named_children if c.type == "struct"), None)
+                        if struct is not None:
+                            module = None
+                            out[text(var)] = text(struct)
+    return out

@@ -1,0 +1,235 @@
+"""OTP008 task-async-result-discarded."""
+
+from exhort.findings import Edit, Severity
+from exhort.rule import Context, Match, Rule, bad, fix, good
+from exhort.syntax import pipe_source, text, walk
+
+from ._common import effective_arguments, enclosing_function, extract_task_supervisors, resolved_call
+
+FACTS = {"otp_task_supervisors": extract_task_supervisors}
+ASYNC = {("Task", "async"): (1, 3), ("Task.Supervisor", "async"): (2, 4), ("Task.Supervisor", "async_nolink"): (2, 4)}
+BLOCKS = ("do_block", "body", "else_block", "after_block", "rescue_block", "catch_block", "source")
+
+RULE = Rule(
+    code="OTP008",
+    name="task-async-result-discarded",
+    category="otp",
+    severity=Severity.WARNING,
+    summary="Task.async whose task is never awaited",
+    fix_safety="offer",
+    workspace=True,
+    scope="module",
+    query=r"""
+    ((call target: (dot left: (alias) right: (identifier) @fun)) @call (#any-of? @fun "async" "async_nolink"))
+    """,
+    explanation="""
+        ## OTP008 task-async-result-discarded
+
+        "If you are using async tasks, you **must await** a reply as they are *always* sent. If
+        you are not expecting a reply, consider using `Task.start_link/1`"
+        (`elixir:lib/elixir/lib/task.ex:43-45@v1.20.3`). The `{ref, result}` and `:DOWN`
+        messages still reach the caller (`task.ex:805-815`): in a GenServer without a matching
+        `handle_info/2` clause they crash it (see OTP013), elsewhere they pile up in the
+        mailbox. `Task.async` also links, so a crash in the task kills the caller
+        (`task.ex:47-53`).
+
+        Flagged: `Task.async/1,3`, `Task.Supervisor.async/2,4` and
+        `Task.Supervisor.async_nolink/2,4` used as a statement that is not the last expression of
+        its block, or bound to `_` (or to a variable never used afterwards).
+
+        **Bad**
+
+        ```elixir
+        Task.async(fn -> send_welcome_email(user) end)
+        {:ok, user}
+        ```
+
+        **Good**
+
+        ```elixir
+        Task.Supervisor.start_child(MyApp.TaskSupervisor, fn -> send_welcome_email(user) end)
+        {:ok, user}
+        ```
+
+        **Fix** (offer: the link is dropped): rewrite to `Task.Supervisor.start_child(<sup>, fun)`
+        when a `Task.Supervisor` name is found among the workspace's children, otherwise to
+        `Task.start/1`.
+
+        Not flagged: a GenServer with a `handle_info({ref, result}, state)` clause (it receives
+        the replies as messages); files under `test/` (the test process exits anyway). Also
+        not flagged: any later use of the bound variable (`task.ref` stored in state, a
+        `receive` on `^ref`, `Task.await(task)`).
+    """,
+    examples=[
+        bad(
+            """
+            defmodule MyApp.Accounts do
+              def register(user) do
+                Task.async(fn -> send_welcome_email(user) end)  # expect: OTP008
+                {:ok, user}
+              end
+            end
+            """,
+            fixed="""
+            defmodule MyApp.Accounts do
+              def register(user) do
+                Task.Supervisor.start_child(MyApp.TaskSupervisor, fn -> send_welcome_email(user) end)  # expect: OTP008
+                {:ok, user}
+              end
+            end
+            """,
+            files={
+                "lib/my_app/application.ex": "defmodule MyApp.Application do\n  def start(_, _) do\n    Supervisor.start_link([{Task.Supervisor, name: MyApp.TaskSupervisor}], strategy: :one_for_one)\n  end\nend\n"
+            },
+            note="the fix uses the Task.Supervisor found in the workspace",
+        ),
+        bad(
+            """
+            defmodule MyApp.Audit do
+              def log(event) when is_map(event) do
+                _ = Task.async(MyApp.Audit, :write, [event])  # expect: OTP008
+                task = Task.Supervisor.async_nolink(MyApp.TaskSup, fn -> notify(event) end)  # expect: OTP008
+                fn -> write(event) end |> Task.async()  # expect: OTP008
+                :ok
+              end
+            end
+            """,
+            fixed="""
+            defmodule MyApp.Audit do
+              def log(event) when is_map(event) do
+                _ = Task.start(MyApp.Audit, :write, [event])  # expect: OTP008
+                task = Task.Supervisor.start_child(MyApp.TaskSup, fn -> notify(event) end)  # expect: OTP008
+                fn -> write(event) end |> Task.start()  # expect: OTP008
+                :ok
+              end
+            end
+            """,
+            note="bound to _, to an unused variable, and piped; without a Task.Supervisor the fix uses Task.start",
+        ),
+        good(
+            """
+            defmodule MyApp.Fetch do
+              def run(urls) do
+                task = Task.async(fn -> fetch(urls) end)
+                other = Task.Supervisor.async_nolink(MyApp.TaskSup, fn -> :ok end)
+                ref = other.ref
+                receive do
+                  {^ref, result} -> {Task.await(task), result}
+                end
+              end
+
+              def last, do: Task.async(fn -> :ok end)
+              def store(state), do: %{state | task: Task.async(fn -> :ok end)}
+            end
+            """,
+            note="a later use of the bound variable; the last expression is returned",
+        ),
+        good(
+            """
+            defmodule MyApp.Producer do
+              use GenServer
+
+              def handle_info(:dispatch, state) do
+                Task.Supervisor.async_nolink(state.foreman, fn -> work() end)
+                {:noreply, state}
+              end
+
+              def handle_info({ref, _val}, state) when is_reference(ref), do: {:noreply, state}
+            end
+            """,
+            note="the GenServer receives the task replies in handle_info/2 (found in oban's producer)",
+        ),
+        good(
+            """
+            defmodule MyApp.SomeTest do
+              use ExUnit.Case
+              test "eventually" do
+                Task.async(fn -> Process.sleep(10) end)
+                assert true
+              end
+            end
+            """,
+            path="test/my_app/some_test.exs",
+            note="tests are excluded",
+        ),
+    ],
+)
+
+
+def _statement(call):
+    """Climb from the call through pipes where it is the right-most stage."""
+    node = call
+    while node.parent is not None and node.parent.type == "binary_operator" and pipe_source(node) is not None:
+        node = node.parent
+    return node
+
+
+def _handles_replies(info) -> bool:
+    """A GenServer with a `handle_info({ref, result}, state)` clause receives task replies."""
+    if info is None or info.uses_module("GenServer") is None:
+        return False
+    for fdef in info.definitions("handle_info", 2):
+        param = fdef.params[0]
+        items = [c for c in param.named_children if c.type != "comment"] if param.type == "tuple" else []
+        if len(items) == 2 and items[0].type == "identifier":
+            return True
+    return False
+
+
+@RULE.check
+def check(ctx: Context, match: Match):
+    if ctx.path.is_test:
+        return
+    call = match.node("call")
+    if _handles_replies(ctx.module_of(call)):
+        return
+    name = resolved_call(ctx, call)
+    arities = ASYNC.get(name)
+    args = effective_arguments(call)
+    if arities is None or len(args) not in arities:
+        return
+    statement = _statement(call)
+    parent = statement.parent
+    if parent is None:
+        return
+    fdef = enclosing_function(call)
+    discarded = False
+    if parent.type in BLOCKS:
+        siblings = [c for c in parent.named_children if c.type != "comment" and c.type not in ("else_block", "after_block", "rescue_block", "catch_block")]
+        discarded = bool(siblings) and siblings[-1] != statement and parent.type != "source"
+    elif parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) == "=" and parent.child_by_field_name("right") == statement:
+        left = parent.child_by_field_name("left")
+        if left is not None and left.type == "identifier":
+            variable = text(left)
+            if variable.startswith("_"):
+                discarded = True
+            elif fdef is not None:
+                later = [
+                    n for n in walk(fdef.node)
+                    if n.type == "identifier" and text(n) == variable and n.start_byte > parent.end_byte
+                ]
+                discarded = not later
+    if not discarded:
+        return
+    yield ctx.finding(
+        call,
+        f"{text(call.child_by_field_name('target'))} result is never awaited: its reply and :DOWN messages still reach this process; use a fire-and-forget task",
+        fixes=_fixes(ctx, call, name, args),
+    )
+
+
+def _fixes(ctx: Context, call, name, args):
+    target = call.child_by_field_name("target")
+    arguments = next((c for c in call.named_children if c.type == "arguments"), None)
+    if name[0] == "Task.Supervisor":
+        right = target.child_by_field_name("right")
+        return [fix("Use Task.Supervisor.start_child (no reply, no link)", Edit(right.start_byte, right.end_byte, "start_child"), safe=False)]
+    supervisors = sorted({n for _p, names in (ctx.workspace.facts("otp_task_supervisors") if ctx.workspace else []) for n in names})
+    if supervisors and arguments is not None and pipe_source(call) is None and len(args) in (1, 3):
+        first = [c for c in arguments.named_children if c.type != "comment"][0]
+        edits = [
+            Edit(target.start_byte, target.end_byte, "Task.Supervisor.start_child"),
+            Edit(first.start_byte, first.start_byte, f"{supervisors[0]}, "),
+        ]
+        return [fix(f"Use Task.Supervisor.start_child({supervisors[0]}, ...)", *edits, safe=False)]
+    return [fix("Use Task.start (no reply, no link)", Edit(target.start_byte, target.end_byte, "Task.start"), safe=False)]

@@ -1,0 +1,251 @@
+"""OTP010 large-term-copied-to-process."""
+
+from exhort.findings import Edit, Severity
+from exhort.rule import Context, Match, Rule, bad, fix, good
+from exhort.syntax import ancestors, call_name, text, walk
+
+from ._common import effective_arguments, enclosing_function, resolved_call
+
+CLOSURE_CALLS = {
+    ("Task", "async"), ("Task", "start"), ("Task", "start_link"), ("Task", "async_stream"),
+    ("Task.Supervisor", "async"), ("Task.Supervisor", "async_nolink"), ("Task.Supervisor", "start_child"),
+    ("Task.Supervisor", "async_stream"), ("Task.Supervisor", "async_stream_nolink"),
+    (None, "spawn"), (None, "spawn_link"), (None, "spawn_monitor"), ("Process", "spawn"),
+}
+LIVEVIEW_ASYNC = ("assign_async", "start_async", "stream_async")
+SEND_CALLS = {(None, "send"): 1, ("Process", "send"): 1, ("GenServer", "cast"): 1, ("GenServer", "call"): 1}
+BIG = ("conn", "socket", "assigns")
+CALLBACK_KINDS = ("live_view", "live_component")
+
+RULE = Rule(
+    code="OTP010",
+    name="large-term-copied-to-process",
+    category="otp",
+    severity=Severity.WARNING,
+    summary="A closure or message copies the whole conn/socket into another process",
+    fix_safety="offer",
+    query=r"""
+    ((identifier) @var (#any-of? @var "conn" "socket" "assigns"))
+    """,
+    explanation="""
+        ## OTP010 large-term-copied-to-process
+
+        Data sent to another process is copied, and a closure copies every variable it
+        captures: `spawn(fn -> log_request_ip(conn.remote_ip) end)` still copies all of `conn`
+        ("Sending unnecessary data", `elixir:lib/elixir/pages/anti-patterns/process-anti-patterns.md:196-248@v1.20.3`;
+        also `task.ex:58-70`). A `conn` or LiveView `socket` holds assigns, params, headers and
+        more. LiveView warns at compile time only for a variable literally named `socket`
+        captured in `assign_async`, `start_async` or `stream_async`
+        (`phoenix_live_view:lib/phoenix_live_view/async.ex:6-27, 56-72@v1.2.10`).
+
+        Flagged: `conn`, `socket` or `assigns` (callback parameters of a Phoenix controller or a
+        LiveView/LiveComponent, or matched as `%Plug.Conn{}`) used inside a closure given to
+        `spawn*`, `Task.*` or `Task.Supervisor.*`, and a whole `conn`/`socket` sent with
+        `send/2`, `GenServer.cast` or `GenServer.call`.
+
+        **Bad**
+
+        ```elixir
+        Task.Supervisor.start_child(MyApp.TaskSupervisor, fn -> generate_export(socket.assigns, format) end)
+        ```
+
+        **Good**
+
+        ```elixir
+        %{user: user, filters: filters} = socket.assigns
+        Task.Supervisor.start_child(MyApp.TaskSupervisor, fn -> generate_export(user, filters, format) end)
+        ```
+
+        **Fix** (offer, when every use in the closure is a field chain such as
+        `socket.assigns.user`): bind each chain to a local before the call. A missing key then
+        raises in the caller instead of in the task.
+
+        Not flagged: a `socket` that is not a LiveView socket (for example a `:gen_tcp` port in
+        a plain module). Inside the LiveView async macros the finding says that the LiveView
+        compiler reports it too.
+    """,
+    examples=[
+        bad(
+            """
+            defmodule MyAppWeb.ExportLive do
+              use MyAppWeb, :live_view
+
+              def handle_event("export", %{"format" => format}, socket) do
+                Task.Supervisor.start_child(MyApp.TaskSupervisor, fn -> generate_export(socket.assigns.user, format) end)  # expect: OTP010
+                {:noreply, socket}
+              end
+
+              def handle_info(:ping, socket) do
+                send(MyApp.Tracker, socket)  # expect: OTP010
+                {:noreply, socket}
+              end
+            end
+            """,
+            fixed="""
+            defmodule MyAppWeb.ExportLive do
+              use MyAppWeb, :live_view
+
+              def handle_event("export", %{"format" => format}, socket) do
+                user = socket.assigns.user
+                Task.Supervisor.start_child(MyApp.TaskSupervisor, fn -> generate_export(user, format) end)  # expect: OTP010
+                {:noreply, socket}
+              end
+
+              def handle_info(:ping, socket) do
+                send(MyApp.Tracker, socket)  # expect: OTP010
+                {:noreply, socket}
+              end
+            end
+            """,
+            note="a closure in a LiveView callback (hoisting fix) and a whole socket sent",
+        ),
+        bad(
+            """
+            defmodule MyApp.Plugs.Audit do
+              def call(%Plug.Conn{} = conn, _opts) do
+                spawn(fn -> MyApp.Audit.log(conn) end)  # expect: OTP010
+                conn
+              end
+            end
+
+            defmodule MyAppWeb.PageController do
+              use MyAppWeb, :controller
+
+              def show(conn, params) when is_map(params) do
+                Task.start(fn -> MyApp.Log.ip(conn.remote_ip) end)  # expect: OTP010
+                render(conn, :show)
+              end
+            end
+            """,
+            note="matched as %Plug.Conn{}; a controller action",
+        ),
+        good(
+            """
+            defmodule MyApp.TcpClient do
+              def loop(socket) do
+                Task.start(fn -> :gen_tcp.send(socket, "ping") end)
+                send(self(), socket)
+              end
+            end
+            """,
+            note="a :gen_tcp socket in a plain module is not a LiveView socket",
+        ),
+        good(
+            """
+            defmodule MyAppWeb.ExportLive do
+              use MyAppWeb, :live_view
+
+              def handle_event("export", _params, socket) do
+                user = socket.assigns.user
+                Task.start(fn -> generate_export(user) end)
+                Enum.each([1], fn _ -> IO.inspect(socket.id) end)
+                {:noreply, socket}
+              end
+            end
+            """,
+            note="fields bound before the closure; closures not run in another process",
+        ),
+    ],
+)
+
+
+def _big_variable(ctx, identifier) -> bool:
+    fdef = enclosing_function(identifier)
+    if fdef is None:
+        return False
+    name = text(identifier)
+    info = ctx.module_of(identifier)
+    kind = info.kind if info is not None else None
+    controller = info is not None and any(
+        u.module == "Phoenix.Controller" or (u.module.endswith("Web") and text(u.options) == ":controller") for u in info.uses
+    )
+    for param in fdef.params:
+        for node in walk(param):
+            if node.type == "identifier" and text(node) == name:
+                if kind in CALLBACK_KINDS or controller:
+                    return True
+                if name == "conn" and "%Plug.Conn{}" in text(param).replace(" ", ""):
+                    return True
+    return False
+
+
+def _closure_call(identifier):
+    """The spawning call whose closure argument contains `identifier`, and the closure."""
+    for parent in ancestors(identifier):
+        if parent.type == "anonymous_function":
+            holder = parent.parent
+            if holder is not None and holder.type == "arguments" and holder.parent is not None:
+                mod, fun = call_name(holder.parent)
+                if (mod, fun) in CLOSURE_CALLS or (mod is None and fun in LIVEVIEW_ASYNC) or (mod, fun) == ("Kernel", "spawn"):
+                    return holder.parent, parent
+        if parent.type == "call" and call_name(parent)[1] in ("def", "defp"):
+            return None, None
+    return None, None
+
+
+def _chain(identifier):
+    """The maximal field chain starting at `identifier` (`socket.assigns.user`), or None."""
+    node = identifier
+    while True:
+        parent = node.parent
+        if parent is not None and parent.type == "dot" and parent.child_by_field_name("left") == node:
+            call = parent.parent
+            if call is not None and call.type == "call" and not any(c.type == "arguments" for c in call.named_children):
+                node = call
+                continue
+        break
+    return node if node is not identifier else None
+
+
+@RULE.check
+def check(ctx: Context, match: Match):
+    identifier = match.node("var")
+    if identifier.parent is not None and identifier.parent.type == "dot" and identifier.parent.child_by_field_name("right") == identifier:
+        return  # a field name, `x.socket`
+    call, closure = _closure_call(identifier)
+    name = text(identifier)
+    if call is None:
+        parent = identifier.parent
+        if name == "assigns" or parent is None or parent.type != "arguments" or parent.parent is None:
+            return
+        sender = parent.parent
+        position = SEND_CALLS.get(resolved_call(ctx, sender))
+        args = effective_arguments(sender)
+        if position is None or len(args) <= position or args[position] != identifier or not _big_variable(ctx, identifier):
+            return
+        yield ctx.finding(identifier, f"The whole {name} is copied into the receiving process; send only the fields it needs")
+        return
+    if not _big_variable(ctx, identifier):
+        return
+    uses = [n for n in walk(closure) if n.type == "identifier" and text(n) == name and not (n.parent is not None and n.parent.type == "dot" and n.parent.child_by_field_name("right") == n)]
+    if not uses or uses[0] != identifier:
+        return  # one finding per closure and variable, on the first use
+    label = text(call.child_by_field_name("target"))
+    note = " (the LiveView compiler reports this too)" if call_name(call)[1] in LIVEVIEW_ASYNC else ""
+    yield ctx.finding(
+        identifier,
+        f"The closure given to {label} captures {name}, so the whole {name} is copied into the new process; bind the fields it needs first{note}",
+        fixes=_hoist(call, uses),
+    )
+
+
+def _hoist(call, uses):
+    chains = [_chain(u) for u in uses]
+    if any(c is None for c in chains):
+        return []
+    names = {}
+    for chain in chains:
+        last = text(chain).rsplit(".", 1)[-1]
+        names.setdefault(text(chain), last)
+    if len(set(names.values())) != len(names):
+        return []
+    statement = call
+    while statement.parent is not None and statement.parent.type not in ("do_block", "body", "stab_clause"):
+        statement = statement.parent
+    if statement.parent is None or statement.parent.type not in ("do_block", "body"):
+        return []
+    indent = " " * statement.start_point[1]
+    bindings = "".join(f"{local} = {chain}\n{indent}" for chain, local in names.items())
+    edits = [Edit(statement.start_byte, statement.start_byte, bindings)]
+    edits += [Edit(c.start_byte, c.end_byte, names[text(c)]) for c in chains]
+    return [fix("Bind the fields before starting the process", *edits, safe=False)]

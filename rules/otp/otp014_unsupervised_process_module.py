@@ -1,0 +1,309 @@
+"""OTP014 unsupervised-process-module, and the "who starts this module?" hover."""
+
+from __future__ import annotations
+
+import os
+
+from exhort.findings import Related, Severity
+from exhort.rule import Context, Match, Rule, bad, good
+from exhort.syntax import ancestors, call_arguments, call_name, text
+
+from ._common import (
+    OTP_USE_MODULES,
+    extract_applications,
+    extract_config_modules,
+    extract_mix_project,
+    extract_process_refs,
+    full_module_name,
+)
+
+FACTS = {
+    "otp_process_refs": extract_process_refs,
+    "otp_config_modules": extract_config_modules,
+    "otp_applications": extract_applications,
+    "otp_mix_project": extract_mix_project,
+}
+
+APP = """
+defmodule MyApp.Application do
+  use Application
+
+  def start(_type, _args) do
+    children = [MyApp.Repo, {MyApp.Cache, ttl: 60}]
+    Supervisor.start_link(children, strategy: :one_for_one, name: MyApp.Supervisor)
+  end
+end
+"""
+
+RULE = Rule(
+    code="OTP014",
+    name="unsupervised-process-module",
+    category="otp",
+    severity=Severity.INFORMATION,
+    summary="A process module that no supervisor, start_child or start_link call in the workspace starts",
+    workspace=True,
+    fix_safety="none",
+    query=r"""
+    ((call target: (identifier) @use (arguments . (alias) @mod)) @call
+      (#eq? @use "use") (#any-of? @mod "GenServer" "Agent" "Supervisor" "DynamicSupervisor" "Task"))
+    """,
+    explanation="""
+        ## OTP014 unsupervised-process-module
+
+        A process that no supervisor starts is not restarted when it crashes, is not shut down
+        in order, and is easy to forget ("Unsupervised processes",
+        `elixir:lib/elixir/pages/anti-patterns/process-anti-patterns.md:250-330@v1.20.3`). A
+        module that `use`s GenServer, Agent, Supervisor, DynamicSupervisor or Task and that
+        nothing in `lib/` or `config/` starts is often dead code, or a process started by hand
+        from a test or an iex session.
+
+        Counted as a reference: an element of a children list (`Mod`, `{Mod, arg}`,
+        `Supervisor.child_spec(Mod, ...)`), `DynamicSupervisor.start_child/2`,
+        `Task.Supervisor.*` and `PartitionSupervisor` arguments, `GenServer.start_link(Mod, ...)`
+        outside `Mod`, a call to `Mod.start_link/start/child_spec` from another module, a module
+        given as a keyword option (for example `plugins: [Mod]`), and any mention in
+        `config/*.exs`. References from `test/` do not count. The finding points to the
+        application's children list. Hover the `use` line to see who starts the module.
+
+        **Fix**: add the module to the Application children list by hand (start order matters,
+        and the list lives in another file).
+
+        Not flagged: modules under `test/`; modules that define `__using__` (templates); projects
+        without a `use Application` module (a library's process modules are started by its
+        users); Hex packages' modules (mix.exs declares `package:`); modules named in config.
+    """,
+    examples=[
+        bad(
+            """
+            defmodule MyApp.Orphan do
+              use GenServer  # expect: OTP014
+
+              def start_link(arg), do: GenServer.start_link(__MODULE__, arg, name: __MODULE__)
+              def init(arg), do: {:ok, arg}
+            end
+
+            defmodule MyApp.Registry.Holder do
+              use Agent  # expect: OTP014
+            end
+            """,
+            path="lib/my_app/orphan.ex",
+            files={"lib/my_app/application.ex": APP},
+            note="its own start_link does not count as a reference",
+        ),
+        good(
+            """
+            defmodule MyApp.Cache do
+              use GenServer
+            end
+            """,
+            path="lib/my_app/cache.ex",
+            files={"lib/my_app/application.ex": APP},
+            note="listed in the application's children",
+        ),
+        good(
+            """
+            defmodule MyApp.Room do
+              use GenServer
+            end
+
+            defmodule MyApp.Rooms do
+              def open(id), do: DynamicSupervisor.start_child(MyApp.RoomSup, {MyApp.Room, id})
+            end
+
+            defmodule MyApp.Conn do
+              use Agent
+            end
+
+            defmodule MyApp.Pool do
+              alias MyApp.Conn
+              def checkout, do: Conn.start_link([])
+            end
+
+            defmodule MyApp.Plugin do
+              use GenServer
+            end
+
+            defmodule MyApp.Part do
+              use GenServer
+            end
+            """,
+            path="lib/my_app/rooms.ex",
+            files={
+                "lib/my_app/application.ex": APP.replace("MyApp.Repo,", "MyApp.Repo, {Oban, plugins: [MyApp.Plugin]}, {PartitionSupervisor, child_spec: MyApp.Part, name: MyApp.Parts},"),
+            },
+            note="start_child, a start_link call from another module, options and PartitionSupervisor",
+        ),
+        good(
+            """
+            defmodule MyApp.Sonar do
+              use GenServer
+            end
+            """,
+            path="lib/my_app/sonar.ex",
+            files={
+                "lib/my_app/application.ex": APP,
+                "lib/my_app/top.ex": "defmodule MyApp.Top do\n  alias MyApp.{Repo, Sonar}\n  def children(conf), do: [{Sonar, conf: conf}]\nend\n",
+            },
+            note="a multi-alias `alias MyApp.{Repo, Sonar}` reference (found on oban: Oban.Sonar, Oban.Nursery)",
+        ),
+        good(
+            """
+            defmodule MyApp.Configured do
+              use GenServer
+            end
+            """,
+            path="lib/my_app/configured.ex",
+            files={"lib/my_app/application.ex": APP, "config/config.exs": "import Config\nconfig :my_app, workers: [MyApp.Configured]\n"},
+            note="named in config/*.exs (started from runtime data)",
+        ),
+        good(
+            """
+            defmodule MyApp.TestServer do
+              use GenServer
+            end
+            """,
+            path="test/support/test_server.ex",
+            files={"lib/my_app/application.ex": APP},
+            note="never for modules under test/",
+        ),
+        good(
+            """
+            defmodule MyLib.Server do
+              use GenServer
+            end
+            """,
+            path="lib/my_lib/server.ex",
+            note="no `use Application` module in the workspace: a library's process modules are started by its users",
+        ),
+        good(
+            """
+            defmodule MyLib.Pool do
+              use GenServer
+            end
+            """,
+            path="lib/my_lib/pool.ex",
+            files={
+                "lib/my_app/application.ex": APP,
+                "mix.exs": "defmodule MyLib.MixProject do\n  use Mix.Project\n  def project, do: [app: :my_lib, package: [licenses: [\"MIT\"]]]\nend\n",
+            },
+            note="a Hex package (mix.exs declares package:): its public process modules are started by users",
+        ),
+        good(
+            """
+            defmodule MyApp.Base do
+              use GenServer
+
+              defmacro __using__(_opts) do
+                quote do: use GenServer
+              end
+            end
+            """,
+            path="lib/my_app/base.ex",
+            files={"lib/my_app/application.ex": APP},
+            note="a template module defining __using__",
+        ),
+    ],
+)
+
+
+def _references(workspace, name: str) -> list[tuple[str, str, int, int]]:
+    out = []
+    for path, refs in workspace.facts("otp_process_refs"):
+        for module, how, start, line in refs:
+            # a reference whose alias could not be resolved (`alias Foo.{Bar}`, aliases inside
+            # quote) still counts when it names the module's last segments
+            if module == name or name.endswith("." + module):
+                out.append((path, how, start, line))
+    return sorted(out)
+
+
+def _in_config(workspace, name: str) -> bool:
+    return any(name in aliases for _path, aliases in workspace.facts("otp_config_modules"))
+
+
+def _application(workspace, path: str):
+    root = workspace.project_root_of(path)
+    apps = list(workspace.facts("otp_applications"))
+    same = [(p, a) for p, a in apps if root is None or workspace.project_root_of(p) == root]
+    for app_path, records in same or apps:
+        for record in records:
+            return app_path, record
+    return None
+
+
+def _is_package(workspace, path: str) -> bool:
+    root = workspace.project_root_of(path)
+    for mix_path, (package, _mod) in workspace.facts("otp_mix_project"):
+        if root is None or os.path.dirname(mix_path) == root.rstrip("/"):
+            if package:
+                return True
+    return False
+
+
+def _module_of_use(ctx, use_call):
+    info = ctx.module_of(use_call)
+    if info is None or use_call.parent is None or use_call.parent.parent != info.node:
+        return None, None
+    return info, full_module_name(info.node)
+
+
+@RULE.check
+def check(ctx: Context, match: Match):
+    workspace = ctx.workspace
+    if workspace is None or ctx.path.is_test or not ctx.path.is_lib:
+        return
+    use_call = match.node("call")
+    info, name = _module_of_use(ctx, use_call)
+    if info is None or name is None or info.definitions("__using__"):
+        return
+    if info.uses_module(*OTP_USE_MODULES) is None or info.uses_module(*OTP_USE_MODULES).node != use_call:
+        return
+    app = _application(workspace, ctx.document.path)
+    if app is None or _is_package(workspace, ctx.document.path):
+        return
+    if _references(workspace, name) or _in_config(workspace, name):
+        return
+    app_path, (app_name, start, end) = app
+    if app_name == name:
+        return
+    yield ctx.finding(
+        use_call,
+        f"{name} (use {text(match.node('mod'))}) is started by no children list, start_child or start_link call in lib/ or config/: it is unsupervised or unused",
+        related=[Related(start, end, f"the children list of {app_name}", path=app_path)],
+    )
+
+
+# -- hover: who starts this module? ------------------------------------------------------
+
+
+def who_starts_hover(ctx, node) -> str | None:
+    use_call = None
+    for candidate in [node, *ancestors(node)]:
+        if candidate.type == "call" and call_name(candidate) == (None, "use"):
+            use_call = candidate
+            break
+    if use_call is None:
+        return None
+    args = call_arguments(use_call)
+    if not args or args[0].type != "alias" or text(args[0]) not in OTP_USE_MODULES:
+        return None
+    info, name = _module_of_use(ctx, use_call)
+    if name is None:
+        return None
+    workspace = ctx.workspace
+    if workspace is None:
+        return f"**Who starts `{name}`?** Unknown: no workspace index."
+    refs = _references(workspace, name)
+    root = workspace.project_root_of(ctx.document.path)
+    lines = [f"**Who starts `{name}`?**", ""]
+    for path, how, _start, line in refs:
+        shown = os.path.relpath(path, root) if root and path.startswith(root) else path
+        lines.append(f"- `{shown}:{line + 1}`: {how}")
+    if _in_config(workspace, name):
+        lines.append("- named in `config/*.exs` (probably started from configuration)")
+    if len(lines) == 2:
+        lines.append("No children list, `start_child` or `start_link` call in `lib/` or `config/` references it (test/ is not counted).")
+    return "\n".join(lines)
+
+
+HOVERS = [who_starts_hover]

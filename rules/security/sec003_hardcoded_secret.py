@@ -1,0 +1,247 @@
+"""SEC003 hardcoded-secret."""
+
+import re
+
+from exhort.findings import Severity
+from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
+from exhort.syntax import keyword_key, string_value, text
+
+SECRET_KEY = re.compile(r"secret_key_base|client_secret|private_key|access_key|api_?key|password|passwd|secret|token", re.I)
+# key suffixes naming something about a secret rather than the secret itself
+NOT_A_SECRET_SUFFIX = re.compile(
+    r"(_salt|_url|_uri|_path|_file|_endpoint|_type|_field|_name|_header|_param|_env|_var|_length|_ttl|"
+    r"_max_age|_expiry|_expires_in|_validity|_label|_placeholder|_message|_format|_key_name|_cookie|"
+    r"_route|_mode|_prefix|_strategy|_module|_algorithm|_size|_scope|_scopes)$",
+    re.I,
+)
+PLACEHOLDER = re.compile(
+    r"^(?:change[_ -]?me.*|replace[_ -]?me.*|your[_ -].*|<.*>|\$\{.*\}|%\{.*\}|\{\{.*\}\}|x{3,}|\*{3,}|\.{3,}|"
+    r"todo|fixme|tbd|example.*|dummy.*|placeholder.*|fake.*|test|testing|secret|password|passwd|token|"
+    r"redacted|none|null|nil|undefined|default)$",
+    re.I,
+)
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+SHAPES = [
+    (re.compile(r"^sk_live_[0-9A-Za-z]{10,}$"), "a Stripe live secret key (sk_live_...)"),
+    (re.compile(r"^rk_live_[0-9A-Za-z]{10,}$"), "a Stripe restricted key (rk_live_...)"),
+    (re.compile(r"^AKIA[0-9A-Z]{16}$"), "an AWS access key id (AKIA...)"),
+    (re.compile(r"^gh[pousr]_[0-9A-Za-z]{30,}$"), "a GitHub token (ghp_...)"),
+    (re.compile(r"^xox[abposr]-[0-9A-Za-z-]{10,}$"), "a Slack token (xox?-...)"),
+    (re.compile(r"^SG\.[0-9A-Za-z_-]{16,}\.[0-9A-Za-z_-]{16,}$"), "a SendGrid API key (SG....)"),
+    (re.compile(r"^-----BEGIN (?:RSA |EC |OPENSSH |DSA )?PRIVATE KEY-----"), "a PEM private key"),
+]
+SHAPE_PREFIX = r"^(sk_live_|rk_live_|AKIA|gh[pousr]_|xox[abposr]-|SG\.|-----BEGIN)"
+
+RULE = Rule(
+    code="SEC003",
+    name="hardcoded-secret",
+    category="security",
+    severity=Severity.WARNING,
+    summary="A secret written as a string literal in code or build-time configuration",
+    fix_safety="offer",
+    query=r"""
+    ((pair key: [(keyword) (quoted_keyword)] @key value: (string) @value) @pair)
+    ((binary_operator left: [(string) (atom)] @key operator: "=>" right: (string) @value) @pair)
+    ((unary_operator operator: "@" operand: (call target: (identifier) @key (arguments . (string) @value .))) @pair)
+    ((string (quoted_content) @content) @value (#match? @content "^(sk_live_|rk_live_|AKIA|gh[pousr]_|xox[abposr]-|SG\\.|-----BEGIN)"))
+    """,
+    explanation="""
+        ## SEC003 hardcoded-secret
+
+        A password, API key or token written as a literal ends up in the repository, in every
+        clone and in the compiled release. Phoenix's `runtime.exs` template is where production
+        "secrets from environment variables" are loaded
+        (`phoenix:installer/templates/phx_single/config/runtime.exs.eex:3-7@v1.8.12`). Sobelow's
+        `Config.Secrets` checks `secret_key_base` and fuzzy `password`/`secret` keys
+        (`sobelow:lib/sobelow/config/secrets.ex:24-56@v0.15.0`).
+
+        Flagged, in `config/config.exs`, `config/prod.exs`, `config/runtime.exs` and `lib/`: a
+        non-empty string literal as the value of a key matching
+        `secret|password|passwd|api_?key|access_key|private_key|client_secret|token` (keyword
+        pairs, map keys, module attributes such as `@api_key "..."`), and literals shaped like
+        well-known credentials (`sk_live_...`, `AKIA...`, `ghp_...`, `xoxb-...`, PEM private keys).
+        The message names the key or the shape that triggered it.
+
+        Not flagged: `dev.exs`, `test.exs` and `test/` (Phoenix generates literal
+        `secret_key_base` values there), keys ending in `_salt` (Phoenix's `signing_salt`) or
+        naming something about a secret (`token_url`, `password_field`, ...), empty strings,
+        values with spaces (labels, messages), obvious placeholders (`"changeme"`,
+        `"your-api-key"`, `"${API_KEY}"`, an environment variable's name), fixtures, and any
+        value that is not a literal (such as `System.fetch_env!/1`).
+
+        **Bad**
+
+        ```elixir
+        config :my_app, MyApp.Mailer, api_key: "SG.abc123"
+        ```
+
+        **Good** (in `config/runtime.exs`)
+
+        ```elixir
+        config :my_app, MyApp.Mailer, api_key: System.fetch_env!("SENDGRID_API_KEY")
+        ```
+
+        **Fix** (offered, in `runtime.exs` and in function bodies): replace the literal with
+        `System.fetch_env!("NAME")`; the deployment must then set that variable.
+    """,
+    examples=[
+        bad(
+            """
+            import Config
+            config :my_app, MyApp.Mailer, api_key: "SG.abc123"  # expect: SEC003
+            config :my_app, MyAppWeb.Endpoint, secret_key_base: "q9S1xJ7kZ8mLw3N0vB2cX4tY6uI5oP"  # expect: SEC003
+            """,
+            path="config/prod.exs",
+        ),
+        bad(
+            """
+            import Config
+            config :my_app, :stripe, %{"client_secret" => "cs_0123456789abcdef"}  # expect: SEC003
+            """,
+            path="config/runtime.exs",
+            fixed="""
+            import Config
+            config :my_app, :stripe, %{"client_secret" => System.fetch_env!("CLIENT_SECRET")}  # expect: SEC003
+            """,
+        ),
+        bad(
+            """
+            defmodule MyApp.Broker do
+              @api_key "k-7f3a9c"  # expect: SEC003
+
+              def connect do
+                AMQP.Connection.open(host: "rabbit", username: "app", password: "guest")  # expect: SEC003
+              end
+
+              def stripe, do: "sk_live_abcdefghijklmnop1234"  # expect: SEC003
+            end
+            """,
+            path="lib/my_app/broker.ex",
+        ),
+        good(
+            """
+            import Config
+            config :my_app, MyAppWeb.Endpoint, secret_key_base: "dev-only-0123456789abcdef"
+            """,
+            path="config/dev.exs",
+            note="dev.exs and test.exs are excluded",
+        ),
+        good(
+            """
+            defmodule MyApp.AuthTest do
+              @password "hunter2-secret"
+            end
+            """,
+            path="test/my_app/auth_test.exs",
+            note="tests are excluded",
+        ),
+        good(
+            """
+            import Config
+            config :my_app, MyAppWeb.Endpoint, live_view: [signing_salt: "aB3dE6fG"]
+            config :my_app, MyApp.Oauth, token_url: "https://example.com/token", password_field: "pwd"
+            config :my_app, MyApp.Mailer, api_key: "", password: "changeme", token: "${API_TOKEN}"
+            config :my_app, MyApp.Api, api_key: "SENDGRID_API_KEY", secret: "your-secret-here"
+            """,
+            path="config/config.exs",
+            note="_salt keys, keys about a secret, empty strings, placeholders and env var names",
+        ),
+        good(
+            """
+            import Config
+            config :my_app, MyApp.Mailer, api_key: System.fetch_env!("SENDGRID_API_KEY")
+            config :my_app, MyApp.Repo, password: System.get_env("DB_PASSWORD") || raise("missing")
+            """,
+            path="config/runtime.exs",
+            note="values read from the environment",
+        ),
+        good(
+            """
+            defmodule MyApp.AccountsFixtures do
+              def valid_user_password, do: "hello world!"
+              def attrs, do: %{password: "supersecret123"}
+            end
+
+            defmodule MyAppWeb.UserForm do
+              def labels, do: [password: "Password", token: "Enter the token from your email"]
+            end
+            """,
+            path="lib/my_app/accounts_fixtures.ex",
+            note="fixture modules, labels and messages",
+        ),
+    ],
+)
+
+
+@RULE.check
+def check(ctx: Context, match: Match):
+    path = ctx.path
+    if not (path.is_lib or path.relative in ("config/config.exs", "config/prod.exs", "config/runtime.exs")):
+        return
+    if path.is_mix_task or "/fixtures/" in "/" + path.relative:
+        return
+    value = match.node("value")
+    module = ctx.module_of(value)
+    if module is not None and module.name and re.search(r"(Fixtures?|Factory|Seeds?)$", module.name):
+        return
+    literal = string_value(value)
+    if literal is None or not literal.strip() or re.search(r"\s", literal.strip()):
+        return
+    key_node = match.get("key")
+    if key_node is None:
+        shape = next((label for pattern, label in SHAPES if pattern.search(literal)), None)
+        if shape is None or _has_pair_parent(value):
+            return  # a matching key reports it
+        yield ctx.finding(value, f"This string looks like {shape}; keep credentials out of the source")
+        return
+    key = _key_name(key_node, match.node("pair"))
+    if key is None or not SECRET_KEY.search(key) or NOT_A_SECRET_SUFFIX.search(key):
+        return
+    if _placeholder(literal, key):
+        return
+    trigger = SECRET_KEY.search(key).group(0)
+    shape = next((label for pattern, label in SHAPES if pattern.search(literal)), None)
+    reason = f"key `{key}` (matches \"{trigger.lower()}\")" + (f", value looks like {shape}" if shape else "")
+    fixes = []
+    attribute = match.node("pair").type == "unary_operator"
+    if path.is_runtime_config or (path.is_lib and not attribute and _in_function(value)):
+        env = re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_").upper()
+        fixes.append(fix(f'Read it with System.fetch_env!("{env}")', replace_node(value, f'System.fetch_env!("{env}")'), safe=False))
+    yield ctx.finding(
+        value,
+        f"Hard-coded secret: {reason} has a string literal; read it from the environment in config/runtime.exs",
+        fixes=fixes,
+    )
+
+
+def _key_name(key_node, pair) -> str | None:
+    if pair.type == "pair":
+        return keyword_key(pair)
+    if key_node.type == "string":
+        return string_value(key_node)
+    if key_node.type == "atom":
+        return text(key_node).lstrip(":")
+    return text(key_node)
+
+
+def _placeholder(literal: str, key: str) -> bool:
+    value = literal.strip()
+    if PLACEHOLDER.match(value) or ENV_NAME.match(value):
+        return True
+    return value.lower() == key.lower()
+
+
+def _has_pair_parent(value) -> bool:
+    parent = value.parent
+    if parent is None:
+        return False
+    if parent.type == "pair":
+        key = keyword_key(parent)
+        return key is not None and bool(SECRET_KEY.search(key)) and not NOT_A_SECRET_SUFFIX.search(key)
+    return False
+
+
+def _in_function(node) -> bool:
+    from exhort.syntax import enclosing_def
+
+    return enclosing_def(node) is not None

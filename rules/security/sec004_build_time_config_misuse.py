@@ -1,0 +1,191 @@
+"""SEC004 build-time-config-misuse."""
+
+from exhort.findings import Severity
+from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
+from exhort.syntax import call_arguments, call_name, text
+
+ENV_READS = ("get_env", "fetch_env", "fetch_env!")
+# config files evaluated at run time (releases.exs is the pre-1.11 runtime configuration)
+RUNTIME_FILES = ("config/runtime.exs", "config/releases.exs")
+DEV_FILES = ("config/dev.exs", "config/test.exs")
+
+RULE = Rule(
+    code="SEC004",
+    name="build-time-config-misuse",
+    category="security",
+    severity=Severity.WARNING,
+    summary="Environment read at build time, or Mix used in runtime.exs",
+    fix_safety="safe",
+    query=r"""
+    ((call target: (dot left: (alias) @module right: (identifier) @function)) @call)
+    ((call target: (identifier) @function (arguments . (alias) @module)) @call
+      (#any-of? @function "use" "import"))
+    ((call target: (identifier) @function) @call (#eq? @function "import_config"))
+    """,
+    explanation="""
+        ## SEC004 build-time-config-misuse
+
+        `config/config.exs` and the files it imports are "evaluated whenever you compile your
+        code or whenever you assemble the release", so `System.fetch_env!` there "will be
+        computed on the host machine, whenever the release is built"
+        (`elixir:lib/mix/lib/mix/tasks/release.ex:608-626@v1.20.3`): the build machine's value
+        (or its absence) is baked into the release. `config/runtime.exs` runs when the release
+        boots, and it "MUST `import Config`… MUST NOT import any other configuration file via
+        `import_config`… MUST NOT access `Mix` in any way" (`release.ex:638-643`); Mix is not
+        part of a release.
+
+        - **warning**: `System.get_env/fetch_env/fetch_env!` in `config/config.exs` or
+          `config/<env>.exs` (information in `dev.exs` and `test.exs`);
+        - **error**: in `config/runtime.exs`, `import_config`, any `Mix.*` call (such as
+          `Mix.env()`), `use Mix.Config` or `import Mix.Config`.
+
+        **Bad**
+
+        ```elixir
+        # config/prod.exs
+        config :my_app, :stripe_key, System.fetch_env!("STRIPE_KEY")
+        # config/runtime.exs
+        if Mix.env() == :prod do
+        ```
+
+        **Good**: the same `config` line in `runtime.exs`; `if config_env() == :prod do`
+        (`config_env/0` exists since Elixir 1.11).
+
+        **Fix**: `Mix.env()` → `config_env()` and `Mix.target()` → `config_target()` in
+        runtime.exs are safe. Moving an env read to runtime.exs is left to you.
+    """,
+    examples=[
+        bad(
+            """
+            import Config
+            config :my_app, :stripe_key, System.fetch_env!("STRIPE_KEY")  # expect: SEC004
+            config :my_app, MyApp.Repo, pool_size: String.to_integer(System.get_env("POOL_SIZE", "10"))  # expect: SEC004
+            """,
+            path="config/prod.exs",
+        ),
+        bad(
+            """
+            import Config
+
+            if Mix.env() == :prod do  # expect: SEC004
+              config :my_app, MyApp.Repo, url: System.fetch_env!("DATABASE_URL")
+            end
+
+            import_config "#{config_env()}.secret.exs"  # expect: SEC004
+            config :my_app, version: Mix.Project.config()[:version]  # expect: SEC004
+            """,
+            path="config/runtime.exs",
+            fixed="""
+            import Config
+
+            if config_env() == :prod do  # expect: SEC004
+              config :my_app, MyApp.Repo, url: System.fetch_env!("DATABASE_URL")
+            end
+
+            import_config "#{config_env()}.secret.exs"  # expect: SEC004
+            config :my_app, version: Mix.Project.config()[:version]  # expect: SEC004
+            """,
+        ),
+        bad(
+            """
+            use Mix.Config  # expect: SEC004
+            config :my_app, port: 4000
+            """,
+            path="config/runtime.exs",
+        ),
+        bad(
+            """
+            import Config
+            config :my_app, MyAppWeb.Endpoint, http: [port: System.get_env("PORT") || 4000]  # expect: SEC004
+            """,
+            path="config/dev.exs",
+            note="information in dev.exs and test.exs",
+        ),
+        good(
+            """
+            import Config
+
+            if config_env() == :prod do
+              config :my_app, MyApp.Repo, url: System.fetch_env!("DATABASE_URL")
+            end
+            """,
+            path="config/runtime.exs",
+            note="env reads belong in runtime.exs",
+        ),
+        good(
+            """
+            import Config
+            config :my_app, env: Mix.env()
+            import_config "#{config_env()}.exs"
+            """,
+            path="config/config.exs",
+            note="Mix and import_config are fine in build-time config",
+        ),
+        good(
+            """
+            defmodule MyApp.Settings do
+              def port, do: System.get_env("PORT")
+              def env, do: Mix.env()
+            end
+            """,
+            path="lib/my_app/settings.ex",
+            note="not a config file (Elixir itself warns about Mix in lib/)",
+        ),
+        good(
+            """
+            import Config
+            config :my_app, MyApp.Repo, url: System.fetch_env!("DATABASE_URL")
+            """,
+            path="config/releases.exs",
+            note="releases.exs is run-time configuration too",
+        ),
+    ],
+)
+
+
+@RULE.check
+def check(ctx: Context, match: Match):
+    path = ctx.path
+    if not path.is_config:
+        return
+    call = match.node("call")
+    function = text(match.node("function"))
+    module_node = match.get("module")
+    module = text(module_node) if module_node is not None else None
+    runtime = path.relative in RUNTIME_FILES
+    if path.is_runtime_config:
+        if call_name(call)[0] is None:  # use/import/import_config
+            if function == "import_config":
+                yield ctx.finding(call, "runtime.exs must not import other configuration files (import_config)",
+                                  severity=Severity.ERROR)
+                return
+            if module in ("Mix.Config",):
+                yield ctx.finding(call, f"runtime.exs must not access Mix: {function} Mix.Config is not available in a release; use `import Config`",
+                                  severity=Severity.ERROR)
+            return
+        if module == "Mix" or (module or "").startswith("Mix."):
+            fixes = []
+            if module == "Mix" and function in ("env", "target") and not call_arguments(call):
+                replacement = "config_env()" if function == "env" else "config_target()"
+                fixes.append(fix(f"Replace with {replacement}", replace_node(call, replacement), safe=True))
+            yield ctx.finding(
+                call,
+                f"runtime.exs must not access Mix ({module}.{function}): Mix is not available in a release",
+                fixes=fixes,
+                severity=Severity.ERROR,
+            )
+        return
+    if runtime or call_name(call)[0] != "System" or function not in ENV_READS:
+        return
+    if path.relative in DEV_FILES:
+        yield ctx.finding(
+            call,
+            f"System.{function} in {path.name} is read at compile time, not when the app starts",
+            severity=Severity.INFORMATION,
+        )
+        return
+    yield ctx.finding(
+        call,
+        f"System.{function} in {path.name} runs when the release is built, so the build machine's value is baked in; "
+        "move it to config/runtime.exs",
+    )

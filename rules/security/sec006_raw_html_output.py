@@ -1,0 +1,425 @@
+"""SEC006 raw-html-output."""
+
+import re
+
+import tree_sitter as ts
+
+from exhort.findings import Severity
+from exhort.parsing import cached_query, new_elixir_parser
+from exhort.rule import Context, Rule, bad, good
+from exhort_rules.ecto._common import binds
+from exhort.syntax import (
+    ancestors,
+    call_name,
+    effective_arguments,
+    enclosing_call,
+    is_literal,
+    pipe_source,
+    string_value,
+    text,
+)
+
+QUERY = r"""
+((call target: (identifier) @function (arguments)) @call (#eq? @function "raw"))
+((call target: (dot left: (alias) @module right: (identifier) @function) (arguments)) @call (#eq? @function "raw"))
+((tuple . (atom) @tag . (_) . ) @tuple (#eq? @tag ":safe"))
+((sigil (sigil_name) @name (quoted_content)) @sigil (#eq? @name "H"))
+"""
+SANITIZERS = ("HtmlSanitizeEx",)
+ESCAPERS = {
+    ("Phoenix.HTML", "html_escape"), ("Phoenix.HTML.Engine", "html_escape"), ("Phoenix.HTML.Safe", "to_iodata"),
+    ("Plug.HTML", "html_escape"), ("Plug.HTML", "html_escape_to_iodata"), (None, "html_escape"),
+}
+
+RULE = Rule(
+    code="SEC006",
+    name="raw-html-output",
+    category="security",
+    severity=Severity.WARNING,
+    summary="raw/1 or a hand-built {:safe, ...} turns off HTML escaping for data that may not be safe",
+    fix_safety="none",
+    scope="document",
+    languages=("elixir", "heex"),
+    explanation="""
+        ## SEC006 raw-html-output
+
+        Phoenix.HTML escapes everything a template outputs. `raw/1` (and a hand-built
+        `{:safe, iodata}` tuple) "marks the given content as raw", so it is sent as HTML; the
+        docs add that "user data or data coming from the database is almost never considered
+        safe" (hexdocs `Phoenix.HTML`). A comment body passed through `raw` is a stored XSS.
+        Sobelow's `XSS.Raw` flags the same calls (`sobelow:lib/sobelow/xss/raw.ex`).
+
+        Flagged, in templates (`{...}` and `<%= %>` of `.html.heex` files and `~H` sigils) and in
+        view and component code: `raw(expr)`, `Phoenix.HTML.raw(expr)` and `{:safe, expr}` when
+        `expr` is not a string literal (or, outside templates, a module attribute) and not a call
+        to a known sanitizer (`HtmlSanitizeEx.*`) or escaper (`html_escape`). Patterns such as
+        `{:safe, iodata} = html_escape(x)` are not flagged.
+
+        **Bad**
+
+        ```heex
+        {raw(@comment.body)}
+        ```
+
+        **Good**
+
+        ```heex
+        {@comment.body}
+        {raw(HtmlSanitizeEx.basic_html(@comment.body))}
+        ```
+
+        **Fix**: none; sanitize the HTML or render it with components.
+    """,
+    examples=[
+        bad(
+            """
+            defmodule MyAppWeb.CommentComponents do
+              use Phoenix.Component
+
+              def comment(assigns) do
+                ~H\"\"\"
+                <div class="comment">
+                  {raw(@comment.body)} <%!-- expect: SEC006 --%>
+                  <span title={@comment.author}>{Phoenix.HTML.raw(@comment.signature)}</span> <%!-- expect: SEC006 --%>
+                </div>
+                \"\"\"
+              end
+
+              def summary(comment), do: raw(comment.summary_html)  # expect: SEC006
+              def marked(html), do: {:safe, html}  # expect: SEC006
+            end
+            """,
+            path="lib/my_app_web/components/comment_components.ex",
+            note="raw inside ~H, in plain code, and a hand-built {:safe, _}",
+        ),
+        bad(
+            """
+            <div>
+              <%= raw @post.body_html %> <%!-- expect: SEC006 --%>
+              {raw(render_markdown(@post.summary))} <%!-- expect: SEC006 --%>
+              <script>
+                const x = {a: 1};
+                var origins = <%= raw(Jason.encode!(@origins)) %>; <%!-- expect: SEC006 --%>
+              </script>
+              <p>{@post.title}</p>
+            </div>
+            """,
+            path="lib/my_app_web/controllers/post_html/show.html.heex",
+            note="a .html.heex template; <%= %> still runs inside <script>, where {...} does not",
+        ),
+        good(
+            """
+            defmodule MyAppWeb.Safe do
+              use MyAppWeb, :html
+
+              @icon "<svg></svg>"
+
+              def icon(assigns) do
+                ~H\"\"\"
+                <p>{@comment.body}</p>
+                {raw(HtmlSanitizeEx.basic_html(@comment.body))}
+                {raw("<br/>")}
+                <script>let raw = (x) => x; raw({a: 1});</script>
+                \"\"\"
+              end
+
+              def svg, do: raw(@icon)
+
+            def notice(conn) do
+              message = "Please <a href='/settings'>enable 2FA</a> " <> "and try again."
+              render(conn, :notice, message: {:safe, message})
+            end
+
+            defmacro compiled(html) do
+              quote do
+                unquote(html) |> String.replace("%NONCE%", "n") |> Phoenix.HTML.raw()
+              end
+            end
+              def escaped(x), do: {:safe, Phoenix.HTML.Engine.html_escape(x)}
+              def sanitized(x), do: x |> HtmlSanitizeEx.strip_tags() |> raw()
+
+              def unwrap(x) do
+                {:safe, iodata} = Phoenix.HTML.html_escape(x)
+                case x do
+                  {:safe, data} -> data
+                  other -> other
+                end
+                iodata
+              end
+            end
+            """,
+            path="lib/my_app_web/safe.ex",
+            note="sanitizers, escapers, literals, module attributes, a variable bound to literals, quoted code, script content and {:safe, _} patterns",
+        ),
+        good(
+            """
+            defmodule MyApp.Bytes do
+              def raw(x), do: x
+              def run(data), do: raw(data)
+            end
+
+            defmodule MyApp.Other do
+              def run(data), do: raw(data)
+            end
+            """,
+            path="lib/my_app/bytes.ex",
+            note="a module defining its own raw/1, and a module that is not view code",
+        ),
+    ],
+)
+
+_PARSER_LOCAL = {}
+
+
+@RULE.check
+def check(ctx: Context, _match):
+    path = ctx.path
+    if path.is_test or not path.is_production_code:
+        return
+    document = ctx.document
+    if document.language == "heex":
+        yield from _check_template(ctx, document.data, 0)
+        return
+    if document.tree is None:
+        return
+    query = cached_query(QUERY)
+    seen = set()
+    for pattern, captures in ts.QueryCursor(query).matches(document.tree.root_node):
+        if pattern == 3:
+            sigil = captures["sigil"][0]
+            if sigil.has_error:
+                continue
+            content = next(c for c in sigil.named_children if c.type == "quoted_content")
+            yield from _check_template(ctx, ctx.data[content.start_byte:content.end_byte], content.start_byte)
+            continue
+        node = (captures.get("call") or captures.get("tuple"))[0]
+        if node.start_byte in seen or node.has_error:
+            continue
+        seen.add(node.start_byte)
+        module = ctx.module_of(node)
+        if not _view_code(ctx, module) or enclosing_call(node, "quote") is not None:
+            continue  # quoted code is generated at compile time: unknown
+        if pattern == 2:
+            message = _check_safe_tuple(node)
+        else:
+            message = _check_raw(node, module, template=False)
+        if message:
+            yield ctx.finding(node, message)
+
+
+def _view_code(ctx, module) -> bool:
+    if any(part.endswith("_web") for part in ctx.path.parts[:2]):
+        return True
+    if module is None:
+        return False
+    if module.kind in ("live_view", "live_component", "component"):
+        return True
+    return any(u.module.endswith("Web") or u.module.startswith("Phoenix.") for u in module.uses)
+
+
+def _check_raw(call, module, template: bool) -> str | None:
+    mod, fun = call_name(call)
+    if mod is not None:
+        resolved = module.resolve_alias(mod) if module is not None else mod
+        if resolved != "Phoenix.HTML":
+            return None
+    elif module is not None and module.defines("raw", 1):
+        return None
+    arguments = effective_arguments(call)
+    if len(arguments) != 1:
+        return None
+    if _trusted(arguments[0], template):
+        return None
+    return f"{'raw' if mod is None else mod + '.raw'}/1 sends {_short(arguments[0])} unescaped: a stored XSS if it holds user data"
+
+
+def _check_safe_tuple(tuple_node) -> str | None:
+    items = [c for c in tuple_node.named_children if c.type != "comment"]
+    if len(items) != 2:
+        return None
+    if _in_pattern(tuple_node):
+        return None
+    for parent in ancestors(tuple_node):
+        if parent.type == "call" and call_name(parent) == (None, "defimpl"):
+            return None
+    if _trusted(items[1], template=False):
+        return None
+    return f"A hand-built {{:safe, ...}} marks {_short(items[1])} as HTML-safe without escaping it"
+
+
+def _in_pattern(node) -> bool:
+    child = node
+    for parent in ancestors(node):
+        if parent.type == "binary_operator":
+            op = text(parent.child_by_field_name("operator"))
+            if op in ("=", "<-") and parent.child_by_field_name("left") == child:
+                return True
+            if op == "when":
+                pass
+            elif op not in ("|", "=>", "<>", "++"):
+                return False
+        elif parent.type == "arguments" and parent.parent is not None and parent.parent.type == "stab_clause":
+            return True
+        elif parent.type == "arguments" and parent.parent is not None and parent.parent.type == "call":
+            definition = enclosing_call(parent, "def", "defp", "defmacro", "defmacrop")
+            if definition is not None and parent.parent.parent is not None and parent.parent.parent.parent == definition:
+                return True  # a function head parameter
+            return False
+        elif parent.type in ("body", "do_block", "source", "anonymous_function"):
+            return False
+        child = parent
+    return False
+
+
+def _trusted(node, template: bool, depth: int = 0) -> bool:
+    if node.type == "identifier" and not template and depth == 0:
+        bound = binds(node, text(node))
+        return len(bound) == 1 and bound[0] is not None and _trusted(bound[0], template, depth + 1)
+    if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "<>":
+        return all(_trusted(node.child_by_field_name(side), template, depth) for side in ("left", "right"))
+    if node.type == "string":
+        return string_value(node) is not None or all(
+            _trusted(i, template) for c in node.named_children if c.type == "interpolation" for i in c.named_children
+        )
+    if is_literal(node):
+        return True
+    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "@" and not template:
+        return True  # a module attribute: fixed at compile time
+    if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "|>":
+        return _trusted(node.child_by_field_name("right"), template)
+    if node.type == "call":
+        mod, fun = call_name(node)
+        if mod is not None and any(mod == s or mod.startswith(s + ".") for s in SANITIZERS):
+            return True
+        if (mod, fun) in ESCAPERS or fun == "html_escape":
+            return True
+        if (mod, fun) in (("Phoenix.HTML", "raw"), (None, "raw")):
+            return True  # raw(raw(x)): the inner call is reported
+    return False
+
+
+def _short(node) -> str:
+    value = text(node).replace("\n", " ")
+    return f"`{value}`" if len(value) <= 40 else f"`{value[:37]}...`"
+
+
+# -- templates ---------------------------------------------------------------------------------
+
+_RAW_HINT = re.compile(rb"\braw\b")
+
+
+def _check_template(ctx, data: bytes, base: int):
+    if not _RAW_HINT.search(data):
+        return
+    parser = new_elixir_parser()
+    query = cached_query(QUERY)
+    for start, end in _expressions(data):
+        chunk = data[start:end]
+        if not _RAW_HINT.search(chunk):
+            continue
+        tree = parser.parse(chunk)
+        for pattern, captures in ts.QueryCursor(query).matches(tree.root_node):
+            if pattern not in (0, 1):
+                continue
+            call = captures["call"][0]
+            if call.has_error:
+                continue
+            message = _check_raw(call, None, template=True)
+            if message:
+                yield ctx.finding((base + start + call.start_byte, base + start + call.end_byte), message)
+
+
+def _expressions(data: bytes):
+    """Byte ranges of the Elixir inside `{...}` and `<%= ... %>` of a HEEx template.
+
+    `<script>`/`<style>` bodies and comments are skipped (HEEx does not interpolate there).
+    """
+    i = 0
+    n = len(data)
+    while i < n:
+        if data.startswith(b"<%!--", i):
+            close = data.find(b"--%>", i)
+            i = n if close < 0 else close + 4
+            continue
+        if data.startswith(b"<!--", i):
+            close = data.find(b"-->", i)
+            i = n if close < 0 else close + 3
+            continue
+        if data.startswith(b"<%", i):
+            close = data.find(b"%>", i)
+            if close < 0:
+                return
+            start = i + 2
+            while start < close and data[start:start + 1] in (b"=", b"#"):
+                if data[start:start + 1] == b"#":
+                    start = close
+                    break
+                start += 1
+            if start < close:
+                yield start, close
+            i = close + 2
+            continue
+        lowered = data[i:i + 8].lower()
+        if lowered.startswith(b"<script") or lowered.startswith(b"<style"):
+            # no {...} interpolation inside script/style, but <%= %> tags still run there
+            tag = b"</script" if lowered.startswith(b"<script") else b"</style"
+            close = data.lower().find(tag, i)
+            stop = n if close < 0 else close
+            position = i
+            while True:
+                eex = data.find(b"<%", position, stop)
+                if eex < 0:
+                    break
+                end = data.find(b"%>", eex, stop)
+                if end < 0:
+                    break
+                start = eex + 2
+                if data[start:start + 1] == b"=":
+                    start += 1
+                if data[start:start + 1] not in (b"#", b"!"):
+                    yield start, end
+                position = end + 2
+            i = n if close < 0 else close + len(tag)
+            continue
+        if data[i:i + 1] == b"{":
+            end = _balanced(data, i)
+            if end is None:
+                return
+            yield i + 1, end
+            i = end + 1
+            continue
+        i += 1
+
+
+def _balanced(data: bytes, start: int) -> int | None:
+    depth = 0
+    i = start
+    n = len(data)
+    while i < n:
+        ch = data[i:i + 1]
+        if ch in (b'"', b"'"):
+            i = _skip_string(data, i)
+            continue
+        if ch == b"{":
+            depth += 1
+        elif ch == b"}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
+
+
+def _skip_string(data: bytes, i: int) -> int:
+    quote = data[i:i + 1]
+    i += 1
+    n = len(data)
+    while i < n:
+        ch = data[i:i + 1]
+        if ch == b"\\":
+            i += 2
+            continue
+        if ch == quote:
+            return i + 1
+        i += 1
+    return n

@@ -1,0 +1,380 @@
+"""End-to-end tests: the real server over stdio, driven by pytest-lsp clients."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as t
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from lsp_helpers import (
+    SERVER_COMMAND,
+    accept_registrations,
+    Recorder,
+    apply_edit,
+    apply_text_edits,
+    change,
+    debug,
+    did_change,
+    index_to_column,
+    initialize,
+    open_document,
+    wait_for_index,
+    write_project,
+)
+
+FAILING_SERVER = [sys.executable, str(Path(__file__).with_name("failing_rule_server.py"))]
+
+SAMPLE = """\
+defmodule Sample.Filters do
+  @moduledoc "émails 📧 日本"
+
+  def filter(params) do
+    status = "日😀" <> String.to_atom(params["status"])
+    IO.inspect(status, label: "é")
+  end
+
+  def any_expired?(expired), do: length(expired) > 0
+end
+"""
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def client(lsp_client: LanguageClient):
+    lsp_client.registrations = accept_registrations(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=FAILING_SERVER))
+async def failing_client(lsp_client: LanguageClient):
+    lsp_client.registrations = accept_registrations(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+def project(tmp_path: Path, extra: dict[str, str] | None = None) -> tuple[Path, str]:
+    root = write_project(tmp_path, {"lib/sample/filters.ex": SAMPLE, **(extra or {})})
+    return root, (root / "lib/sample/filters.ex").as_uri()
+
+
+# -- text sync in every encoding ----------------------------------------------------------------
+
+CLIENTS = {"visual-studio-code": "utf-16", "neovim@v0.11.0": "utf-8", "emacs": "utf-32"}
+
+
+@pytest.mark.parametrize("spec", list(CLIENTS))
+async def test_incremental_edits_with_multibyte_text_in_each_encoding(client: LanguageClient, tmp_path, spec):
+    root, uri = project(tmp_path)
+    result = await initialize(client, spec, root)
+    encoding = CLIENTS[spec]
+    assert result.capabilities.position_encoding == encoding
+    text = SAMPLE
+    open_document(client, uri, text)
+    # Edits addressed in the negotiated units, after é, 日, 😀 and across lines.
+    line4 = text.splitlines()[4]
+    after_emoji = index_to_column(line4, line4.index("😀") + 1, encoding)
+    edits = [
+        (4, after_emoji, 4, after_emoji, "é"),
+        (1, index_to_column(text.splitlines()[1], text.splitlines()[1].index("📧"), encoding), 1,
+         index_to_column(text.splitlines()[1], text.splitlines()[1].index("📧") + 1, encoding), "😀😀"),
+        (5, 0, 6, 0, "    x = 1\n    日 = 2\r\n"),
+        (8, 2, 8, 2, "\x0c\u2028"),
+        (0, 0, 0, 0, "# 🎉\n"),
+    ]
+    for version, (l0, c0, l1, c1, new) in enumerate(edits, start=2):
+        text = apply_edit(text, l0, c0, l1, c1, new, encoding)
+        did_change(client, uri, version, [change(l0, c0, l1, c1, new)])
+    state = await debug(client, "exhort.debug.document", uri)
+    assert state["encoding"] == encoding
+    assert state["version"] == len(edits) + 1
+    assert state["text"] == text
+    assert state["tree"] == state["fresh_tree"]
+
+
+async def test_diagnostic_positions_use_the_negotiated_encoding(client: LanguageClient, tmp_path):
+    root, uri = project(tmp_path)
+    await initialize(client, "emacs", root)  # utf-32 columns
+    recorder = Recorder(client)
+    open_document(client, uri, SAMPLE)
+    published = await recorder.wait(uri, 1)
+    sec = next(d for d in published.diagnostics if d.code == "SEC001")
+    line = SAMPLE.splitlines()[4]
+    assert sec.range.start.line == 4
+    assert sec.range.start.character == line.index("String.to_atom")  # code points
+    assert sec.source == "exhort"
+
+
+# -- push and pull ----------------------------------------------------------------------------
+
+
+async def test_push_mode_publishes_each_version_and_clears(client: LanguageClient, tmp_path):
+    root, uri = project(tmp_path)
+    await initialize(client, "visual-studio-code", root)
+    recorder = Recorder(client)
+    open_document(client, uri, SAMPLE)
+    first = await recorder.wait(uri, 1)
+    assert sorted(d.code for d in first.diagnostics) == ["PRF001", "SEC001", "STY001"]
+    # Remove the IO.inspect line: STY001 goes, the rest stays.
+    did_change(client, uri, 2, [change(5, 0, 6, 0, "")])
+    second = await recorder.wait(uri, 2)
+    assert sorted(d.code for d in second.diagnostics) == ["PRF001", "SEC001"]
+    assert all(p.version in (1, 2) for p in recorder.published if p.uri == uri)
+    with pytest.raises(Exception):
+        await client.text_document_diagnostic_async(t.DocumentDiagnosticParams(t.TextDocumentIdentifier(uri)))
+    mark = len(recorder.published)
+    client.text_document_did_close(t.DidCloseTextDocumentParams(t.TextDocumentIdentifier(uri)))
+    cleared = await recorder.wait(uri, None, after=mark)
+    assert len(cleared.diagnostics) == 0
+
+
+async def test_unused_suppression_is_an_unnecessary_hint(client: LanguageClient, tmp_path):
+    root, uri = project(tmp_path)
+    await initialize(client, "visual-studio-code", root)
+    recorder = Recorder(client)
+    text = SAMPLE.replace("  def any_expired?", "  # exhort:disable-next-line SEC001\n  def any_expired?")
+    open_document(client, uri, text)
+    published = await recorder.wait(uri, 1)
+    hint = next(d for d in published.diagnostics if d.code == "EXH001")
+    assert hint.severity == t.DiagnosticSeverity.Hint
+    assert t.DiagnosticTag.Unnecessary in hint.tags
+
+
+async def test_pull_mode_reports_full_then_unchanged_and_never_pushes(client: LanguageClient, tmp_path):
+    root, uri = project(tmp_path)
+    result = await initialize(client, "neovim@v0.11.0", root)
+    assert result.capabilities.diagnostic_provider is not None
+    recorder = Recorder(client)
+    open_document(client, uri, SAMPLE)
+    identifier = t.TextDocumentIdentifier(uri)
+    report = await client.text_document_diagnostic_async(t.DocumentDiagnosticParams(identifier))
+    assert report.kind == "full"
+    assert sorted(d.code for d in report.items) == ["PRF001", "SEC001", "STY001"]
+    again = await client.text_document_diagnostic_async(
+        t.DocumentDiagnosticParams(identifier, previous_result_id=report.result_id)
+    )
+    assert again.kind == "unchanged" and again.result_id == report.result_id
+    did_change(client, uri, 2, [change(5, 0, 6, 0, "")])
+    changed = await client.text_document_diagnostic_async(
+        t.DocumentDiagnosticParams(identifier, previous_result_id=report.result_id)
+    )
+    assert changed.kind == "full" and changed.result_id != report.result_id
+    assert sorted(d.code for d in changed.items) == ["PRF001", "SEC001"]
+    await asyncio.sleep(0.2)
+    assert [p for p in recorder.published if p.uri == uri] == []
+
+
+# -- hover ------------------------------------------------------------------------------------
+
+
+async def test_hover_explains_findings_and_suppressions(client: LanguageClient, tmp_path):
+    text = SAMPLE.replace(
+        "  def any_expired?", "  # exhort:disable-next-line PRF001\n  def any_expired?"
+    ).replace("  def filter", "  # exhort:disable-next-line OTP002\n  def filter")
+    root, uri = project(tmp_path)
+    await initialize(client, "visual-studio-code", root)
+    open_document(client, uri, text)
+    lines = text.splitlines()
+    sec_line = next(i for i, line in enumerate(lines) if "String.to_atom" in line)
+    column = index_to_column(lines[sec_line], lines[sec_line].index("to_atom"), "utf-16")
+    hover = await client.text_document_hover_async(
+        t.HoverParams(t.TextDocumentIdentifier(uri), t.Position(sec_line, column))
+    )
+    assert hover.contents.kind == t.MarkupKind.Markdown
+    assert "**SEC001**" in hover.contents.value and "## SEC001" in hover.contents.value
+    used = next(i for i, line in enumerate(lines) if "disable-next-line PRF001" in line)
+    hover = await client.text_document_hover_async(t.HoverParams(t.TextDocumentIdentifier(uri), t.Position(used, 8)))
+    assert "`PRF001`" in hover.contents.value and "silences at least one finding" in hover.contents.value
+    unused = next(i for i, line in enumerate(lines) if "disable-next-line OTP002" in line)
+    hover = await client.text_document_hover_async(t.HoverParams(t.TextDocumentIdentifier(uri), t.Position(unused, 8)))
+    assert "silences nothing" in hover.contents.value
+    nothing = await client.text_document_hover_async(
+        t.HoverParams(t.TextDocumentIdentifier("file:///not/open.ex"), t.Position(0, 0))
+    )
+    assert nothing is None
+
+
+# -- code actions -----------------------------------------------------------------------------
+
+
+async def test_quick_fix_disable_comment_and_fix_all(client: LanguageClient, tmp_path):
+    root, uri = project(tmp_path)
+    await initialize(client, "visual-studio-code", root)
+    recorder = Recorder(client)
+    open_document(client, uri, SAMPLE)
+    published = await recorder.wait(uri, 1)
+    prf = next(d for d in published.diagnostics if d.code == "PRF001")
+    actions = await client.text_document_code_action_async(
+        t.CodeActionParams(t.TextDocumentIdentifier(uri), prf.range, t.CodeActionContext(diagnostics=[prf]))
+    )
+    quick = next(a for a in actions if a.kind == t.CodeActionKind.QuickFix and a.is_preferred)
+    assert quick.diagnostics[0].code == "PRF001"
+    fixed = apply_text_edits(SAMPLE, quick.edit.changes[uri], "utf-16")
+    assert "expired != []" in fixed
+    disable = next(a for a in actions if a.title == "Disable PRF001 for this line")
+    disabled = apply_text_edits(SAMPLE, disable.edit.changes[uri], "utf-16")
+    assert "\n  # exhort:disable-next-line PRF001\n  def any_expired?" in disabled
+
+    # Apply the disable comment and check that PRF001 is gone (and not reported unused).
+    edit = disable.edit.changes[uri][0]
+    did_change(client, uri, 2, [t.TextDocumentContentChangePartial(range=edit.range, text=edit.new_text)])
+    after = await recorder.wait(uri, 2)
+    assert sorted(d.code for d in after.diagnostics) == ["SEC001", "STY001"]
+
+    fix_all = await client.text_document_code_action_async(
+        t.CodeActionParams(
+            t.TextDocumentIdentifier(uri),
+            t.Range(t.Position(0, 0), t.Position(0, 0)),
+            t.CodeActionContext(diagnostics=[], only=["source.fixAll.exhort"]),
+        )
+    )
+    assert [a.kind for a in fix_all] == ["source.fixAll.exhort"]
+    assert {d.code for d in fix_all[0].diagnostics} == {"STY001"}
+    current = (await debug(client, "exhort.debug.document", uri))["text"]
+    new_text = apply_text_edits(current, fix_all[0].edit.changes[uri], "utf-16")
+    did_change(client, uri, 3, [t.TextDocumentContentChangeWholeDocument(text=new_text)])
+    rechecked = await recorder.wait(uri, 3)
+    assert sorted(d.code for d in rechecked.diagnostics) == ["SEC001"]
+
+
+async def test_heex_disable_comment_uses_the_heex_form(client: LanguageClient, tmp_path):
+    root = write_project(tmp_path, {})
+    await initialize(client, "visual-studio-code", root)
+    uri = (root / "lib/sample_web/page.html.heex").as_uri()
+    open_document(client, uri, "<div>\n  <p>{@x}</p>\n</div>\n", language="phoenix-heex")
+    actions = await client.text_document_code_action_async(
+        t.CodeActionParams(t.TextDocumentIdentifier(uri), t.Range(t.Position(1, 2), t.Position(1, 4)), t.CodeActionContext(diagnostics=[]))
+    )
+    assert isinstance(actions, (list, tuple))  # no HEEx rule fires here; the request must still succeed
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+async def test_config_reload_broken_config_and_editor_settings(client: LanguageClient, tmp_path):
+    root, uri = project(tmp_path, {".exhort.toml": 'ignore = ["SEC001"]\n'})
+    config = root / ".exhort.toml"
+    await initialize(client, "visual-studio-code", root)
+    recorder = Recorder(client)
+    open_document(client, uri, SAMPLE)
+    first = await recorder.wait(uri, 1)
+    assert sorted(d.code for d in first.diagnostics) == ["PRF001", "STY001"]
+
+    config.write_text('ignore = ["SEC001"]\n\nselect = ["NOPE999"]\n')
+    mark = len(recorder.published)
+    client.workspace_did_change_watched_files(
+        t.DidChangeWatchedFilesParams(changes=[t.FileEvent(uri=config.as_uri(), type=t.FileChangeType.Changed)])
+    )
+    broken = await recorder.wait(config.as_uri(), None, after=mark)
+    assert len(broken.diagnostics) == 1 and broken.diagnostics[0].range.start.line == 2
+    assert "NOPE999" in broken.diagnostics[0].message
+    still = await recorder.wait(uri, 1, after=mark)
+    assert sorted(d.code for d in still.diagnostics) == ["PRF001", "STY001"]  # last good config in force
+
+    config.write_text('ignore = ["STY001"]\n')
+    mark = len(recorder.published)
+    client.workspace_did_change_watched_files(
+        t.DidChangeWatchedFilesParams(changes=[t.FileEvent(uri=config.as_uri(), type=t.FileChangeType.Changed)])
+    )
+    cleared = await recorder.wait(config.as_uri(), None, after=mark)
+    assert len(cleared.diagnostics) == 0
+    reloaded = await recorder.wait(uri, 1, after=mark)
+    assert sorted(d.code for d in reloaded.diagnostics) == ["PRF001", "SEC001"]
+
+    mark = len(recorder.published)
+    client.workspace_did_change_configuration(
+        t.DidChangeConfigurationParams(settings={"exhort": {"ignore": ["PRF001"], "severity": {"SEC001": "hint"}}})
+    )
+    editor = await recorder.wait(uri, 1, after=mark)
+    assert [(d.code, d.severity) for d in editor.diagnostics] == [("SEC001", t.DiagnosticSeverity.Hint), ("STY001", t.DiagnosticSeverity.Hint)]
+
+
+async def test_initialization_options_override_the_file(client: LanguageClient, tmp_path):
+    root, uri = project(tmp_path)
+    await initialize(client, "visual-studio-code", root, options={"select": ["SEC"]})
+    recorder = Recorder(client)
+    open_document(client, uri, SAMPLE)
+    published = await recorder.wait(uri, 1)
+    assert [d.code for d in published.diagnostics] == ["SEC001"]
+
+
+# -- workspace index --------------------------------------------------------------------------
+
+
+async def test_index_progress_and_watched_file_updates(client: LanguageClient, tmp_path):
+    root, uri = project(tmp_path, {"lib/sample/worker.ex": "defmodule Sample.Worker do\n  use GenServer\nend\n"})
+    await initialize(client, "visual-studio-code", root)
+    state = await wait_for_index(client, lambda s: "Sample.Worker" in s["modules"])
+    assert "Sample.Filters" in state["modules"]
+    assert [
+        w["globPattern"] for r in client.registrations for w in r.register_options["watchers"]
+    ] == [
+        "**/*.{ex,exs,heex}", "**/mix.lock", "**/.exhort.toml"
+    ]
+    reports = client.progress_reports["exhort-index"]
+    assert reports[0].kind == "begin" and reports[0].message == "Indexing 3 files"  # two modules and mix.exs
+    assert reports[-1].kind == "end"
+
+    recorder = Recorder(client)
+    open_document(client, uri, SAMPLE)
+    await recorder.wait(uri, 1)
+    mark = len(recorder.published)
+    added = root / "lib/sample/cache.ex"
+    added.write_text("defmodule Sample.Cache do\nend\n")
+    client.workspace_did_change_watched_files(
+        t.DidChangeWatchedFilesParams(changes=[t.FileEvent(uri=added.as_uri(), type=t.FileChangeType.Created)])
+    )
+    await wait_for_index(client, lambda s: "Sample.Cache" in s["modules"])
+    await recorder.wait(uri, 1, after=mark)  # the open document was re-checked against the new facts
+
+    (root / "lib/sample/worker.ex").unlink()
+    client.workspace_did_change_watched_files(
+        t.DidChangeWatchedFilesParams(
+            changes=[t.FileEvent(uri=(root / "lib/sample/worker.ex").as_uri(), type=t.FileChangeType.Deleted)]
+        )
+    )
+    await wait_for_index(client, lambda s: "Sample.Worker" not in s["modules"])
+
+    # Edits of an open file reach the index once typing pauses.
+    did_change(client, uri, 2, [change(0, 10, 0, 24, "Renamed")])
+    await wait_for_index(client, lambda s: "Renamed" in s["modules"] and "Sample.Filters" not in s["modules"])
+
+
+# -- robustness -------------------------------------------------------------------------------
+
+
+async def test_a_raising_rule_is_disabled_and_reported_once(failing_client: LanguageClient, tmp_path):
+    client = failing_client
+    root, uri = project(tmp_path)
+    await initialize(client, "visual-studio-code", root)
+    recorder = Recorder(client)
+    open_document(client, uri, SAMPLE)
+    first = await recorder.wait(uri, 1)
+    assert sorted(d.code for d in first.diagnostics) == ["PRF001", "SEC001", "STY001"]
+    did_change(client, uri, 2, [change(0, 0, 0, 0, "# edited\n")])
+    await recorder.wait(uri, 2)
+    failures = [m for m in client.log_messages if "TST999" in m.message]
+    assert len(failures) == 1 and failures[0].type == t.MessageType.Error
+    assert client.messages == []  # nothing popped up
+
+
+async def test_unknown_requests_and_unopened_documents(client: LanguageClient, tmp_path):
+    root, uri = project(tmp_path)
+    await initialize(client, "visual-studio-code", root)
+    from pygls.exceptions import JsonRpcMethodNotFound
+
+    with pytest.raises(JsonRpcMethodNotFound):
+        await client.protocol.send_request_async("exhort/noSuchMethod", {})
+    actions = await client.text_document_code_action_async(
+        t.CodeActionParams(t.TextDocumentIdentifier(uri), t.Range(t.Position(0, 0), t.Position(0, 0)), t.CodeActionContext(diagnostics=[]))
+    )
+    assert len(actions) == 0
+    did_change(client, uri, 5, [change(0, 0, 0, 0, "x")])  # not open: logged, ignored
+    open_document(client, uri, "defmodule A do\nend\n")
+    did_change(client, uri, 2, [change(40, 0, 99, 3, "# far away\n")])  # clamped to the end
+    state = await debug(client, "exhort.debug.document", uri)
+    assert state["text"] == "defmodule A do\nend\n# far away\n"
