@@ -145,3 +145,15 @@ def test_default_excludes():
     assert config.is_excluded(Path("deps/oban/lib/oban.ex"))
     assert config.is_excluded(Path("apps/web/_build/dev/x.ex"))
     assert not config.is_excluded(Path("lib/app/deps_helper.ex"))
+
+
+def test_module_aliases_are_resolved():
+    from exhort.syntax import read_module
+
+    source = "defmodule A do\n  alias Foo.{Bar, Baz.Qux}\n  alias X.Y, as: Z\n  alias Oban.Worker\nend\n"
+    info = read_module(Document("lib/a.ex", source).tree.root_node.named_children[0])
+    assert info.resolve_alias("Bar.Sub") == "Foo.Bar.Sub"
+    assert info.resolve_alias("Qux") == "Foo.Baz.Qux"
+    assert info.resolve_alias("Z") == "X.Y"
+    assert info.resolve_alias("Worker") == "Oban.Worker"
+    assert info.resolve_alias("Other") == "Other"

@@ -29,6 +29,8 @@ if [ ! -f "$CS/.installed-$CODE_SERVER_VERSION" ]; then
   log "installing code-server $CODE_SERVER_VERSION (a few minutes: native modules are built)"
   rm -rf "$CS"
   mkdir -p "$CS"
+  # npm 11 asks for install scripts to be allowed; code-server builds its native modules in them.
+  printf '{"private": true, "allowScripts": {"code-server": true, "argon2": true}}\n' > "$CS/package.json"
   (
     cd "$CS"
     PATH="$N24/bin:$PATH" npm_config_nodedir="$N24" \

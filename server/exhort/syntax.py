@@ -548,16 +548,15 @@ def _read_alias(info: ModuleInfo, args: list[Node]) -> None:
             if key == "as" and value.type == "alias":
                 short = text(value)
         info.aliases[short] = full
-    elif first.type == "call":  # alias Foo.{Bar, Baz}
-        target = call_target(first)
-        if target is not None and target.type == "dot":
-            base = target.child_by_field_name("left")
-            if base is not None and base.type == "alias":
-                prefix = info.resolve_alias(text(base))
-                for item in call_arguments(first):
-                    if item.type == "alias":
-                        full = f"{prefix}.{text(item)}"
-                        info.aliases[full.rsplit('.', 1)[-1]] = full
+    elif first.type == "dot":  # alias Foo.{Bar, Baz.Qux}
+        base = first.child_by_field_name("left")
+        group = first.child_by_field_name("right")
+        if base is not None and base.type == "alias" and group is not None and group.type == "tuple":
+            prefix = info.resolve_alias(text(base))
+            for item in group.named_children:
+                if item.type == "alias":
+                    full = f"{prefix}.{text(item)}"
+                    info.aliases[full.rsplit(".", 1)[-1]] = full
 
 
 def member_signature(member: Node) -> bytes:

@@ -249,13 +249,14 @@ class ExhortServer(LanguageServer):
         item = self.documents.get(uri)
         if item is None or not (item.dirty or full):
             return
-        fast = not full and item.edits_since_full is not None and item.checked_version != -1
+        fast = not full and item.edits_since_full is not None
+        first = item.checked_version == -1
         diagnostics = self.check(item, fast=fast)
         if fast:
             if item.full_timer is not None:
                 item.full_timer.cancel()
             item.full_timer = asyncio.get_running_loop().call_later(
-                FULL_CHECK_DEBOUNCE_SECONDS, self._check_and_report, uri, True
+                0 if first else FULL_CHECK_DEBOUNCE_SECONDS, self._check_and_report, uri, True
             )
         if self.pull_mode:
             if full:
