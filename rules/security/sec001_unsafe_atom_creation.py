@@ -3,7 +3,11 @@
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import (
+    ancestors,
     atom_value,
+    call_arguments,
+    function_def,
+    walk,
     call_name,
     effective_arguments,
     is_literal,
@@ -185,6 +189,19 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Sort do
+              @allowed ~w(asc desc)
+              def direction(value) do
+                if value in @allowed, do: String.to_atom(value), else: :asc
+              end
+
+              def field(name) when name in ["name", "email"], do: String.to_atom(name)
+            end
+            """,
+            note="a value checked against an allowlist first can only make a bounded set of atoms",
+        ),
+        good(
+            """
             defmodule Mix.Tasks.MyApp.Seed do
               use Mix.Task
               def run([env]), do: String.to_atom(env)
@@ -240,6 +257,8 @@ def _check_call(ctx: Context, call):
             return
         subject = arguments[:1] if key != ("Module", "concat") else arguments
         arguments_literal = all(_constant(argument) for argument in subject)
+        if subject and _checked_against_allowlist(call, subject[0]):
+            return
     if arguments_literal:
         return
     target = call.child_by_field_name("target")
@@ -248,6 +267,38 @@ def _check_call(ctx: Context, call):
         f"{module_text}.{function} creates atoms from run-time data; atoms are never garbage collected",
         fixes=[fix(f"Use {replacement}", replace_node(target, replacement), safe=False)],
     )
+
+
+def _checked_against_allowlist(call, argument) -> bool:
+    """`if x in @allowed, do: String.to_atom(x)` or `when x in [...]`: the atoms are bounded."""
+    if argument.type != "identifier":
+        return False
+    name = text(argument)
+    for ancestor in ancestors(call):
+        condition = None
+        if ancestor.type == "call" and call_name(ancestor) in ((None, "if"), (None, "unless")):
+            arguments = call_arguments(ancestor)
+            condition = arguments[0] if arguments else None
+            if call_name(ancestor) == (None, "unless"):
+                condition = None  # `unless x in list` guards the other branch
+        elif ancestor.type == "binary_operator" and text(ancestor.child_by_field_name("operator")) == "when":
+            condition = ancestor.child_by_field_name("right")
+        elif ancestor.type == "call":
+            definition = function_def(ancestor)
+            if definition is not None and definition.guard is not None:
+                condition = definition.guard
+        if condition is not None and _tests_membership(condition, name):
+            return True
+    return False
+
+
+def _tests_membership(condition, name: str) -> bool:
+    for node in walk(condition):
+        if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "in":
+            left = node.child_by_field_name("left")
+            if left is not None and left.type == "identifier" and text(left) == name:
+                return True
+    return False
 
 
 def _capture_arity(call) -> int | None:
