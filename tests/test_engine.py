@@ -157,3 +157,24 @@ def test_module_aliases_are_resolved():
     assert info.resolve_alias("Z") == "X.Y"
     assert info.resolve_alias("Worker") == "Oban.Worker"
     assert info.resolve_alias("Other") == "Other"
+
+
+def test_batched_query_pass_matches_per_member_runs(monkeypatch):
+    """Opening a file runs one query pass per form; it must find what per-member runs find."""
+    import exhort.engine as engine_module
+    from pathlib import Path
+
+    from exhort.files import index_files
+    from exhort.workspace import WorkspaceIndex
+
+    sample = Path(__file__).resolve().parent.parent / "examples" / "sample_app"
+    index = WorkspaceIndex(root_finder=lambda _path: str(sample))
+    index_files(index, [sample], lambda _path: Config())
+    engine = Engine()
+    for path in sorted(sample.rglob("*.ex*")):
+        document = Document(str(path), path.read_text())
+        monkeypatch.setattr(engine_module, "BATCH_THRESHOLD", 1)
+        batched = engine.check(document, index).findings
+        monkeypatch.setattr(engine_module, "BATCH_THRESHOLD", 10**9)
+        per_member = engine.check(document, index).findings
+        assert batched == per_member, path.name

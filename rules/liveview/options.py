@@ -77,7 +77,7 @@ def hover_stream_options(ctx, node):
 
 
 def _heex_hover(ctx):
-    offset = getattr(ctx, "hover_offset", None)
+    offset = ctx.hover_offset
     if offset is None:
         return None
     for template in heex.templates_of(ctx.document):

@@ -16,6 +16,7 @@ syntax errors are skipped (the user is typing: unknown never fires).
 from __future__ import annotations
 
 import traceback
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
@@ -210,12 +211,20 @@ class Engine:
             else:
                 units = [(form, (form.text, *extra))]
             runnable_codes = {r.code for r in runnable}
+            missing = [node for node, key in units if key not in fresh and key not in cache]
+            batched = (
+                self._run_query_by_unit(group, runnable_codes, ctx, form, missing, failed)
+                if len(missing) >= BATCH_THRESHOLD
+                else {}
+            )
             for node, key in units:
                 relative = fresh.get(key)
                 if relative is None:
                     relative = cache.get(key)
                 if relative is None:
-                    unit_findings = self._run_query(group, runnable_codes, ctx, node, failed)
+                    unit_findings = batched.get(node.start_byte)
+                    if unit_findings is None:
+                        unit_findings = self._run_query(group, runnable_codes, ctx, node, failed)
                     start, end = node.start_byte, node.end_byte
                     if all(start <= o <= end for f in unit_findings for o in f.offsets()):
                         relative = [_shift(f, -start) for f in unit_findings]
@@ -225,6 +234,40 @@ class Engine:
                 fresh[key] = relative
                 found.extend(_shift(f, node.start_byte) for f in relative)
         return found
+
+    def _run_query_by_unit(
+        self,
+        group: RuleGroup,
+        codes: set[str],
+        ctx: Context,
+        form: ts.Node,
+        units: list[ts.Node],
+        failed: dict[str, str],
+    ) -> dict[int, list[Finding]]:
+        """One query pass over a whole form, findings bucketed by the unit holding each match.
+
+        Equivalent to running the query on each unit (a match belongs to the unit that holds
+        every node it captured; node-scope patterns capture their root), but one pass over the
+        form costs far less than one QueryCursor per member when most members are new, as on
+        opening a file or in `exhort check`.
+        """
+        query, dispatch = group.compiled
+        results: dict[int, list[Finding]] = {unit.start_byte: [] for unit in units}
+        if query is None:
+            return results
+        starts = [unit.start_byte for unit in units]
+        ends = [unit.end_byte for unit in units]
+        for pattern_index, captures in ts.QueryCursor(query).matches(form):
+            rule, number = dispatch[pattern_index]
+            if rule.code not in codes or rule.code in failed:
+                continue
+            low = min(node.start_byte for nodes in captures.values() for node in nodes)
+            high = max(node.end_byte for nodes in captures.values() for node in nodes)
+            slot = bisect_right(starts, low) - 1
+            if slot < 0 or high > ends[slot]:
+                continue  # the match is not inside one missing unit
+            results[starts[slot]].extend(self._run(rule, ctx, Match(number, captures), failed))
+        return results
 
     def _run_query(
         self, group: RuleGroup, codes: set[str], ctx: Context, node: ts.Node, failed: dict[str, str]
@@ -252,6 +295,10 @@ class Engine:
             return []
         finally:
             ctx.rule = None
+
+
+# Run one query pass over a form instead of one per member once this many members are new.
+BATCH_THRESHOLD = 3
 
 
 class _FormResult:

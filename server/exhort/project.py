@@ -9,10 +9,11 @@ so the answers hold wherever the project sits on disk. The adapters find the roo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePosixPath
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ProjectPath:
     """A file's path relative to its Mix project root, with POSIX separators."""
 
@@ -28,13 +29,13 @@ class ProjectPath:
             return cls(posix)
         return cls(_guess_relative(posix))
 
-    @property
+    @cached_property
     def parts(self) -> tuple[str, ...]:
         return PurePosixPath(self.relative).parts
 
     @property
     def name(self) -> str:
-        return PurePosixPath(self.relative).name
+        return self.parts[-1] if self.parts else ""
 
     @property
     def top(self) -> str:

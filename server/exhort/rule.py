@@ -156,6 +156,9 @@ class Context:
         self._params = params
         self._modules: dict[int, ModuleInfo] = {}
         self.rule: Rule | None = None
+        # For hover providers: the byte offset of the cursor. Templates (.heex files, ~H
+        # bodies) have no Elixir node under the cursor, so providers read the offset instead.
+        self.hover_offset: int | None = None
 
     @property
     def data(self) -> bytes:

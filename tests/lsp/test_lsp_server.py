@@ -138,7 +138,8 @@ async def test_unused_suppression_is_an_unnecessary_hint(client: LanguageClient,
     recorder = Recorder(client)
     text = SAMPLE.replace("  def any_expired?", "  # exhort:disable-next-line SEC001\n  def any_expired?")
     open_document(client, uri, text)
-    published = await recorder.wait(uri, 1)
+    await recorder.wait(uri, 1)
+    published = await recorder.wait(uri, 1, after=recorder.published.index(await recorder.wait(uri, 1)) + 1)
     hint = next(d for d in published.diagnostics if d.code == "EXH001")
     assert hint.severity == t.DiagnosticSeverity.Hint
     assert t.DiagnosticTag.Unnecessary in hint.tags
