@@ -59,6 +59,8 @@ RETURNS = """**perform/1 return values** (Oban 2.23.1, `executor.ex:145-171`)
 
 
 def oban_hover(ctx, node):
+    if node is None:  # a template: no Elixir node under the cursor
+        return None
     if node.type == "keyword":
         pair = node.parent
         if pair is None or pair.type != "pair":

@@ -84,6 +84,8 @@ def _keyword_context(node):
 
 
 def otp_options_hover(ctx, node) -> str | None:
+    if node is None:  # a template: no Elixir node under the cursor
+        return None
     key, owner = _keyword_context(node)
     if key is not None and owner is not None:
         if owner.type == "call":

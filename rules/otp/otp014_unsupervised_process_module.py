@@ -277,6 +277,8 @@ def check(ctx: Context, match: Match):
 
 
 def who_starts_hover(ctx, node) -> str | None:
+    if node is None:  # a template: no Elixir node under the cursor
+        return None
     use_call = None
     for candidate in [node, *ancestors(node)]:
         if candidate.type == "call" and call_name(candidate) == (None, "use"):

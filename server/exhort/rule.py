@@ -41,8 +41,10 @@ Scope = Literal["node", "module", "document"]
 # (tuples, strings, numbers, frozensets). Rule modules declare them as FACTS = {name: fn}.
 FactExtractor = Callable[["Document", ProjectPath], Any]
 # A hover provider: (context, smallest named node under the cursor) -> markdown or None.
+# In templates (.heex files) there is no Elixir tree: node is None and ctx.hover_offset
+# holds the cursor's byte offset.
 # Modules under rules/ declare them as HOVERS = [fn]; the option references use them.
-HoverProvider = Callable[["Context", ts.Node], "str | None"]
+HoverProvider = Callable[["Context", "ts.Node | None"], "str | None"]
 FindingSource = Iterable[Finding] | None
 
 

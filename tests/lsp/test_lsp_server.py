@@ -379,3 +379,24 @@ async def test_unknown_requests_and_unopened_documents(client: LanguageClient, t
     did_change(client, uri, 2, [change(40, 0, 99, 3, "# far away\n")])  # clamped to the end
     state = await debug(client, "exhort.debug.document", uri)
     assert state["text"] == "defmodule A do\nend\n# far away\n"
+
+
+async def test_option_hovers_in_elixir_and_heex(client: LanguageClient, tmp_path):
+    worker = "defmodule Sample.Mailer do\n  use Oban.Worker, queue: :mailers, max_attempts: 3\nend\n"
+    template = '<div id="songs" phx-update="stream">\n</div>\n'
+    root, _uri = project(tmp_path, {"lib/sample/mailer.ex": worker, "lib/sample_web/songs.html.heex": template})
+    await initialize(client, "visual-studio-code", root)
+    worker_uri = (root / "lib/sample/mailer.ex").as_uri()
+    open_document(client, worker_uri, worker)
+    hover = await client.text_document_hover_async(
+        t.HoverParams(t.TextDocumentIdentifier(worker_uri), t.Position(1, worker.splitlines()[1].index("max_attempts") + 2))
+    )
+    assert hover is not None and "max_attempts" in hover.contents.value
+    assert "**OBN003**" in hover.contents.value  # the finding on the same line is explained too
+    template_uri = (root / "lib/sample_web/songs.html.heex").as_uri()
+    open_document(client, template_uri, template, language="heex")
+    hover = await client.text_document_hover_async(
+        t.HoverParams(t.TextDocumentIdentifier(template_uri), t.Position(0, template.index("phx-update") + 3))
+    )
+    assert hover is not None and "phx-update" in hover.contents.value
+    assert hover.range.start.line == 0

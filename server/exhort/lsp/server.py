@@ -478,27 +478,38 @@ class ExhortServer(LanguageServer):
         suppression = suppression_at(document, offset)
         if suppression is not None:
             return self._suppression_hover(item, suppression), (suppression.start, suppression.end)
+        parts: list[str] = []
+        span: tuple[int, int] | None = None
+        engine = self.engine_for(item.path)
         if covering:
-            engine = self.engine_for(item.path)
-            parts = []
             for finding in covering:
                 rule = engine.rule(finding.code)
                 parts.append(f"**{finding.code}**: {finding.message}")
                 if rule is not None:
                     parts.append(rule.explanation_markdown)
-            start = min(f.start for f in covering)
-            end = max(f.end for f in covering)
-            return "\n\n".join(parts), (start, end)
-        if document.tree is None:
+            span = (min(f.start for f in covering), max(f.end for f in covering))
+        option = self._provider_hover(item, engine, offset)
+        if option is not None:
+            markdown, option_span = option
+            parts.insert(0, markdown)  # the option under the cursor first, then the findings
+            span = span or option_span
+        if not parts or span is None:
             return None
-        node = document.tree.root_node.named_descendant_for_byte_range(offset, offset)
-        if node is None:
+        return "\n\n---\n\n".join(parts), span
+
+    def _provider_hover(self, item: OpenDocument, engine, offset: int) -> tuple[str, tuple[int, int]] | None:
+        """The option references of the rule packs (HOVERS) for the cursor position."""
+        document = item.document
+        # Templates (.heex files) have no Elixir tree: providers then get node None and read
+        # the cursor from ctx.hover_offset.
+        node = document.tree.root_node.named_descendant_for_byte_range(offset, offset) if document.tree else None
+        if document.tree is not None and node is None:
             return None
         if self._hover_providers is None:
             self._hover_providers = discover_hover_providers()
-        engine = self.engine_for(item.path)
         root = self.index.project_root_of(item.path) if "://" not in item.path else None
         ctx = Context(document, ProjectPath.of(item.path, root), self.index, engine.config.rule_params)
+        ctx.hover_offset = offset
         for provider in self._hover_providers:
             try:
                 markdown = provider(ctx, node)
@@ -506,7 +517,7 @@ class ExhortServer(LanguageServer):
                 logger.exception("hover provider %s failed", getattr(provider, "__name__", provider))
                 continue
             if markdown:
-                return markdown, (node.start_byte, node.end_byte)
+                return markdown, (node.start_byte, node.end_byte) if node is not None else (offset, offset)
         return None
 
     def _suppression_hover(self, item: OpenDocument, suppression) -> str:
