@@ -178,3 +178,26 @@ def test_batched_query_pass_matches_per_member_runs(monkeypatch):
         monkeypatch.setattr(engine_module, "BATCH_THRESHOLD", 10**9)
         per_member = engine.check(document, index).findings
         assert batched == per_member, path.name
+
+
+def test_requires_tokens_skip_rules_and_extractors():
+    from exhort.rule import requires
+    from exhort.workspace import WorkspaceIndex
+
+    rule = exploding_rule()
+    rule.requires = (b"Never.Present",)
+    registry = Registry([*default_registry().rules, rule])
+    result = Engine(Config(), registry).check(Document("lib/a.ex", SOURCE))
+    assert result.failures == []  # the rule did not apply, so it could not raise
+
+    calls = []
+
+    @requires(b"Oban")
+    def oban_only(document, path):
+        calls.append(document.path)
+        return ("seen",)
+
+    index = WorkspaceIndex(extractors={"oban_only": oban_only})
+    index.update(Document("lib/a.ex", SOURCE))
+    index.update(Document("lib/w.ex", "defmodule W do\n  use Oban.Worker\nend\n"))
+    assert calls == ["lib/w.ex"] and [path for path, _ in index.facts("oban_only")] == ["lib/w.ex"]

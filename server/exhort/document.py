@@ -53,6 +53,9 @@ class Document:
         self.data = text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogateescape")
         self.lines = LineIndex(self.data)
         self._has_lone_cr = _LONE_CR.search(self.data) is not None
+        # Facts derived from this exact text (module headers, templates), shared by every rule
+        # and extractor that reads the document; emptied by each edit.
+        self.memo: dict = {}
         self._parser: ts.Parser | None = None
         self.tree: ts.Tree | None = None
         if self.language == "elixir":
@@ -101,6 +104,7 @@ class Document:
 
     def apply(self, change: TextChange) -> None:
         """Splice bytes, update the line index and reparse incrementally."""
+        self.memo = {}
         start = max(0, min(change.start, len(self.data)))
         end = max(start, min(change.end, len(self.data)))
         old_data = self.data

@@ -96,8 +96,15 @@ class Engine:
         generation = workspace.generation if workspace is not None else 0
 
         node_groups: list[tuple[RuleGroup, list[Rule]]] = []
+        data = document.data
         for group in self._groups:
-            runnable = [r for r in group.rules if r.code not in state.disabled and document.language in r.languages]
+            runnable = [
+                r
+                for r in group.rules
+                if r.code not in state.disabled
+                and document.language in r.languages
+                and (not r.requires or any(token in data for token in r.requires))
+            ]
             if not runnable or (scopes is not None and group.scope not in scopes):
                 continue
             if group.scope == "document":
@@ -150,6 +157,8 @@ class Engine:
             ctx.path.relative,
             id(self),
             frozenset(state.disabled),
+            # which rules apply (their `requires` tokens) can change with text outside a form
+            frozenset(rule.code for _, runnable in groups for rule in runnable),
             generation if any(group.workspace for group, _ in groups) else 0,
         )
         if state.forms_signature != signature:
@@ -198,7 +207,8 @@ class Engine:
         found: list[Finding] = []
         segments: list[Segment] | None = None
         for group, runnable in groups:
-            cache_key = (group.key, ctx.path.relative)
+            runnable_codes = frozenset(r.code for r in runnable)
+            cache_key = (group.key, ctx.path.relative, runnable_codes)
             cache = state.caches.get(cache_key, {})
             fresh = fresh_units.setdefault(cache_key, {})
             extra = (generation,) if group.workspace else ()
@@ -210,7 +220,6 @@ class Engine:
                 continue
             else:
                 units = [(form, (form.text, *extra))]
-            runnable_codes = {r.code for r in runnable}
             missing = [node for node, key in units if key not in fresh and key not in cache]
             batched = (
                 self._run_query_by_unit(group, runnable_codes, ctx, form, missing, failed)
@@ -238,7 +247,7 @@ class Engine:
     def _run_query_by_unit(
         self,
         group: RuleGroup,
-        codes: set[str],
+        codes: frozenset[str],
         ctx: Context,
         form: ts.Node,
         units: list[ts.Node],
@@ -270,7 +279,7 @@ class Engine:
         return results
 
     def _run_query(
-        self, group: RuleGroup, codes: set[str], ctx: Context, node: ts.Node, failed: dict[str, str]
+        self, group: RuleGroup, codes: frozenset[str], ctx: Context, node: ts.Node, failed: dict[str, str]
     ) -> list[Finding]:
         query, dispatch = group.compiled
         if query is None:

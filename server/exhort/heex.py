@@ -35,6 +35,10 @@ VOID_TAGS = frozenset(
      "track", "wbr"}
 )
 RAW_TEXT_TAGS = frozenset({"script", "style"})
+_RAW_TEXT_NAMES = frozenset(
+    "".join(c.upper() if mask >> i & 1 else c for i, c in enumerate(name))
+    for name in RAW_TEXT_TAGS for mask in range(1 << len(name))
+)
 SPECIAL_ATTRIBUTES = frozenset({":for", ":if", ":let", ":key"})
 
 # -- the tree ------------------------------------------------------------------------------
@@ -180,11 +184,17 @@ def read(data: bytes | str, start: int = 0, end: int | None = None) -> Template:
 _TEXT_SPECIAL = re.compile(rb"[<{]")
 _LT_ONLY = re.compile(rb"<")
 _NAME = re.compile(rb"[^\s/>{}\"'=<]+")
-_TAG_START = re.compile(rb"[A-Za-z.:_]")
+_TAG_FIRST = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.:_")
 _SPACE = re.compile(rb"\s*")
-_FAST_ATTR = re.compile(rb'\s*([^\s/>{}"\'=<]+)(?:\s*=\s*"([^"<]*)")?(?=[\s/>])')
+# One start-tag token after optional space. Groups: 1 name (2 its "value" | 3 its `={`), 4 `>`,
+# 5 `/>`, 6 a `{` spread, 7 `<`, 8 a stray `/`, quote, `=` or `}`.
+_ATTR_TOKEN = re.compile(
+    rb'\s*(?:([^\s/>{}"\'=<]+)(?:\s*=\s*(?:"([^"]*)"|(\{)))?|(>)|(/>)|(\{)|(<)|([/"\'=}]))'
+)
+_END_TAG = re.compile(rb'([^\s/>{}"\'=<]*)[^<>]*>')
 _BARE_VALUE = re.compile(rb"[^\s>]+")
-_CODE_SPECIAL = re.compile(rb"[{}\"'#?~\\\[\]()]")
+_CODE_SPECIAL = re.compile(rb"[{}\"'#?~\\]")
+_SIMPLE_CODE = re.compile(rb"[^{}\"'#?~\\]*\}")
 _EEX_END = re.compile(rb"\bend\b")
 
 
@@ -199,20 +209,21 @@ class _Reader:
     # -- driver
     def read(self) -> None:
         data, end = self.data, self.end
+        simple_code = _SIMPLE_CODE.match
         while self.pos < end:
             top = self.stack[-1]
-            curly = not top.no_curly
-            if top.kind == "tag" and top.name.lower() in RAW_TEXT_TAGS and not top.closed:
+            if top.name in _RAW_TEXT_NAMES and top.kind == "tag" and not top.closed:
                 self._raw_text(top)
                 continue
-            match = (_TEXT_SPECIAL if curly else _LT_ONLY).search(data, self.pos, end)
+            match = (_LT_ONLY if top.no_curly else _TEXT_SPECIAL).search(data, self.pos, end)
             if match is None:
                 self.pos = end
                 break
             at = match.start()
             self.pos = at
             if data[at : at + 1] == b"{":
-                close = skip_code(data, at + 1, end)
+                simple = simple_code(data, at + 1, end)
+                close = simple.end() - 1 if simple is not None else skip_code(data, at + 1, end)
                 node = HNode("expr", at, min(close + 1, end), code_start=at + 1, code_end=close)
                 self._add(node)
                 self.pos = node.end
@@ -234,32 +245,38 @@ class _Reader:
     # -- `<`
     def _angle(self, at: int) -> None:
         data, end = self.data, self.end
-        if data.startswith(b"<%!--", at):
-            close = data.find(b"--%>", at + 5, end)
-            stop = end if close < 0 else close + 4
-            self._add(HNode("comment", at, stop))
-            self.pos = stop
-        elif data.startswith(b"<%#", at):
-            close = data.find(b"%>", at + 3, end)
-            stop = end if close < 0 else close + 2
-            self._add(HNode("comment", at, stop))
-            self.pos = stop
-        elif data.startswith(b"<%%", at):  # escaped literal `<%`
-            self.pos = at + 3
-        elif data.startswith(b"<%", at):
-            self._eex(at)
-        elif data.startswith(b"<!--", at):
-            close = data.find(b"-->", at + 4, end)
-            stop = end if close < 0 else close + 3
-            self._add(HNode("comment", at, stop))
-            self.pos = stop
-        elif data.startswith(b"<!", at):  # doctype
-            close = data.find(b">", at, end)
-            self.pos = end if close < 0 else close + 1
-        elif data.startswith(b"</", at):
+        following = data[at + 1 : at + 2]
+        if following in _TAG_FIRST:  # the common case: a start tag
+            if at + 1 < end:
+                self._start_tag(at)
+            else:
+                self.pos = at + 1
+        elif following == b"/":
             self._end_tag(at)
-        elif at + 1 < end and _TAG_START.match(data, at + 1):
-            self._start_tag(at)
+        elif following == b"%":
+            if data.startswith(b"<%!--", at):
+                close = data.find(b"--%>", at + 5, end)
+                stop = end if close < 0 else close + 4
+                self._add(HNode("comment", at, stop))
+                self.pos = stop
+            elif data.startswith(b"<%#", at):
+                close = data.find(b"%>", at + 3, end)
+                stop = end if close < 0 else close + 2
+                self._add(HNode("comment", at, stop))
+                self.pos = stop
+            elif data.startswith(b"<%%", at):  # escaped literal `<%`
+                self.pos = at + 3
+            else:
+                self._eex(at)
+        elif following == b"!":
+            if data.startswith(b"<!--", at):
+                close = data.find(b"-->", at + 4, end)
+                stop = end if close < 0 else close + 3
+                self._add(HNode("comment", at, stop))
+                self.pos = stop
+            else:  # doctype
+                close = data.find(b">", at, end)
+                self.pos = end if close < 0 else close + 1
         else:
             self.pos = at + 1
 
@@ -302,14 +319,19 @@ class _Reader:
 
     def _end_tag(self, at: int) -> None:
         data, end = self.data, self.end
-        match = _NAME.match(data, at + 2, end)
-        name = match.group().decode("utf-8", errors="replace") if match else ""
-        close = data.find(b">", at + 2, end)
-        lt = data.find(b"<", at + 2, end)
-        if close < 0 or (0 <= lt < close):  # half-typed: `</div` followed by more markup
-            stop = match.end() if match else at + 2
+        quick = _END_TAG.match(data, at + 2, end)
+        if quick is not None:  # the common case: `</name>`
+            name = quick.group(1).decode("utf-8", errors="replace")
+            stop = quick.end()
         else:
-            stop = close + 1
+            match = _NAME.match(data, at + 2, end)
+            name = match.group().decode("utf-8", errors="replace") if match else ""
+            close = data.find(b">", at + 2, end)
+            lt = data.find(b"<", at + 2, end)
+            if close < 0 or (0 <= lt < close):  # half-typed: `</div` followed by more markup
+                stop = match.end() if match else at + 2
+            else:
+                stop = close + 1
         self.pos = stop
         # the nearest open element of that name, without crossing an EEx block
         for index in range(len(self.stack) - 1, 0, -1):
@@ -328,96 +350,77 @@ class _Reader:
         data, end = self.data, self.end
         match = _NAME.match(data, at + 1, end)
         assert match is not None
-        name = match.group().decode("utf-8", errors="replace")
-        if name.startswith("."):
+        name_start, pos = match.span()
+        name = data[name_start:pos].decode("utf-8", errors="replace")
+        first = name[0]
+        if first == ".":
             kind = "component"
-        elif name.startswith(":"):
+        elif first == ":":
             kind = "slot"
-        elif name[:1].isupper() and "." in name:
+        elif first.isupper() and "." in name:
             kind = "component"
         else:
             kind = "tag"
-        node = HNode(kind, at, end, name=name, name_start=match.start(), name_end=match.end())
-        pos = match.end()
+        node = HNode(kind, at, end, name=name, name_start=name_start, name_end=pos)
+        attrs = node.attrs
         finished = False
-        fast = _FAST_ATTR.match
+        token = _ATTR_TOKEN.match
+        simple_code = _SIMPLE_CODE.match
         while pos < end:
-            quick = fast(data, pos, end)
-            if quick is not None:  # the common case: name="value" or a bare name, one regex
-                name_start, name_end = quick.span(1)
-                attribute = Attribute(quick.group(1).decode("utf-8", errors="replace"), "bare", name_start,
-                                      quick.end(), name_start, name_end)
-                if quick.group(2) is not None:
-                    attribute.kind = "string"
-                    attribute.value_start, attribute.value_end = quick.span(2)
-                    attribute.value = quick.group(2).decode("utf-8", errors="replace")
-                node.attrs.append(attribute)
-                pos = quick.end()
-                continue
-            pos = _SPACE.match(data, pos, end).end()
-            if pos >= end:
+            found = token(data, pos, end)
+            if found is None:  # only space left
+                pos = end
                 break
-            char = data[pos : pos + 1]
-            if char == b">":
-                pos += 1
+            group = found.lastindex
+            if group == 2:  # name="value": the common case
+                name_start, name_end = found.span(1)
+                value_start, value_end = found.span(2)
+                pos = found.end()
+                attrs.append(Attribute(data[name_start:name_end].decode("utf-8", errors="replace"), "string",
+                                       name_start, pos, name_start, name_end, value_start, value_end,
+                                       data[value_start:value_end].decode("utf-8", errors="replace")))
+                continue
+            if group == 3:  # name={
+                name_start, name_end = found.span(1)
+                value_start = found.end()
+                simple = simple_code(data, value_start, end)
+                close = simple.end() - 1 if simple is not None else skip_code(data, value_start, end)
+                pos = min(close + 1, end)
+                attrs.append(Attribute(data[name_start:name_end].decode("utf-8", errors="replace"), "expr",
+                                       name_start, pos, name_start, name_end, value_start, close,
+                                       data[value_start:close].decode("utf-8", errors="replace")))
+                continue
+            if group == 1:  # a name, maybe with a value the slow path reads
+                name_start, name_end = found.span(1)
+                attribute = Attribute(data[name_start:name_end].decode("utf-8", errors="replace"), "bare",
+                                      name_start, name_end, name_start, name_end)
+                attrs.append(attribute)
+                pos = self._attr_value(attribute, name_end)
+                continue
+            pos = found.end()
+            if group == 4:  # `>`
                 finished = True
                 break
-            if char == b"/":
-                if data.startswith(b"/>", pos):
-                    pos += 2
-                    node.self_closing = True
-                    finished = True
-                    break
-                pos += 1
-                continue
-            if char == b"<":  # half-typed tag: the next markup starts here
+            if group == 5:  # `/>`
+                node.self_closing = True
+                finished = True
                 break
-            if char == b"{":
-                close = skip_code(data, pos + 1, end)
+            if group == 6:  # `{...}` spread
+                close = skip_code(data, pos, end)
                 stop = min(close + 1, end)
-                node.attrs.append(Attribute("", "spread", pos, stop, pos, pos, pos + 1, close,
-                                            data[pos + 1 : close].decode("utf-8", errors="replace")))
+                attrs.append(Attribute("", "spread", pos - 1, stop, pos - 1, pos - 1, pos, close,
+                                       data[pos:close].decode("utf-8", errors="replace")))
                 pos = stop
                 continue
-            if char in (b'"', b"'", b"=", b"}"):
-                pos += 1
-                continue
-            name_match = _NAME.match(data, pos, end)
-            if name_match is None:
-                pos += 1
-                continue
-            attribute = Attribute(name_match.group().decode("utf-8", errors="replace"), "bare", pos,
-                                  name_match.end(), pos, name_match.end())
-            node.attrs.append(attribute)
-            pos = name_match.end()
-            after = _SPACE.match(data, pos, end).end()
-            if data[after : after + 1] != b"=":
-                continue
-            pos = _SPACE.match(data, after + 1, end).end()
-            quote = data[pos : pos + 1]
-            if quote in (b'"', b"'"):
-                close = data.find(quote, pos + 1, end)
-                stop = end if close < 0 else close + 1
-                attribute.kind = "string"
-                attribute.value_start, attribute.value_end = pos + 1, (end if close < 0 else close)
-                attribute.value = data[attribute.value_start : attribute.value_end].decode("utf-8", errors="replace")
-                attribute.end = pos = stop
-            elif quote == b"{":
-                close = skip_code(data, pos + 1, end)
-                attribute.kind = "expr"
-                attribute.value_start, attribute.value_end = pos + 1, close
-                attribute.value = data[pos + 1 : close].decode("utf-8", errors="replace")
-                attribute.end = pos = min(close + 1, end)
-            else:
-                bare = _BARE_VALUE.match(data, pos, end)
-                if bare is not None and not data.startswith(b"/>", pos):
-                    attribute.kind = "string"
-                    attribute.value_start, attribute.value_end = bare.start(), bare.end()
-                    attribute.value = bare.group().decode("utf-8", errors="replace")
-                    attribute.end = pos = bare.end()
+            if group == 7:  # half-typed tag: the next markup starts at `<`
+                pos -= 1
+                break
+            # group 8: a stray `/`, quote, `=` or `}`: skip it
         node.start_tag_end = pos
         self.pos = pos
-        self._add(node)
+        parent = self.stack[-1]
+        node.parent = parent
+        parent.children.append(node)
         if node.self_closing or (kind == "tag" and name.lower() in VOID_TAGS):
             node.closed = True
             node.end = pos
@@ -425,8 +428,42 @@ class _Reader:
         if not finished:  # unterminated start tag: no children
             node.end = pos
             return
-        node.no_curly = self.stack[-1].no_curly or node.attr("phx-no-curly-interpolation") is not None
+        node.no_curly = parent.no_curly or (
+            data.find(b"phx-no-curly-interpolation", at, pos) >= 0 and node.attr("phx-no-curly-interpolation") is not None
+        )
         self.stack.append(node)
+        if kind == "tag" and name.lower() in RAW_TEXT_TAGS:
+            self._raw_text(node)
+
+    def _attr_value(self, attribute: Attribute, pos: int) -> int:
+        """After an attribute's name: an optional `= value` (the less common shapes)."""
+        data, end = self.data, self.end
+        after = _SPACE.match(data, pos, end).end()
+        if data[after : after + 1] != b"=":
+            return pos
+        pos = _SPACE.match(data, after + 1, end).end()
+        quote = data[pos : pos + 1]
+        if quote in (b'"', b"'"):
+            close = data.find(quote, pos + 1, end)
+            stop = end if close < 0 else close + 1
+            attribute.kind = "string"
+            attribute.value_start, attribute.value_end = pos + 1, (end if close < 0 else close)
+            attribute.value = data[attribute.value_start : attribute.value_end].decode("utf-8", errors="replace")
+            attribute.end = pos = stop
+        elif quote == b"{":
+            close = skip_code(data, pos + 1, end)
+            attribute.kind = "expr"
+            attribute.value_start, attribute.value_end = pos + 1, close
+            attribute.value = data[pos + 1 : close].decode("utf-8", errors="replace")
+            attribute.end = pos = min(close + 1, end)
+        else:
+            bare = _BARE_VALUE.match(data, pos, end)
+            if bare is not None and not data.startswith(b"/>", pos):
+                attribute.kind = "string"
+                attribute.value_start, attribute.value_end = bare.start(), bare.end()
+                attribute.value = bare.group().decode("utf-8", errors="replace")
+                attribute.end = pos = bare.end()
+        return pos
 
     def _raw_text(self, node: HNode) -> None:
         """Inside <script>/<style>: only `</name` ends the text (and `<%= %>` still counts)."""
@@ -466,6 +503,9 @@ def skip_code(data: bytes, pos: int, end: int) -> int:
     Tracks nested braces, strings and charlists (with `#{}` interpolation and heredocs),
     sigils, character literals (`?{`) and comments.
     """
+    simple = _SIMPLE_CODE.match(data, pos, end)
+    if simple is not None:  # the common case: no nesting, strings or sigils
+        return simple.end() - 1
     stack: list[tuple[str, bytes]] = []  # ("code", b"") frames and ("str", terminator) frames
     depth = [0]
     search = _CODE_SPECIAL.search

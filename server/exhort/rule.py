@@ -101,6 +101,9 @@ class Rule:
     languages: tuple[str, ...] = ("elixir",)
     workspace: bool = False
     deprecated_api: bool = False
+    # Byte strings one of which a document must contain for the rule to apply at all (b"Oban",
+    # b"~H", ...). A cheap test that spares documents the rule's check; empty: always run.
+    requires: tuple[bytes, ...] = ()
     fix_safety: str = "none"  # "safe", "offer", "safe/offer" or "none", as the catalog labels it
     params: dict[str, Param] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
@@ -156,7 +159,6 @@ class Context:
         self.path = project_path
         self.workspace = workspace
         self._params = params
-        self._modules: dict[int, ModuleInfo] = {}
         self.rule: Rule | None = None
         # For hover providers: the byte offset of the cursor. Templates (.heex files, ~H
         # bodies) have no Elixir node under the cursor, so providers read the offset instead.
@@ -177,11 +179,7 @@ class Context:
         module = enclosing_module(node) if not _is_defmodule(node) else node
         if module is None:
             return None
-        info = self._modules.get(module.start_byte)
-        if info is None or info.node.end_byte != module.end_byte:
-            info = read_module(module)
-            self._modules[module.start_byte] = info
-        return info
+        return module_info(self.document, module)
 
     def version(self, package: str) -> tuple[int, ...] | None:
         """The locked version of a Hex package (from mix.lock), or None when unknown."""
@@ -214,6 +212,16 @@ class Context:
         )
 
 
+def module_info(document: "Document", module: ts.Node) -> ModuleInfo:
+    """The header facts of a `defmodule` node, read once per document text."""
+    key = ("module", module.start_byte, module.end_byte)
+    info = document.memo.get(key)
+    if info is None:
+        info = read_module(module)
+        document.memo[key] = info
+    return info
+
+
 def _is_defmodule(node: ts.Node) -> bool:
     if node.type != "call":
         return False
@@ -228,3 +236,13 @@ def replace_node(node: ts.Node | tuple[int, int], new_text: str) -> Edit:
 
 def fix(title: str, *edits: Edit, safe: bool) -> Fix:
     return Fix(title, tuple(edits), safe)
+
+
+def requires(*tokens: bytes):
+    """Mark a fact extractor as relevant only to documents containing one of `tokens`."""
+
+    def mark(function):
+        function.requires = tokens
+        return function
+
+    return mark

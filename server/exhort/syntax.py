@@ -326,6 +326,12 @@ def function_def(node: Node) -> FunctionDef | None:
     return FunctionDef(kind, name, len(params), node, head, params, guard, body)
 
 
+def enclosing_function(node: Node) -> FunctionDef | None:
+    """The definition (`def`, `defp`, ...) that `node` is written in, read as a FunctionDef."""
+    definition = enclosing_def(node)
+    return function_def(definition) if definition is not None else None
+
+
 def arity_range(fdef: FunctionDef) -> range:
     """Arities a definition accepts, counting `\\\\` default arguments."""
     defaults = 0
@@ -503,6 +509,46 @@ def module_name(module: Node) -> str | None:
     if args and args[0].type == "alias":
         return text(args[0])
     return None
+
+
+def is_defmodule(node: Node) -> bool:
+    return node.type == "call" and call_name(node) == (None, "defmodule")
+
+
+def defmodules(root: Node) -> Iterator[tuple[Node, str | None]]:
+    """Every module a file defines, in document order: the top-level `defmodule`s and those
+    written directly in a module body, each with its full name (`Outer.Inner`).
+
+    The full name is None when the module, or one it is nested in, is not named by a literal
+    alias (`defmodule unquote(name)`): such a name cannot be known from syntax.
+    """
+
+    def visit(module: Node, outer: str | None) -> Iterator[tuple[Node, str | None]]:
+        name = module_name(module)
+        full = None if name is None or outer is None else (f"{outer}.{name}" if outer else name)
+        yield module, full
+        for member in module_members(module):
+            if is_defmodule(member):
+                yield from visit(member, full)
+
+    for form in root.named_children:
+        if is_defmodule(form):
+            yield from visit(form, "")
+
+
+def full_module_name(module: Node) -> str | None:
+    """The full name of a (possibly nested) `defmodule` call; None when a part is not an alias."""
+    name = module_name(module)
+    if name is None:
+        return None
+    parts = [name]
+    for parent in ancestors(module):
+        if is_defmodule(parent):
+            outer = module_name(parent)
+            if outer is None:
+                return None
+            parts.append(outer)
+    return ".".join(reversed(parts))
 
 
 def read_module(module: Node, members: list[Node] | None = None) -> ModuleInfo:

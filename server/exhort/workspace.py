@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .document import Document
 from .project import ProjectPath
 from .registry import discover_fact_extractors
-from .syntax import call_arguments, call_name, module_members, module_name, read_module, use_kind
+from .syntax import call_arguments, defmodules, read_module, use_kind
 
 _LOCK_ENTRY = re.compile(rb'^\s*"([A-Za-z0-9_]+)":\s*\{:hex,\s*:([A-Za-z0-9_]+),\s*"([^"]+)"', re.M)
 
@@ -38,12 +38,9 @@ def extract_modules(document: Document, _path: ProjectPath) -> tuple[ModuleRecor
     if document.tree is None:
         return ()
     records: list[ModuleRecord] = []
-
-    def visit(module, prefix: str) -> None:
-        name = module_name(module)
-        if name is None:
-            return
-        full = f"{prefix}.{name}" if prefix else name
+    for module, full in defmodules(document.tree.root_node):
+        if full is None:
+            continue
         info = read_module(module)
         alias = call_arguments(module)[0]
         records.append(
@@ -56,13 +53,6 @@ def extract_modules(document: Document, _path: ProjectPath) -> tuple[ModuleRecor
                 tuple(k for k in (use_kind(u) for u in info.uses) if k),
             )
         )
-        for member in module_members(module):
-            if member.type == "call" and call_name(member) == (None, "defmodule"):
-                visit(member, full)
-
-    for form in document.tree.root_node.named_children:
-        if form.type == "call" and call_name(form) == (None, "defmodule"):
-            visit(form, "")
     return tuple(records)
 
 
@@ -109,14 +99,7 @@ class WorkspaceIndex:
 
     def update(self, document: Document) -> set[str]:
         """Re-extract the facts of one file. Returns the names of the facts that changed."""
-        project_path = ProjectPath.of(document.path, self.project_root_of(document.path))
-        facts: dict[str, Any] = {}
-        for name, extractor in self._extractors.items():
-            try:
-                facts[name] = extractor(document, project_path)
-            except Exception:  # a broken extractor loses only its own fact
-                facts[name] = None
-        return self._store(document.path, facts)
+        return self._store(document.path, self.extract(document))
 
     def set_facts(self, path: str, facts: dict[str, Any]) -> set[str]:
         """Store facts extracted elsewhere (for example in a worker process)."""
@@ -159,12 +142,20 @@ class WorkspaceIndex:
             return True
 
     def extract(self, document: Document) -> dict[str, Any]:
+        """Every extractor's fact for one document. An extractor may carry `requires`, byte
+        strings one of which the text must contain for the fact to exist at all; that cheap
+        test spares the extractor's walk of most files."""
         project_path = ProjectPath.of(document.path, self.project_root_of(document.path))
-        out = {}
+        out: dict[str, Any] = {}
+        data = document.data
         for name, extractor in self._extractors.items():
+            requires = getattr(extractor, "requires", ())
+            if requires and not any(token in data for token in requires):
+                out[name] = None
+                continue
             try:
                 out[name] = extractor(document, project_path)
-            except Exception:
+            except Exception:  # a broken extractor loses only its own fact
                 out[name] = None
         return out
 
