@@ -13,6 +13,7 @@ from exhort.syntax import (
     call_arguments,
     call_name,
     call_target,
+    defmodules,
     do_block,
     effective_arguments,
     is_literal,
@@ -33,13 +34,8 @@ def _repo_facts(document, _path):
     if document.tree is None:
         return ()
     found = []
-    pending = list(document.tree.root_node.named_children)
-    while pending:
-        node = pending.pop()
-        if node.type != "call" or call_name(node) != (None, "defmodule"):
-            continue
-        pending.extend(module_members(node))
-        info = read_module(node)
+    for module, _full in defmodules(document.tree.root_node):
+        info = read_module(module)
         use = info.uses_module("Ecto.Repo")
         if use is None or info.name is None:
             continue
@@ -62,6 +58,11 @@ def repo_modules(ctx) -> dict[str, str]:
     return out
 
 
+def named_like_repo(module_text: str) -> bool:
+    """`Repo`, `MyApp.Repo`, `MyApp.ReadRepo`: the naming convention Ecto repos follow."""
+    return module_text.rsplit(".", 1)[-1].endswith("Repo")
+
+
 def repo_name(ctx, module: ModuleInfo | None, module_text: str | None) -> str | None:
     """The resolved Repo module a call goes to, or None when it is not (known to be) a Repo."""
     if not module_text or module_text.startswith(":") or module_text == "<expr>":
@@ -69,7 +70,7 @@ def repo_name(ctx, module: ModuleInfo | None, module_text: str | None) -> str | 
     resolved = module.resolve_alias(module_text) if module is not None else module_text
     if resolved in ("Ecto.Repo",) or resolved.startswith("Ecto."):
         return None
-    if resolved.rsplit(".", 1)[-1].endswith("Repo"):
+    if named_like_repo(resolved):
         return resolved
     if resolved in repo_modules(ctx):
         return resolved
@@ -295,3 +296,12 @@ def binds(node, name: str):
 
 def call_target_text(call) -> str:
     return text(call_target(call))
+
+
+def indentation_at(ctx, offset: int) -> str:
+    """The whitespace before `offset` on its line ("" when code precedes it there): what an
+    inserted line needs to line up with the node starting at `offset`."""
+    data = ctx.data
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    prefix = data[line_start:offset]
+    return prefix.decode() if not prefix.strip() else ""

@@ -13,7 +13,7 @@ from exhort.syntax import (
     text,
 )
 
-from ._common import binds, is_multi, repo_name
+from ._common import binds, indentation_at, is_multi, repo_name
 
 RULE = Rule(
     code="ECT002",
@@ -249,7 +249,7 @@ def _check_branching(ctx, module, call, construct):
     if "error2" not in kinds or "error4" in kinds or "other" in kinds:
         return
     two = next(c for c, k in zip(clauses, kinds) if k == "error2")
-    indent = _indent(ctx, two.start_byte)
+    indent = indentation_at(ctx, two.start_byte)
     edit = Edit(two.start_byte, two.start_byte, "{:error, _step, reason, _changes} -> {:error, reason}\n" + indent)
     yield ctx.finding(
         where if construct == "with" else _head(call),
@@ -262,11 +262,6 @@ def _head(call):
     target = call.child_by_field_name("target")
     return (call.start_byte, target.end_byte) if target is not None else call
 
-
-def _indent(ctx, offset):
-    data = ctx.data
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    return data[line_start:offset].decode("utf-8", errors="replace") if not data[line_start:offset].strip() else ""
 
 
 def _first_pattern_of(node):

@@ -4,7 +4,7 @@ from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import block_body, function_def, keyword_pairs, module_members, text, trailing_keywords, walk
 
-from ._common import index_call, is_migration_module, module_attribute
+from ._common import index_call, indentation_at, is_migration_module, module_attribute
 
 RULE = Rule(
     code="ECT004",
@@ -174,7 +174,7 @@ def check(ctx: Context, match: Match):
     use = module.uses_module("Ecto.Migration")
     first = _first_concurrent(module.node)
     if use is not None and first is not None and first.start_byte == call.start_byte:
-        indent = _indent(ctx, use.node.start_byte)
+        indent = indentation_at(ctx, use.node.start_byte)
         inserted = "".join(f"\n{indent}@{name} true" for name in missing)
         safe = _only_index_operations(module.node)
         fixes.append(
@@ -242,9 +242,3 @@ def _only_index_operations(module_node) -> bool:
             return False
     return True
 
-
-def _indent(ctx, offset):
-    data = ctx.data
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    prefix = data[line_start:offset]
-    return prefix.decode() if not prefix.strip() else ""

@@ -13,7 +13,7 @@ from exhort.syntax import (
     walk,
 )
 
-from ._common import index_call, index_columns, is_migration_module, name_value, repo_modules
+from ._common import index_call, index_columns, indentation_at, is_migration_module, name_value, repo_modules
 
 RULE = Rule(
     code="ECT005",
@@ -239,7 +239,7 @@ def check(ctx: Context, match: Match):
         missing.append((add, column))
     if not missing:
         return
-    indent = _indent(ctx, call.start_byte)
+    indent = indentation_at(ctx, call.start_byte)
     for add, column in missing:
         index_text = f"create index({text(table_arguments[0])}, [:{column}])"
         edit = Edit(call.end_byte, call.end_byte, f"\n{indent}{index_text}")
@@ -285,9 +285,3 @@ def _mysql_only(ctx) -> bool:
     adapters = {adapter for adapter in repo_modules(ctx).values() if adapter}
     return bool(adapters) and adapters <= {"Ecto.Adapters.MyXQL"}
 
-
-def _indent(ctx, offset):
-    data = ctx.data
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    prefix = data[line_start:offset]
-    return prefix.decode() if not prefix.strip() else ""

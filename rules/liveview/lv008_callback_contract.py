@@ -43,6 +43,8 @@ RULE = Rule(
 
         Each tail of the callback (through `if`/`case`/`cond`/`with`, following a local
         function one level) is checked; tails that are unknown calls or variables are skipped.
+        A tail `if`/`unless` without `else` returns nil when it is not taken, which LiveView
+        rejects too.
 
         **Bad** `def handle_event("save", _params, socket), do: {:ok, socket}` ·
         `{:ok, socket, temporary_assign: [msgs: []]}`
@@ -54,6 +56,26 @@ RULE = Rule(
         (safe); `push_patch` in mount → `push_navigate` (offered).
     """,
     examples=[
+        bad(
+            """
+            defmodule MyAppWeb.ToggleLive do
+              use MyAppWeb, :live_view
+
+              def handle_event("toggle", _params, socket) do
+                if socket.assigns.enabled do  # expect: LV008
+                  {:noreply, assign(socket, enabled: false)}
+                end
+              end
+
+              def handle_info(:tick, socket) do
+                unless socket.assigns.paused do  # expect: LV008
+                  {:noreply, socket}
+                end
+              end
+            end
+            """,
+            note="an if/unless tail without else returns nil when it is not taken",
+        ),
         bad(
             """
             defmodule MyAppWeb.FormLive do
@@ -180,7 +202,11 @@ def check(ctx: Context, match: Match):
 
 
 def _check_tail(ctx, module, fdef, contract, tail, follow):
-    if tail.type == "implicit_nil":
+    if tail.type == "implicit_nil":  # `if` / `unless` without `else`: nil when it is not taken
+        keyword = text(tail.node.child_by_field_name("target")) if hasattr(tail.node, "child_by_field_name") else "if"
+        yield ctx.finding((tail.start_byte, tail.start_byte + len(keyword)),
+                          f"this `{keyword}` has no `else`, so {fdef.name}/{fdef.arity} returns nil when it is not "
+                          f"taken; it must return {EXPECTED[contract]}")
         return
     if tail.type == "call":
         mod, function = call_name(tail)

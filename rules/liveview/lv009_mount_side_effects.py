@@ -120,6 +120,46 @@ RULE = Rule(
             """,
             note="guarded work and zero timeouts",
         ),
+        bad(
+            """
+            defmodule MyAppWeb.FeedLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket) do
+                if connected?(socket) do
+                  :ok
+                else
+                  Phoenix.PubSub.subscribe(MyApp.PubSub, "feed")  # expect: LV009
+                end
+                if connected?(socket), do: :ok, else: :timer.send_interval(1000, :tick)  # expect: LV009
+                unless connected?(socket), do: Process.send_after(self(), :tick, 10)  # expect: LV009
+                {:ok, socket}
+              end
+            end
+            """,
+            note="the else branch of if connected?(socket) runs on the disconnected render (no fix: "
+                 "wrapping it would make it dead code)",
+        ),
+        good(
+            """
+            defmodule MyAppWeb.FeedLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket) do
+                if connected?(socket), do: Phoenix.PubSub.subscribe(MyApp.PubSub, "feed")
+                unless connected?(socket), do: :ok, else: :timer.send_interval(1000, :tick)
+                if !connected?(socket), do: :ok, else: Process.send_after(self(), :tick, 10)
+                case connected?(socket) do
+                  true -> Phoenix.PubSub.subscribe(MyApp.PubSub, "more")
+                  false -> :ok
+                end
+                connected?(socket) && Phoenix.PubSub.subscribe(MyApp.PubSub, "again")
+                {:ok, socket}
+              end
+            end
+            """,
+            note="the connected branch in its keyword, unless, negated, case and && forms",
+        ),
         good(
             """
             defmodule MyApp.Server do
@@ -189,7 +229,9 @@ def _scan(ctx, body, socket, guarded):
                 or (mod == ":timer" and name == "send_interval") \
                 or (mod == "Process" and name == "send_after" and args and text(args[0]) == "self()"):
             fixes = []
-            if node.parent is not None and node.parent.type in ("do_block", "body", "stab_clause") or \
+            if _mentions_connected(node):
+                pass  # already in a branch on connected?: wrapping it would only make it dead code
+            elif node.parent is not None and node.parent.type in ("do_block", "body", "stab_clause") or \
                     (node.parent is not None and node.parent.type == "body"):
                 fixes = [fix("Wrap in if connected?(socket)",
                              Edit(node.start_byte, node.start_byte, f"if connected?({socket}), do: "), safe=True)]
@@ -199,17 +241,98 @@ def _scan(ctx, body, socket, guarded):
 
 
 def _guarded(node) -> bool:
-    child = node
+    """Whether `node` only runs when connected: in the connected branch of an `if`/`unless`/
+    `case`/`cond` on `connected?(...)`, or right of `connected?(...) &&`. The `else` of
+    `if connected?(socket)` runs on the disconnected render, so it is not guarded."""
+    path = [node]
     parent = node.parent
     while parent is not None:
-        if parent.type == "call" and call_name(parent)[1] in ("if", "unless", "case", "cond"):
-            condition = call_arguments(parent)
-            if condition and "connected?(" in text(condition[0]) and child.type != "arguments":
+        if parent.type == "call":
+            mod, name = call_name(parent)
+            if mod is None and name in ("def", "defp"):
+                return False
+            if mod is None and name in ("if", "unless"):
+                condition = call_arguments(parent)
+                polarity = _polarity(condition[0]) if condition else None
+                if polarity is not None and not _within(path, condition[0]):
+                    branch_taken = not _in_else(path, parent)
+                    if name == "unless":
+                        branch_taken = not branch_taken
+                    if branch_taken == polarity:
+                        return True
+            elif mod is None and name == "case":
+                subject = call_arguments(parent)
+                polarity = _polarity(subject[0]) if subject else None
+                clause = next((p for p in path if p.type == "stab_clause" and p.parent is not None
+                               and p.parent.parent == parent), None)
+                if polarity is not None and clause is not None:
+                    pattern = clause.child_by_field_name("left")
+                    value = text(pattern).strip() if pattern is not None else ""
+                    if value == ("true" if polarity else "false"):
+                        return True
+            elif mod is None and name == "cond":
+                clause = next((p for p in path if p.type == "stab_clause"), None)
+                left = clause.child_by_field_name("left") if clause is not None else None
+                if left is not None and not _within(path, left) and _polarity(left) is True:
+                    return True
+        if parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) in ("&&", "and"):
+            left = parent.child_by_field_name("left")
+            if left is not None and not _within(path, left) and _polarity(left) is True:
                 return True
-        if parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) in ("&&", "and") \
-                and "connected?(" in text(parent.child_by_field_name("left")):
+        path.append(parent)
+        parent = parent.parent
+    return False
+
+
+def _mentions_connected(node) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "call":
+            mod, name = call_name(parent)
+            if mod is None and name in ("def", "defp"):
+                return False
+            if mod is None and name in ("if", "unless", "case"):
+                condition = call_arguments(parent)
+                if condition and "connected?(" in text(condition[0]):
+                    return True
+        parent = parent.parent
+    return False
+
+
+def _same(a, b) -> bool:
+    return a.start_byte == b.start_byte and a.end_byte == b.end_byte and a.type == b.type
+
+
+def _within(path, node) -> bool:
+    return any(_same(p, node) for p in path)
+
+
+def _polarity(condition) -> bool | None:
+    """True for a condition that holds only when connected (`connected?(s)`, `connected?(s) and x`),
+    False for its negation (`!connected?(s)`, `not connected?(s)`), None otherwise."""
+    code = " ".join(text(condition).split())
+    if "connected?(" not in code:
+        return None
+    while code.startswith("(") and code.endswith(")"):
+        code = code[1:-1].strip()
+    if code.startswith("!") or code.startswith("not "):
+        rest = code[1:].strip() if code.startswith("!") else code[4:].strip()
+        return False if rest.startswith("connected?(") and rest.endswith(")") and rest.count("(") == 1 else None
+    if "||" in code or " or " in code:
+        return None
+    return True
+
+
+def _in_else(path, call) -> bool:
+    """Whether the path from a node up to `call` (an if/unless) goes through its else branch."""
+    for index, node in enumerate(path):
+        if node.type == "else_block" and node.parent is not None and node.parent.parent is not None \
+                and _same(node.parent.parent, call):
             return True
-        if parent.type == "call" and call_name(parent)[0] is None and call_name(parent)[1] in ("def", "defp"):
-            return False
-        child, parent = parent, parent.parent
+        if node.type == "pair":
+            key = node.child_by_field_name("key")
+            if key is not None and text(key).strip().startswith("else") and node.parent is not None \
+                    and node.parent.parent is not None and node.parent.parent.parent is not None \
+                    and _same(node.parent.parent.parent, call):
+                return True
     return False

@@ -15,13 +15,11 @@ from exhort.syntax import (
     call_arguments,
     call_name,
     call_target,
+    defmodules,
     effective_arguments,
-    enclosing_def,
-    function_def,
     integer_value,
     is_literal,
     keyword_pairs,
-    module_members,
     module_name,
     read_module,
     string_value,
@@ -86,6 +84,18 @@ def is_worker_use_call(ctx, call: Node) -> bool:
     return module is None or module.uses_module("Oban.Pro.Worker") is None
 
 
+def worker_use_at(ctx, call: Node) -> tuple[ModuleInfo, UseDecl] | None:
+    """(worker module, its `use Oban.Worker` line) when `call` is that line; rules that check a
+    worker once anchor on it. None for any other call."""
+    if not is_worker_use_call(ctx, call):
+        return None
+    module = ctx.module_of(call)
+    use = worker_use(module)
+    if use is None or use.node != call:
+        return None
+    return module, use
+
+
 def resolve(ctx, node: Node, name: str) -> str:
     module = ctx.module_of(node)
     return module.resolve_alias(name) if module is not None else name
@@ -118,23 +128,12 @@ def extract_workers(document, _path) -> tuple:
     if document.tree is None:
         return ()
     out = []
-
-    def visit(module: Node, prefix: str) -> None:
-        name = module_name(module)
-        if name is None:
-            return
-        full = f"{prefix}.{name}" if prefix else name
-        info = read_module(module)
-        use = worker_use(info)
+    for module, full in defmodules(document.tree.root_node):
+        if full is None:
+            continue
+        use = worker_use(read_module(module))
         if use is not None:
             out.append((full, *worker_settings(use), use.node.start_byte, use.node.end_byte))
-        for member in module_members(module):
-            if member.type == "call" and call_name(member) == (None, "defmodule"):
-                visit(member, full)
-
-    for form in document.tree.root_node.named_children:
-        if form.type == "call" and call_name(form) == (None, "defmodule"):
-            visit(form, "")
     return tuple(out)
 
 
@@ -570,11 +569,6 @@ FACTS = {
     "oban_mix_deps": extract_deps,
     "oban_json_derived": extract_json_derived,
 }
-
-
-def enclosing_function(node: Node):
-    definition = enclosing_def(node)
-    return function_def(definition) if definition is not None else None
 
 
 def options_owner(ctx, pair: Node) -> tuple[str, Node] | None:

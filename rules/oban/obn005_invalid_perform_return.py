@@ -4,7 +4,9 @@ from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import atom_value, call_name, enclosing_def, function_def, integer_value, text, walk
 
-from ._common import PERIOD_UNITS, is_worker_use_call, oban_version, perform_tails, pipe_call, tuple_head, worker_use
+from exhort_rules.ecto._common import named_like_repo
+
+from ._common import PERIOD_UNITS, oban_version, perform_tails, pipe_call, tuple_head, worker_use_at
 
 ACCEPTED = frozenset({"ok", "error", "cancel", "discard", "snooze"})
 
@@ -202,12 +204,10 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
-    call = match.node("call")
-    if not is_worker_use_call(ctx, call):
+    worker = worker_use_at(ctx, match.node("call"))
+    if worker is None:
         return
-    module = ctx.module_of(call)
-    if worker_use(module) is None or worker_use(module).node != call:
-        return
+    module, _use = worker
     version = oban_version(ctx)
     for tail, via in perform_tails(module):
         through = f" (returned by perform/1 through {via})" if via else ""
@@ -286,7 +286,7 @@ def _multi_transaction(ctx, tail) -> bool:
     if call is None:
         return False
     mod, fun = call_name(call)
-    if fun not in ("transaction", "transact") or mod is None or not mod.split(".")[-1].endswith("Repo"):
+    if fun not in ("transaction", "transact") or mod is None or not named_like_repo(mod):
         return False
     if tail.type == "binary_operator":
         source = tail.child_by_field_name("left")

@@ -4,7 +4,7 @@ from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import atom_value, text
 
-from ._common import is_worker_use_call, perform_tails, tuple_head, worker_use
+from ._common import perform_tails, tuple_head, worker_use_at
 
 RULE = Rule(
     code="OBN006",
@@ -94,13 +94,10 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
-    call = match.node("call")
-    if not is_worker_use_call(ctx, call):
+    worker = worker_use_at(ctx, match.node("call"))
+    if worker is None:
         return
-    module = ctx.module_of(call)
-    use = worker_use(module)
-    if use is None or use.node != call:
-        return
+    module, _use = worker
     for tail, via in perform_tails(module):
         through = f" (returned through {via})" if via else ""
         kind = getattr(tail, "type", None)

@@ -2,7 +2,7 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import atom_value, call_arguments, call_name, enclosing_def, function_def, integer_value, keyword_key, tails, text
+from exhort.syntax import atom_value, call_arguments, call_name, enclosing_function, function_def, integer_value, keyword_key, tails, text
 
 from ._common import oban_version, worker_use
 
@@ -170,8 +170,7 @@ def _context(ctx, ms) -> str | None:
             if outer is not None and outer.type == "list" and outer.parent is not None and outer.parent.type == "pair" \
                     and keyword_key(outer.parent) == "unique":
                 return "period"
-    definition = enclosing_def(ms)
-    fdef = function_def(definition) if definition is not None else None
+    fdef = enclosing_function(ms)
     if fdef is not None and fdef.name == "backoff" and fdef.arity == 1 and fdef.kind == "def":
         if worker_use(ctx.module_of(ms)) is not None and any(t is ms or (hasattr(t, "id") and t.id == ms.id) for t in tails(fdef.body)):
             return "backoff"

@@ -2,7 +2,7 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, good
-from exhort.syntax import call_name, enclosing_def, function_def, keyword_key, text, walk
+from exhort.syntax import call_name, enclosing_function, keyword_key, text, walk
 
 from ._common import new_call_parts, worker_of_receiver
 
@@ -203,8 +203,7 @@ def _derived(ctx):
 
 def _struct_bound_variables(node) -> dict[str, str]:
     """Variables bound by `%Struct{} = var` in the enclosing function's parameters."""
-    definition = enclosing_def(node)
-    fdef = function_def(definition) if definition is not None else None
+    fdef = enclosing_function(node)
     out: dict[str, str] = {}
     if fdef is None:
         return out

@@ -4,6 +4,8 @@ from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import call_arguments, call_name, enclosing_def, string_value, text, walk
 
+from exhort_rules.ecto._common import named_like_repo
+
 from ._common import is_oban_job
 
 RULE = Rule(
@@ -154,7 +156,7 @@ def check(ctx: Context, match: Match):
     source = pipe_source(call)
     if mod.split(".")[-1] == "Multi" or mod == "Ecto.Multi":
         queryable = args[2] if source is None and len(args) > 2 else (args[1] if source is not None and len(args) > 1 else None)
-    elif mod.split(".")[-1].endswith("Repo"):
+    elif named_like_repo(mod):
         queryable = source if source is not None else (args[0] if args else None)
     else:
         return

@@ -4,7 +4,7 @@ from exhort.findings import Related, Severity
 from exhort.rule import Context, Match, Rule, bad, good
 from exhort.syntax import atom_value, keyword_pairs, string_value
 
-from ._common import is_worker_use_call, new_call_parts, oban_configs, worker_of_receiver, worker_settings, worker_use
+from ._common import new_call_parts, oban_configs, worker_of_receiver, worker_settings, worker_use_at
 
 RULE = Rule(
     code="OBN012",
@@ -140,11 +140,10 @@ RULE = Rule(
 def check(ctx: Context, match: Match):
     call = match.get("call")
     if call is not None:
-        if not is_worker_use_call(ctx, call):
+        worker = worker_use_at(ctx, call)
+        if worker is None:
             return
-        use = worker_use(ctx.module_of(call))
-        if use is None or use.node != call:
-            return
+        _module, use = worker
         queue = worker_settings(use)[0]
         where = call
         for key, value, pair in keyword_pairs(use.options):

@@ -3,7 +3,7 @@ options, the Oban instance config and perform/1 return values."""
 
 from __future__ import annotations
 
-from exhort.syntax import ancestors, call_name, enclosing_def, function_def, keyword_key, text
+from exhort.syntax import ancestors, call_name, enclosing_function, keyword_key, text
 
 from ._common import is_worker_use_call, options_owner
 
@@ -87,8 +87,7 @@ def oban_hover(ctx, node):
         rows = "\n".join(f"| `{k}` | {v} |" for k, v in WORKER.items())
         return f"**use Oban.Worker options** (validated at compile time)\n\n| Option | Values |\n|---|---|\n{rows}\n"
     if node.type == "identifier" and text(node) == "perform":
-        definition = enclosing_def(node)
-        fdef = function_def(definition) if definition is not None else None
+        fdef = enclosing_function(node)
         if fdef is not None and fdef.name == "perform" and fdef.arity == 1 and ctx.module_of(node) is not None:
             return RETURNS
     return None

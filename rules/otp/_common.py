@@ -11,15 +11,13 @@ from exhort.syntax import (
     call_arguments,
     call_name,
     call_target,
+    defmodules,
     do_block,
     effective_arguments,
-    enclosing_def,
-    function_def,
+    full_module_name,
     integer_value,
     is_literal,
     keyword_pairs,
-    module_members,
-    module_name,
     read_module,
     text,
     walk,
@@ -41,21 +39,6 @@ def resolved_call(ctx, call) -> tuple[str | None, str | None]:
         if info is not None:
             module_text = info.resolve_alias(module_text)
     return module_text, function
-
-
-def full_module_name(module_node) -> str | None:
-    """The full name of a (possibly nested) defmodule call."""
-    name = module_name(module_node)
-    if name is None:
-        return None
-    parts = [name]
-    for parent in ancestors(module_node):
-        if parent.type == "call" and call_name(parent) == (None, "defmodule"):
-            outer = module_name(parent)
-            if outer is None:
-                return None
-            parts.append(outer)
-    return ".".join(reversed(parts))
 
 
 def jaro(a: str, b: str) -> float:
@@ -180,12 +163,6 @@ CALLBACKS = {
 }
 
 
-def enclosing_function(node):
-    """The FunctionDef of the def enclosing `node`."""
-    definition = enclosing_def(node)
-    return function_def(definition) if definition is not None else None
-
-
 def uses_genserver(info: ModuleInfo | None) -> bool:
     return info is not None and info.uses_module("GenServer") is not None
 
@@ -229,22 +206,6 @@ def _resolver(module_node):
         return None
 
     return resolve, own
-
-
-def _modules_in(root):
-    """(module node or None, node) pairs: every defmodule (nested too) with its own members."""
-    out = []
-
-    def visit(module):
-        out.append(module)
-        for member in module_members(module):
-            if member.type == "call" and call_name(member) == (None, "defmodule"):
-                visit(member)
-
-    for form in root.named_children:
-        if form.type == "call" and call_name(form) == (None, "defmodule"):
-            visit(form)
-    return out
 
 
 def _innermost_module(node, modules):
@@ -302,7 +263,7 @@ def extract_process_refs(document, path) -> tuple:
     if document.tree is None or document.language != "elixir" or path.is_test or path.is_config:
         return ()
     root = document.tree.root_node
-    modules = _modules_in(root)
+    modules = [module for module, _name in defmodules(root)]
     resolvers = {m.start_byte: _resolver(m) for m in modules}
     refs: set[tuple] = set()
 
@@ -362,12 +323,11 @@ def extract_process_modules(document, path) -> tuple:
     if document.tree is None or document.language != "elixir":
         return ()
     out = []
-    for module in _modules_in(document.tree.root_node):
+    for module, name in defmodules(document.tree.root_node):
         info = read_module(module)
         use = info.uses_module(*OTP_USE_MODULES)
         if use is None:
             continue
-        name = full_module_name(module)
         if name is None:
             continue
         has_id = any(key == "id" for key, _, _ in pairs(use.options)) if use.options is not None else False
@@ -400,7 +360,7 @@ def extract_applications(document, path) -> tuple:
     if document.tree is None or document.language != "elixir" or path.is_test:
         return ()
     out = []
-    for module in _modules_in(document.tree.root_node):
+    for module, name in defmodules(document.tree.root_node):
         info = read_module(module)
         if info.uses_module("Application") is None:
             continue
@@ -414,7 +374,7 @@ def extract_applications(document, path) -> tuple:
                         target = node
                         break
         if target is not None:
-            out.append((full_module_name(module) or "", target.start_byte, target.end_byte))
+            out.append((name or "", target.start_byte, target.end_byte))
     return tuple(out)
 
 

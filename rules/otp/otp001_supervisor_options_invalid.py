@@ -2,13 +2,12 @@
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import is_literal, keyword_key, text
+from exhort.syntax import enclosing_function, is_literal, keyword_key, text
 
 from ._common import (
     GENSERVER_START_KEYS,
     close_match,
     effective_arguments,
-    enclosing_function,
     list_items,
     literal_atom,
     literal_int,

@@ -2,13 +2,12 @@
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import ancestors, call_name, function_def, is_literal, tails, text
+from exhort.syntax import ancestors, call_name, enclosing_function, function_def, is_literal, tails, text
 
 from ._common import (
     CHILD_SPEC_KEYS,
     close_match,
     effective_arguments,
-    enclosing_function,
     literal_atom,
     literal_int,
     literal_keywords,

@@ -2,11 +2,10 @@
 
 from exhort.findings import Edit, Related, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import call_arguments, is_literal, text
+from exhort.syntax import call_arguments, enclosing_function, is_literal, text
 
 from ._common import (
     effective_arguments,
-    enclosing_function,
     extract_process_modules,
     list_items,
     literal_keywords,

@@ -2,9 +2,9 @@
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import block_body, call_arguments, call_name, do_block, tails, text
+from exhort.syntax import block_body, call_arguments, call_name, do_block, enclosing_function, tails, text
 
-from ._common import effective_arguments, enclosing_function, literal_int, resolved_call, runs_in_other_process, uses_genserver
+from ._common import effective_arguments, literal_int, resolved_call, runs_in_other_process, uses_genserver
 
 BLOCKING_CALLBACKS = {("handle_call", 3), ("handle_cast", 2), ("handle_info", 2), ("handle_continue", 2), ("init", 1)}
 HTTP_MODULES = ("Req", "HTTPoison", "Tesla")

@@ -2,9 +2,9 @@
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import pipe_source, text, walk
+from exhort.syntax import enclosing_function, pipe_source, text, walk
 
-from ._common import effective_arguments, enclosing_function, extract_task_supervisors, resolved_call
+from ._common import effective_arguments, extract_task_supervisors, resolved_call
 
 FACTS = {"otp_task_supervisors": extract_task_supervisors}
 ASYNC = {("Task", "async"): (1, 3), ("Task.Supervisor", "async"): (2, 4), ("Task.Supervisor", "async_nolink"): (2, 4)}

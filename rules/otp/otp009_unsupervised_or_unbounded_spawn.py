@@ -2,9 +2,9 @@
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import ancestors, call_arguments, call_name, is_literal, is_mix_task_module, pipe_source, text
+from exhort.syntax import ancestors, call_arguments, call_name, enclosing_function, is_literal, is_mix_task_module, pipe_source, text
 
-from ._common import effective_arguments, enclosing_function, resolved_call
+from ._common import effective_arguments, resolved_call
 
 SPAWNS = {
     ("Task", "start"): (1, 3),

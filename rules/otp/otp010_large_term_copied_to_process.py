@@ -2,9 +2,9 @@
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import ancestors, call_name, text, walk
+from exhort.syntax import ancestors, call_name, enclosing_function, text, walk
 
-from ._common import effective_arguments, enclosing_function, resolved_call
+from ._common import effective_arguments, resolved_call
 
 CLOSURE_CALLS = {
     ("Task", "async"), ("Task", "start"), ("Task", "start_link"), ("Task", "async_stream"),

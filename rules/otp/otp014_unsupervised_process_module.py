@@ -6,7 +6,7 @@ import os
 
 from exhort.findings import Related, Severity
 from exhort.rule import Context, Match, Rule, bad, good
-from exhort.syntax import ancestors, call_arguments, call_name, text
+from exhort.syntax import ancestors, call_arguments, call_name, full_module_name, text
 
 from ._common import (
     OTP_USE_MODULES,
@@ -14,7 +14,6 @@ from ._common import (
     extract_config_modules,
     extract_mix_project,
     extract_process_refs,
-    full_module_name,
 )
 
 FACTS = {

@@ -4,8 +4,9 @@ import re
 
 import tree_sitter as ts
 
+from exhort import heex
 from exhort.findings import Severity
-from exhort.parsing import cached_query, new_elixir_parser
+from exhort.parsing import cached_query
 from exhort.rule import Context, Rule, bad, good
 from exhort_rules.ecto._common import binds
 from exhort.syntax import (
@@ -165,11 +166,18 @@ RULE = Rule(
             path="lib/my_app/bytes.ex",
             note="a module defining its own raw/1, and a module that is not view code",
         ),
+        good(
+            """
+            <div>
+              <p title="use {raw(@x)} with care" data-json='{"a": "}"}'>{@post.title}</p>
+              <%= @post.body %>
+            </div>
+            """,
+            path="lib/my_app_web/controllers/post_html/help.html.heex",
+            note="a `{` inside a quoted attribute value is text, not code",
+        ),
     ],
 )
-
-_PARSER_LOCAL = {}
-
 
 @RULE.check
 def check(ctx: Context, _match):
@@ -177,21 +185,16 @@ def check(ctx: Context, _match):
     if path.is_test or not path.is_production_code:
         return
     document = ctx.document
-    if document.language == "heex":
-        yield from _check_template(ctx, document.data, 0)
-        return
-    if document.tree is None:
+    for template in heex.templates_of(document):
+        if template.sigil is None or not template.sigil.has_error:
+            yield from _check_template(ctx, template)
+    if document.language == "heex" or document.tree is None:
         return
     query = cached_query(QUERY)
     seen = set()
     for pattern, captures in ts.QueryCursor(query).matches(document.tree.root_node):
-        if pattern == 3:
-            sigil = captures["sigil"][0]
-            if sigil.has_error:
-                continue
-            content = next(c for c in sigil.named_children if c.type == "quoted_content")
-            yield from _check_template(ctx, ctx.data[content.start_byte:content.end_byte], content.start_byte)
-            continue
+        if pattern not in (0, 1, 2):
+            continue  # ~H sigils: read above as templates
         node = (captures.get("call") or captures.get("tuple"))[0]
         if node.start_byte in seen or node.has_error:
             continue
@@ -308,17 +311,19 @@ def _short(node) -> str:
 _RAW_HINT = re.compile(rb"\braw\b")
 
 
-def _check_template(ctx, data: bytes, base: int):
-    if not _RAW_HINT.search(data):
+def _check_template(ctx, template: heex.Template):
+    """raw/1 calls in the Elixir code of a template: `{...}`, `<%= %>` and attribute values."""
+    data = template.data
+    if not _RAW_HINT.search(data, template.start, template.end):
         return
-    parser = new_elixir_parser()
     query = cached_query(QUERY)
-    for start, end in _expressions(data):
-        chunk = data[start:end]
-        if not _RAW_HINT.search(chunk):
+    for _node, _attribute, start, end in template.code_ranges():
+        if not _RAW_HINT.search(data, start, end):
             continue
-        tree = parser.parse(chunk)
-        for pattern, captures in ts.QueryCursor(query).matches(tree.root_node):
+        code = heex.parse_code(data, start, end)  # nodes in file coordinates
+        if code is None:
+            continue
+        for pattern, captures in ts.QueryCursor(query).matches(code):
             if pattern not in (0, 1):
                 continue
             call = captures["call"][0]
@@ -326,100 +331,4 @@ def _check_template(ctx, data: bytes, base: int):
                 continue
             message = _check_raw(call, None, template=True)
             if message:
-                yield ctx.finding((base + start + call.start_byte, base + start + call.end_byte), message)
-
-
-def _expressions(data: bytes):
-    """Byte ranges of the Elixir inside `{...}` and `<%= ... %>` of a HEEx template.
-
-    `<script>`/`<style>` bodies and comments are skipped (HEEx does not interpolate there).
-    """
-    i = 0
-    n = len(data)
-    while i < n:
-        if data.startswith(b"<%!--", i):
-            close = data.find(b"--%>", i)
-            i = n if close < 0 else close + 4
-            continue
-        if data.startswith(b"<!--", i):
-            close = data.find(b"-->", i)
-            i = n if close < 0 else close + 3
-            continue
-        if data.startswith(b"<%", i):
-            close = data.find(b"%>", i)
-            if close < 0:
-                return
-            start = i + 2
-            while start < close and data[start:start + 1] in (b"=", b"#"):
-                if data[start:start + 1] == b"#":
-                    start = close
-                    break
-                start += 1
-            if start < close:
-                yield start, close
-            i = close + 2
-            continue
-        lowered = data[i:i + 8].lower()
-        if lowered.startswith(b"<script") or lowered.startswith(b"<style"):
-            # no {...} interpolation inside script/style, but <%= %> tags still run there
-            tag = b"</script" if lowered.startswith(b"<script") else b"</style"
-            close = data.lower().find(tag, i)
-            stop = n if close < 0 else close
-            position = i
-            while True:
-                eex = data.find(b"<%", position, stop)
-                if eex < 0:
-                    break
-                end = data.find(b"%>", eex, stop)
-                if end < 0:
-                    break
-                start = eex + 2
-                if data[start:start + 1] == b"=":
-                    start += 1
-                if data[start:start + 1] not in (b"#", b"!"):
-                    yield start, end
-                position = end + 2
-            i = n if close < 0 else close + len(tag)
-            continue
-        if data[i:i + 1] == b"{":
-            end = _balanced(data, i)
-            if end is None:
-                return
-            yield i + 1, end
-            i = end + 1
-            continue
-        i += 1
-
-
-def _balanced(data: bytes, start: int) -> int | None:
-    depth = 0
-    i = start
-    n = len(data)
-    while i < n:
-        ch = data[i:i + 1]
-        if ch in (b'"', b"'"):
-            i = _skip_string(data, i)
-            continue
-        if ch == b"{":
-            depth += 1
-        elif ch == b"}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
-
-
-def _skip_string(data: bytes, i: int) -> int:
-    quote = data[i:i + 1]
-    i += 1
-    n = len(data)
-    while i < n:
-        ch = data[i:i + 1]
-        if ch == b"\\":
-            i += 2
-            continue
-        if ch == quote:
-            return i + 1
-        i += 1
-    return n
+                yield ctx.finding(call, message)

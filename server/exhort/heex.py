@@ -17,6 +17,7 @@ every node keeps its position in the file.
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from collections import OrderedDict
@@ -94,7 +95,8 @@ class HNode:
     code_end: int = -1
     output: bool = False  # `<%=` rather than `<%`
     end_directive: tuple[int, int] | None = None  # `<% end %>` range of an eex_block
-    clauses: list[tuple[int, int, int, int]] = field(default_factory=list)  # (start, end, code_start, code_end)
+    # (start, end, code_start, code_end); an empty tuple until the first clause (most nodes have none)
+    clauses: "list[tuple[int, int, int, int]] | tuple[()]" = ()
     no_curly: bool = False  # inside phx-no-curly-interpolation: `{` is text
 
     def __repr__(self) -> str:
@@ -147,7 +149,16 @@ class Template:
         self.end = end
         self.sigil = sigil
         self.root = HNode("fragment", start, end)
-        _Reader(data, start, end, self.root).read()
+        # The tree is thousands of small linked objects: pausing the cyclic collector while they
+        # are built saves about an eighth of the time on large templates (nothing is freed here).
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            _Reader(data, start, end, self.root).read()
+        finally:
+            if collecting:
+                gc.enable()
 
     def nodes(self) -> Iterator[HNode]:
         return self.root.walk()
@@ -210,23 +221,30 @@ class _Reader:
     def read(self) -> None:
         data, end = self.data, self.end
         simple_code = _SIMPLE_CODE.match
+        text_special, lt_only = _TEXT_SPECIAL.search, _LT_ONLY.search
+        stack = self.stack
         while self.pos < end:
-            top = self.stack[-1]
+            top = stack[-1]
             if top.name in _RAW_TEXT_NAMES and top.kind == "tag" and not top.closed:
                 self._raw_text(top)
                 continue
-            match = (_LT_ONLY if top.no_curly else _TEXT_SPECIAL).search(data, self.pos, end)
+            match = (lt_only if top.no_curly else text_special)(data, self.pos, end)
             if match is None:
                 self.pos = end
                 break
             at = match.start()
             self.pos = at
-            if data[at : at + 1] == b"{":
+            following = data[at + 1 : at + 2]
+            if match.group() == b"{":
                 simple = simple_code(data, at + 1, end)
                 close = simple.end() - 1 if simple is not None else skip_code(data, at + 1, end)
-                node = HNode("expr", at, min(close + 1, end), code_start=at + 1, code_end=close)
-                self._add(node)
+                node = HNode("expr", at, min(close + 1, end), top, code_start=at + 1, code_end=close)
+                top.children.append(node)
                 self.pos = node.end
+            elif following in _TAG_FIRST and at + 1 < end:  # the common case: a start tag
+                self._start_tag(at)
+            elif following == b"/":
+                self._end_tag(at)
             else:
                 self._angle(at)
         for node in self.stack[1:]:
@@ -306,6 +324,8 @@ class _Reader:
             if block is not None:
                 while self.stack[-1] is not block:
                     self._close(self.stack.pop(), at, closed=False)
+                if not block.clauses:
+                    block.clauses = []
                 block.clauses.append((at, stop, code_start, code_end))
                 return
             self._add(HNode("eex", at, stop, code_start=code_start, code_end=code_end, output=output))
