@@ -1,0 +1,84 @@
+"""Where the time goes, rule by rule: query matches and check time over a folder of Elixir.
+
+    python bench/rule_costs.py PATH [--top 20]
+
+Prints, for the bare parse and for each rule, the number of query matches its patterns
+produce (each one costs a Python call and a dict of captures) and the seconds its check
+takes. A rule with many matches and few findings wants a narrower pattern (#eq?/#any-of?
+predicates run in C); a rule with a slow check wants less walking in Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from pathlib import Path
+
+import tree_sitter as ts
+
+from exhort.config import Config
+from exhort.document import Document
+from exhort.engine import Engine
+from exhort.files import discover, index_files, project_root_for_file, read_source
+from exhort.parsing import compile_query
+from exhort.registry import default_registry
+from exhort.rule import Rule
+from exhort.workspace import WorkspaceIndex
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--top", type=int, default=20)
+    args = parser.parse_args()
+
+    paths = list(discover([args.path], lambda _p: Config()))
+    texts = [(str(p.resolve()), text) for p in paths for text, skipped in [read_source(p)] if text is not None]
+    started = time.perf_counter()
+    documents = [Document(path, text) for path, text in texts]
+    parse = time.perf_counter() - started
+    print(f"{len(documents)} files, parse {parse:.2f} s")
+
+    started = time.perf_counter()
+    index = WorkspaceIndex(root_finder=project_root_for_file)
+    index_files(index, [args.path], lambda _p: Config())
+    print(f"index (parse + fact extractors) {time.perf_counter() - started:.2f} s")
+
+    matches: Counter[str] = Counter()
+    for rule in default_registry().rules:
+        if rule.query:
+            query = compile_query(rule.query)
+            for document in documents:
+                if document.tree is not None:
+                    matches[rule.code] += len(ts.QueryCursor(query).matches(document.tree.root_node))
+
+    spent: Counter[str] = Counter()
+    found: Counter[str] = Counter()
+    original = Rule.run
+
+    def timed(self, ctx, match):
+        begin = time.perf_counter()
+        try:
+            results = original(self, ctx, match)
+            found[self.code] += len(results)
+            return results
+        finally:
+            spent[self.code] += time.perf_counter() - begin
+
+    Rule.run = timed  # type: ignore[method-assign]
+    engine = Engine()
+    engine.warm_up()
+    started = time.perf_counter()
+    for document in documents:
+        engine.check(document, index)
+    total = time.perf_counter() - started
+    Rule.run = original  # type: ignore[method-assign]
+    print(f"engine.check over all files {total:.2f} s, of which rule checks {sum(spent.values()):.2f} s\n")
+    print(f"{'rule':<8}{'check s':>9}{'matches':>10}{'findings':>10}")
+    for code, seconds in spent.most_common(args.top):
+        print(f"{code:<8}{seconds:>9.3f}{matches[code]:>10}{found[code]:>10}")
+
+
+if __name__ == "__main__":
+    main()
