@@ -6,6 +6,7 @@ Everything answers from syntax alone; when it cannot tell, it says so (None / Fa
 
 from __future__ import annotations
 
+from exhort.rule import module_info, requires
 from exhort.syntax import (
     ModuleInfo,
     ancestors,
@@ -19,7 +20,6 @@ from exhort.syntax import (
     is_literal,
     keyword_pairs,
     module_members,
-    read_module,
     string_value,
     text,
     trailing_keywords,
@@ -29,13 +29,15 @@ from exhort.syntax import (
 # -- Repo detection -----------------------------------------------------------------------
 
 
+# `use Ecto.Repo`, aliases resolved: the last segment "Repo" is always written out.
+@requires(b"Repo")
 def _repo_facts(document, _path):
     """(module name, adapter or "") for every module that `use Ecto.Repo`."""
     if document.tree is None:
         return ()
     found = []
     for module, _full in defmodules(document.tree.root_node):
-        info = read_module(module)
+        info = module_info(document, module)
         use = info.uses_module("Ecto.Repo")
         if use is None or info.name is None:
             continue

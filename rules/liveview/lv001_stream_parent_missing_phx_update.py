@@ -14,6 +14,7 @@ RULE = Rule(
     fix_safety="safe/offer",
     scope="document",
     languages=("elixir", "heex"),
+    requires=(b"streams",),
     explanation="""
         ## LV001 stream-parent-missing-phx-update
 

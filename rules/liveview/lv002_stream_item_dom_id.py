@@ -15,6 +15,7 @@ RULE = Rule(
     fix_safety="safe/offer",
     scope="document",
     languages=("elixir", "heex"),
+    requires=(b"streams",),
     explanation="""
         ## LV002 stream-item-dom-id
 
@@ -40,6 +41,20 @@ RULE = Rule(
         id with the tuple variable: offered.
     """,
     examples=[
+        bad(
+            """
+            <ul id="songs" phx-update="stream">
+              <.live_component :for={song <- @streams.songs} module={SongRow} song={song} /> <%!-- expect: LV002 --%>
+            </ul>
+            """,
+            path="lib/my_app_web/live/song_live.html.heex",
+            note="a component carrying the generator binds the tuple too; the rewrite is offered",
+            fixed="""
+            <ul id="songs" phx-update="stream">
+              <.live_component :for={{song_id, song} <- @streams.songs} module={SongRow} song={song} id={song_id} /> <%!-- expect: LV002 --%>
+            </ul>
+            """,
+        ),
         bad(
             """
             <tbody id="songs" phx-update="stream">
@@ -155,7 +170,7 @@ def check(ctx: Context, _match):
         data = template.data
         for generator in stream_generators(template):
             if not generator.is_tuple:
-                if generator.node.is_element and generator.node.kind == "tag" and generator.pattern.type == "identifier":
+                if generator.node.kind in ("tag", "component") and generator.pattern.type == "identifier":
                     yield _not_tuple(ctx, generator)
                 elif generator.node.is_element and generator.node.kind == "tag":
                     yield ctx.finding((generator.node.start, generator.node.start_tag_end),

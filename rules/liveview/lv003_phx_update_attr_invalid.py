@@ -17,6 +17,7 @@ RULE = Rule(
     fix_safety="none",
     scope="document",
     languages=("elixir", "heex"),
+    requires=(b"phx-update",),
     explanation="""
         ## LV003 phx-update-attr-invalid
 

@@ -4,11 +4,12 @@ import re
 
 from exhort.findings import Severity
 from exhort.rule import Context, Rule, bad, good
-from exhort.syntax import text, walk
+from exhort.syntax import call_name, text
 
 from ._common import STREAM_REF, generator_of, ref_name, templates
 
 _ELIXIR_REF = re.compile(r"(?:socket\.assigns|assigns)\.streams\.([a-z_]\w*[?!]?)")
+_ELIXIR_REF_BYTES = re.compile(rb"(?:socket\.assigns|assigns)\.streams\.[a-z_]\w*[?!]?")
 
 RULE = Rule(
     code="LV004",
@@ -19,6 +20,7 @@ RULE = Rule(
     fix_safety="none",
     scope="document",
     languages=("elixir", "heex"),
+    requires=(b"streams",),
     explanation="""
         ## LV004 streams-not-enumerable
 
@@ -33,6 +35,9 @@ RULE = Rule(
         Flagged: any use of `@streams.NAME`, `@streams[:NAME]`, `assigns.streams.NAME` or
         `socket.assigns.streams.NAME` other than as the collection of a template
         comprehension's first generator, or as a whole attribute value passed to a component.
+        In Elixir code (`socket.assigns.streams.NAME`) only consuming uses are flagged: an
+        `Enum`/`Stream`/`List` call, `length`/`hd`/`tl`, `++`, a comparison or `in`, or a `for`
+        generator; a stream handed on as a value (a reply, a variable) is not enumerated there.
 
         **Bad** `<p :if={Enum.empty?(@streams.songs)}>No songs</p>`
 
@@ -103,6 +108,20 @@ RULE = Rule(
             defmodule MyAppWeb.SongLive do
               use MyAppWeb, :live_view
 
+              def handle_call(:peek, _from, socket) do
+                {:reply, socket.assigns.streams.songs, socket}
+              end
+
+              def pending(socket), do: socket.assigns.streams.songs.inserts
+            end
+            ''',
+            note="a stream handed on as a value (here a reply, e.g. for a test helper) is not enumerated",
+        ),
+        good(
+            '''
+            defmodule MyAppWeb.SongLive do
+              use MyAppWeb, :live_view
+
               def handle_info(%{streams: _} = msg, socket), do: {:noreply, stream(socket, :songs, msg.songs)}
             end
             ''',
@@ -139,11 +158,21 @@ def check(ctx: Context, _match):
                 yield ctx.finding(match.span(), _message(ref_name(match)))
     if ctx.document.tree is None:
         return
-    for node in walk(ctx.document.tree.root_node):
-        if node.type != "call" or node.child_by_field_name("target") is None:
+    root = ctx.document.tree.root_node
+    seen: set[tuple[int, int]] = set()
+    # Find the references by their text, then read the syntax around each one: far cheaper
+    # than visiting every node of the file.
+    for found in _ELIXIR_REF_BYTES.finditer(ctx.document.data):
+        node = root.named_descendant_for_byte_range(found.start(), found.end())
+        while node is not None and (
+            node.end_byte - node.start_byte < found.end() - found.start() or node.type == "dot"
+        ):
+            node = node.parent  # the reference is the call whose target is this dot chain
+        if node is None or node.type != "call" or (node.start_byte, node.end_byte) in seen:
             continue
+        seen.add((node.start_byte, node.end_byte))
         target = node.child_by_field_name("target")
-        if target.type != "dot" or any(c.type == "arguments" for c in node.named_children):
+        if target is None or target.type != "dot" or any(c.type == "arguments" for c in node.named_children):
             continue
         match = _ELIXIR_REF.fullmatch(text(node))
         if match is None:
@@ -151,7 +180,42 @@ def check(ctx: Context, _match):
         parent = node.parent
         if parent is not None and parent.type == "dot":  # socket.assigns.streams.x.inserts
             continue
+        if not _consumed(node):  # handed on as a value (a reply, a variable): nothing enumerates it here
+            continue
         yield ctx.finding(node, _message(match.group(1)))
+
+
+_CONSUMING_MODULES = ("Enum", "Stream", "List", "Map", "MapSet", "Keyword")
+_CONSUMING_OPERATORS = ("++", "--", "==", "!=", "===", "!==", "in", "not in", "<", ">", "<=", ">=")
+
+
+def _consuming_call(call) -> bool:
+    if call is None or call.type != "call":
+        return False
+    mod, name = call_name(call)
+    if mod in _CONSUMING_MODULES:
+        return True
+    return mod is None and name in ("length", "hd", "tl")
+
+
+def _consumed(node) -> bool:
+    """Whether an Elixir-side stream reference is enumerated or compared (Enum/Stream/List
+    functions, length/hd/tl, `++`, comparisons, `in`, a `for` generator), not just passed on."""
+    parent = node.parent
+    if parent is None:
+        return False
+    if parent.type == "arguments":
+        return _consuming_call(parent.parent)
+    if parent.type == "binary_operator":
+        operator = text(parent.child_by_field_name("operator"))
+        if operator in _CONSUMING_OPERATORS:
+            return True
+        if operator == "|>" and parent.child_by_field_name("left") == node:
+            return _consuming_call(parent.child_by_field_name("right"))
+        if operator == "<-" and parent.child_by_field_name("right") == node:
+            generator_of = parent.parent.parent if parent.parent is not None else None
+            return generator_of is not None and call_name(generator_of) == (None, "for")
+    return False
 
 
 def _message(name: str) -> str:

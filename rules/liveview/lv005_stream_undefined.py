@@ -1,8 +1,8 @@
 """LV005 stream-undefined."""
 
-from exhort.findings import Related, Severity
-from exhort.rule import Context, Rule, bad, good
-from exhort.syntax import call_name, effective_arguments, module_members, read_module, walk
+from exhort.findings import Edit, Related, Severity
+from exhort.rule import Context, Rule, bad, fix, good, module_info, requires
+from exhort.syntax import atom_value, call_name, effective_arguments, module_members, tails, walk
 
 from ._common import (
     LIVE_KINDS,
@@ -35,23 +35,36 @@ def extract_stream_modules(document, _path):
         return ()
     out = []
     for module in _live_modules(document.tree.root_node):
-        info = read_module(module)
-        if info.kind not in LIVE_KINDS:
-            continue
-        facts = module_stream_facts(module)
-        out.append((info.name or "", info.kind, info.defines("render", 1), frozenset(facts.initialised),
-                    facts.unknown, frozenset(socket_passed_to(module, info)), frozenset(imported_modules(module, info))))
+        info = module_info(document, module)
+        if info.kind in LIVE_KINDS:
+            out.append(_record(document, module, info))
     return tuple(out)
 
 
+def _stream_facts(document, module):
+    """module_stream_facts, once per module per document text (both extractors need it)."""
+    key = ("lv_stream_facts", module.start_byte, module.end_byte)
+    facts = document.memo.get(key)
+    if facts is None:
+        facts = document.memo[key] = module_stream_facts(module)
+    return facts
+
+
+def _record(document, module, info):
+    facts = _stream_facts(document, module)
+    return (info.name or "", info.kind, info.defines("render", 1), frozenset(facts.initialised),
+            facts.unknown, frozenset(socket_passed_to(module, info)), frozenset(imported_modules(module, info)))
+
+
+@requires(b"stream")
 def extract_stream_callers(document, _path):
     """Modules of this file that call stream/3,4 or stream_async (helpers that set up streams)."""
     if document.tree is None:
         return frozenset()
     out = set()
     for module in _live_modules(document.tree.root_node):
-        info = read_module(module)
-        facts = module_stream_facts(module)
+        info = module_info(document, module)
+        facts = _stream_facts(document, module)
         if info.name and (facts.initialised or facts.unknown):
             out.add(info.name)
     return frozenset(out)
@@ -65,9 +78,10 @@ RULE = Rule(
     category="liveview",
     severity=Severity.WARNING,
     summary="stream_insert/stream_delete or @streams.NAME on a stream that is never initialised",
-    fix_safety="none",
+    fix_safety="offer",
     scope="document",
     languages=("elixir", "heex"),
+    requires=(b"stream",),
     workspace=True,
     explanation="""
         ## LV005 stream-undefined
@@ -83,6 +97,9 @@ RULE = Rule(
 
         **Bad** `stream_insert(socket, :events, e)` with no `stream(:events, ...)` anywhere.
 
+        **Fix** (offered): add `|> stream(:NAME, [])` to the socket `mount/3` returns, when it
+        has a single `{:ok, socket}` tail.
+
         **Good** `socket |> stream(:events, [])` in `mount/3`.
 
         Silent when a stream name is not a literal, when the module declares `on_mount` hooks,
@@ -90,6 +107,41 @@ RULE = Rule(
         calls `stream(`. A stream initialised in only one branch is not flagged (a known limit).
     """,
     examples=[
+        good(
+            """
+            defmodule MyAppWeb.BoardLive do
+              use MyAppWeb, :live_view
+
+              defmodule Card do
+                use Phoenix.LiveComponent
+                def update(assigns, socket), do: {:ok, assign(socket, assigns)}
+                def render(assigns), do: ~H"<p>{@id}</p>"
+              end
+
+              def mount(_params, _session, socket), do: {:ok, socket}
+              def render(assigns), do: ~H"<div></div>"
+            end
+
+            defmodule MyAppWeb.ListLive do
+              use MyAppWeb, :live_view
+
+              defmodule Card do
+                use Phoenix.LiveComponent
+                def update(assigns, socket), do: {:ok, socket |> assign(assigns) |> stream(:tags, assigns.tags)}
+
+                def render(assigns) do
+                  ~H\"""
+                  <ul id={@id} phx-update="stream"><li :for={{id, t} <- @streams.tags} id={id}>{t}</li></ul>
+                  \"""
+                end
+              end
+
+              def mount(_params, _session, socket), do: {:ok, socket}
+              def render(assigns), do: ~H"<div></div>"
+            end
+            """,
+            note="two nested components with the same short name: each is checked against its own streams",
+        ),
         bad(
             """
             defmodule MyAppWeb.EventLive do
@@ -104,6 +156,20 @@ RULE = Rule(
               def handle_info({:gone, e}, socket), do: {:noreply, socket |> stream_delete(:events, e)}
             end
             """,
+            fixed="""
+            defmodule MyAppWeb.EventLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket), do: {:ok, stream(socket, :events, []) |> stream(:alerts, [])}
+
+              def handle_info({:new_alert, a}, socket) do
+                {:noreply, stream_insert(socket, :alerts, a)}  # expect: LV005
+              end
+
+              def handle_info({:gone, e}, socket), do: {:noreply, socket |> stream_delete(:events, e)}
+            end
+            """,
+            note="the offered fix initialises the stream in mount/3",
         ),
         bad(
             """
@@ -230,11 +296,12 @@ def check(ctx: Context, _match):
         return
     if ctx.document.tree is None:
         return
-    records = {record[0]: record for record in extract_stream_modules(ctx.document, ctx.path)}
     for module in _live_modules(ctx.document.tree.root_node):
-        info = read_module(module)
-        record = records.get(info.name or "")
-        if record is None or _is_unknown(ctx, record):
+        info = module_info(ctx.document, module)
+        if info.kind not in LIVE_KINDS:
+            continue
+        record = _record(ctx.document, module, info)  # per module node: nested modules may share a short name
+        if _is_unknown(ctx, record):
             continue
         initialised = record[3]
         for node in walk(module):
@@ -247,12 +314,31 @@ def check(ctx: Context, _match):
             name = name_literal(args[1]) if len(args) > 1 else None
             if name is not None and name not in initialised and _inside(module, node):
                 yield ctx.finding(node, f"Stream :{name} is never initialised with stream/3,4 or stream_async in "
-                                        f"{info.name or 'this module'}; {function} raises ArgumentError")
+                                        f"{info.name or 'this module'}; {function} raises ArgumentError",
+                                  fixes=_init_in_mount(info, name))
         for template in templates(ctx):
             sigil = template.sigil
             if sigil is None or not _inside(module, sigil) or not in_function(sigil, "render", 1):
                 continue
             yield from _template_refs(ctx, template, initialised, info.name, None)
+
+
+def _init_in_mount(info, name):
+    """Offer `|> stream(:NAME, [])` on the socket mount/3 returns, when it has one `{:ok, socket}` tail."""
+    if info.kind != "live_view" or not name.replace("_", "").isalnum():
+        return []
+    mounts = [d for d in info.definitions("mount", 3) if d.kind == "def" and d.body is not None]
+    if len(mounts) != 1:
+        return []
+    found = list(tails(mounts[0].body))
+    if len(found) != 1 or getattr(found[0], "type", None) != "tuple":
+        return []
+    items = [c for c in found[0].named_children if c.type != "comment"]
+    if len(items) != 2 or items[0].type != "atom" or atom_value(items[0]) != "ok":
+        return []
+    socket = items[1]
+    return [fix(f"Add |> stream(:{name}, []) to mount/3", Edit(socket.end_byte, socket.end_byte,
+                                                               f" |> stream(:{name}, [])"), safe=False)]
 
 
 def _inside(module, node) -> bool:

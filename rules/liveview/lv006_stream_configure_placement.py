@@ -2,7 +2,7 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, good
-from exhort.syntax import call_name, effective_arguments, enclosing_def, function_def, walk
+from exhort.syntax import effective_arguments, enclosing_def, function_def, walk
 
 from ._common import STREAM_INIT, local_or_lv, name_literal
 

@@ -2,7 +2,7 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, good
-from exhort.syntax import atom_value, call_arguments, call_name, effective_arguments, keyword_key, tails, text, walk
+from exhort.syntax import atom_value, call_name, effective_arguments, keyword_key, tails, text
 
 from ._common import LIVE_KINDS, name_literal
 

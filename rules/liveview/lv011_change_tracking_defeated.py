@@ -5,7 +5,7 @@ import re
 from exhort import heex
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Rule, bad, fix, good
-from exhort.syntax import block_body, call_name, effective_arguments, function_def, text, walk
+from exhort.syntax import block_body, call_name, effective_arguments, enclosing_def, function_def, text, walk
 
 from ._common import templates
 
@@ -20,6 +20,7 @@ RULE = Rule(
     fix_safety="safe/offer",
     scope="document",
     languages=("elixir", "heex"),
+    requires=(b"assigns", b"<%"),
     explanation="""
         ## LV011 change-tracking-defeated
 
@@ -46,6 +47,17 @@ RULE = Rule(
         spreads are fine.
     """,
     examples=[
+        good(
+            """
+            <.form :let={f} for={@form}>
+              <% 0 = f.index %>
+              <% _ = f.id %>
+              <input id={f[:name].id} name={f[:name].name} />
+            </.form>
+            """,
+            path="lib/my_app_web/live/form_live.html.heex",
+            note="a match that binds no variable (an assertion) does not disable change tracking",
+        ),
         bad(
             '''
             defmodule MyAppWeb.Components do
@@ -109,21 +121,26 @@ RULE = Rule(
 @RULE.check
 def check(ctx: Context, _match):
     data = ctx.document.data
-    component_templates = {}
-    if ctx.document.tree is not None:
-        for node in walk(ctx.document.tree.root_node):
-            fdef = function_def(node) if node.type == "call" else None
-            if fdef is None or fdef.kind not in ("def", "defp") or fdef.arity != 1 or fdef.body is None:
-                continue
-            if fdef.params[0].type != "identifier" or text(fdef.params[0]) != "assigns":
-                continue
-            sigils = list(heex.heex_sigils(fdef.body))
-            if not sigils:
-                continue
-            module = ctx.module_of(node)
-            safe = module is not None and module.kind in ("live_view", "live_component", "component")
-            yield from _mutations(ctx, fdef, safe)
-            yield from _variables(ctx, fdef, sigils)
+    # Functions that take `assigns` and render `~H`: found from the document's templates
+    # (cheap, cached) rather than by visiting every node of the file.
+    seen: set[int] = set()
+    for template in templates(ctx):
+        if template.sigil is None:
+            continue
+        definition = enclosing_def(template.sigil)
+        if definition is None or definition.start_byte in seen:
+            continue
+        seen.add(definition.start_byte)
+        fdef = function_def(definition)
+        if fdef is None or fdef.kind not in ("def", "defp") or fdef.arity != 1 or fdef.body is None:
+            continue
+        if fdef.params[0].type != "identifier" or text(fdef.params[0]) != "assigns":
+            continue
+        sigils = list(heex.heex_sigils(fdef.body))
+        module = ctx.module_of(definition)
+        safe = module is not None and module.kind in ("live_view", "live_component", "component")
+        yield from _mutations(ctx, fdef, safe)
+        yield from _variables(ctx, fdef, sigils)
     for template in templates(ctx):
         for element in template.elements():
             if element.kind == "component":
@@ -137,11 +154,28 @@ def check(ctx: Context, _match):
                 root = heex.parse_code(data, node.code_start, node.code_end)
                 if root is not None and len(root.named_children) == 1:
                     expr = root.named_children[0]
-                    if expr.type == "binary_operator" and text(expr.child_by_field_name("operator")) == "=":
+                    if expr.type == "binary_operator" and text(expr.child_by_field_name("operator")) == "=" \
+                            and _binds_variable(expr.child_by_field_name("left")):
                         yield ctx.finding((node.start, node.end),
                                           "A variable assigned inside HEEx disables change tracking for the "
                                           "expressions that use it; compute it as an assign",
                                           severity=Severity.INFORMATION)
+
+
+def _binds_variable(pattern) -> bool:
+    """A match pattern that binds a variable (`x`, `{a, _}`), not an assertion such as `0 = x`,
+    `_ = x` or `^x = y`."""
+    if pattern is None:
+        return False
+    stack = [pattern]
+    while stack:
+        node = stack.pop()
+        if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "^":
+            continue
+        if node.type == "identifier" and not text(node).startswith("_"):
+            return True
+        stack.extend(node.named_children)
+    return False
 
 
 def _mutations(ctx, fdef, safe):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 from typing import Iterator
 
+from exhort.rule import module_info, requires
 from exhort.syntax import (
     ModuleInfo,
     Node,
@@ -21,7 +22,6 @@ from exhort.syntax import (
     is_literal,
     keyword_pairs,
     module_name,
-    read_module,
     string_value,
     tails,
     text,
@@ -124,6 +124,7 @@ def workspace_workers(ctx) -> dict[str, "WorkerFact"]:
 WorkerFact = tuple
 
 
+@requires(b"Oban")  # `use Oban.Worker`, aliases resolved: "Oban" is written somewhere
 def extract_workers(document, _path) -> tuple:
     if document.tree is None:
         return ()
@@ -131,7 +132,7 @@ def extract_workers(document, _path) -> tuple:
     for module, full in defmodules(document.tree.root_node):
         if full is None:
             continue
-        use = worker_use(read_module(module))
+        use = worker_use(module_info(document, module))
         if use is not None:
             out.append((full, *worker_settings(use), use.node.start_byte, use.node.end_byte))
     return tuple(out)

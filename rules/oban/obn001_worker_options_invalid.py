@@ -2,12 +2,13 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import atom_value, call_arguments, call_name, integer_value, keyword_pairs, text, walk
+from exhort.syntax import call_name, integer_value, keyword_pairs, walk
 
 from ._common import WORKER_OPTIONS, did_you_mean, is_worker_use_call, replace_problems, unique_problems
 
 RULE = Rule(
     code="OBN001",
+    requires=(b"Oban",),  # only `use Oban.Worker` lines (aliases resolved: "Oban" is written)
     name="worker-options-invalid",
     category="oban",
     severity=Severity.ERROR,

@@ -6,6 +6,7 @@ from exhort.syntax import function_def, text
 
 RULE = Rule(
     code="OBN003",
+    requires=(b"Oban",),  # only modules that `use Oban.Worker`
     name="perform-arity",
     category="oban",
     severity=Severity.ERROR,

@@ -8,6 +8,7 @@ from ._common import is_oban_job, worker_use
 
 RULE = Rule(
     code="OBN004",
+    requires=(b"Oban",),  # only modules that `use Oban.Worker`
     name="perform-args-pattern-never-matches",
     category="oban",
     severity=Severity.ERROR,

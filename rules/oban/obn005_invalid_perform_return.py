@@ -2,7 +2,7 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import atom_value, call_name, enclosing_def, function_def, integer_value, text, walk
+from exhort.syntax import atom_value, call_name, enclosing_def, integer_value, text, walk
 
 from exhort_rules.ecto._common import named_like_repo
 
@@ -12,6 +12,7 @@ ACCEPTED = frozenset({"ok", "error", "cancel", "discard", "snooze"})
 
 RULE = Rule(
     code="OBN005",
+    requires=(b"Oban",),  # only modules that `use Oban.Worker`
     name="invalid-perform-return",
     category="oban",
     severity=Severity.ERROR,

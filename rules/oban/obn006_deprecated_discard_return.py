@@ -8,6 +8,7 @@ from ._common import perform_tails, tuple_head, worker_use_at
 
 RULE = Rule(
     code="OBN006",
+    requires=(b"Oban",),  # only modules that `use Oban.Worker`
     name="deprecated-discard-return",
     category="oban",
     severity=Severity.WARNING,

@@ -2,7 +2,7 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import call_arguments, keyword_pairs, text
+from exhort.syntax import keyword_pairs, text
 
 from ._common import job_option_problems, new_call_parts, oban_version, worker_of_receiver
 

@@ -215,6 +215,5 @@ def _struct_bound_variables(node) -> dict[str, str]:
                     if var.type == "identifier" and pattern.type == "map":
                         struct = next((c for c in pattern.named_children if c.type == "struct"), None)
                         if struct is not None:
-                            module = None
                             out[text(var)] = text(struct)
     return out

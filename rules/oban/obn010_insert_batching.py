@@ -10,6 +10,7 @@ LOOPS = {("Enum", "each"), ("Enum", "map"), ("Enum", "flat_map"), ("Enum", "redu
 
 RULE = Rule(
     code="OBN010",
+    requires=(b"Oban",),  # the query matches `Oban.insert*` as written
     name="insert-batching",
     category="oban",
     severity=Severity.INFORMATION,

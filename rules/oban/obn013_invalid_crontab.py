@@ -5,7 +5,7 @@ import re
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import ancestors, call_arguments, call_name, keyword_key, keyword_pairs, string_value, text
+from exhort.syntax import call_arguments, call_name, keyword_pairs, string_value, text
 
 from ._common import job_option_problems, oban_version
 

@@ -3,7 +3,7 @@ options, the Oban instance config and perform/1 return values."""
 
 from __future__ import annotations
 
-from exhort.syntax import ancestors, call_name, enclosing_function, keyword_key, text
+from exhort.syntax import call_name, enclosing_function, keyword_key, text
 
 from ._common import is_worker_use_call, options_owner
 

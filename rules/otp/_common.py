@@ -3,6 +3,10 @@ callback detection and the workspace facts (supervision references) OTP004/008/0
 
 from __future__ import annotations
 
+import tree_sitter as ts
+
+from exhort.parsing import cached_query
+from exhort.rule import module_info, requires
 from exhort.syntax import (
     ModuleInfo,
     ancestors,
@@ -18,7 +22,6 @@ from exhort.syntax import (
     integer_value,
     is_literal,
     keyword_pairs,
-    read_module,
     text,
     walk,
 )
@@ -190,8 +193,16 @@ def runs_in_other_process(node, stop) -> bool:
 # -- workspace facts ---------------------------------------------------------------------
 
 
-def _resolver(module_node):
-    info = read_module(module_node) if module_node is not None else None
+def captured(source: str, node) -> list:
+    """Every node captured by the (cached) query `source` under `node`, in no set order."""
+    found = []
+    for nodes in ts.QueryCursor(cached_query(source)).captures(node).values():
+        found.extend(nodes)
+    return found
+
+
+def _resolver(document, module_node):
+    info = module_info(document, module_node) if module_node is not None else None
     own = full_module_name(module_node) if module_node is not None else None
 
     def resolve(alias_node) -> str | None:
@@ -252,6 +263,9 @@ STARTER_CALLS = {
 }
 
 
+_PROCESS_REF_NODES = "[(list) (keywords) (call target: (dot left: [(alias) (atom)] right: (identifier)))] @node"
+
+
 def extract_process_refs(document, path) -> tuple:
     """Places that start or supervise a module: (module, how, start byte, line).
 
@@ -264,16 +278,15 @@ def extract_process_refs(document, path) -> tuple:
         return ()
     root = document.tree.root_node
     modules = [module for module, _name in defmodules(root)]
-    resolvers = {m.start_byte: _resolver(m) for m in modules}
+    resolvers = {m.start_byte: _resolver(document, m) for m in modules}
     refs: set[tuple] = set()
 
     def record(name, how, node):
         if name:
             refs.add((name, how, node.start_byte, node.start_point[0]))
 
-    for node in walk(root):
-        if node.type not in ("list", "call", "keywords"):
-            continue
+    # Lists, keyword lists and remote calls (`Mod.fun` / `:mod.fun`): the only nodes read below.
+    for node in captured(_PROCESS_REF_NODES, root):
         module = _innermost_module(node, modules)
         resolve, own = resolvers[module.start_byte] if module is not None else (lambda n: text(n) if n is not None and n.type == "alias" else None, None)
         if node.type == "keywords":
@@ -317,6 +330,8 @@ def extract_config_modules(document, path) -> frozenset:
     return frozenset(text(n) for n in walk(document.tree.root_node) if n.type == "alias")
 
 
+# `use GenServer` & co. name one of these (aliases of them too: `alias Task, as: T` spells it).
+@requires(b"GenServer", b"Agent", b"Task", b"Supervisor")
 def extract_process_modules(document, path) -> tuple:
     """Process modules a file defines: (name, use module, has id: in use options, defines
     child_spec/1, defines __using__, start byte, end byte of the use line, line)."""
@@ -324,7 +339,7 @@ def extract_process_modules(document, path) -> tuple:
         return ()
     out = []
     for module, name in defmodules(document.tree.root_node):
-        info = read_module(module)
+        info = module_info(document, module)
         use = info.uses_module(*OTP_USE_MODULES)
         if use is None:
             continue
@@ -339,13 +354,15 @@ def extract_process_modules(document, path) -> tuple:
     return tuple(out)
 
 
+@requires(b"Task.Supervisor")  # matched as written, below
 def extract_task_supervisors(document, path) -> tuple:
     """Names of Task.Supervisor children: `{Task.Supervisor, name: X}`."""
     if document.tree is None or document.language != "elixir" or path.is_test:
         return ()
     names = set()
-    for node in walk(document.tree.root_node):
-        if node.type != "tuple":
+    for alias in captured('((alias) @node (#eq? @node "Task.Supervisor"))', document.tree.root_node):
+        node = alias.parent
+        if node is None or node.type != "tuple":
             continue
         items = list_items(node)
         if len(items) == 2 and items[0].type == "alias" and text(items[0]) == "Task.Supervisor":
@@ -355,13 +372,14 @@ def extract_task_supervisors(document, path) -> tuple:
     return tuple(sorted(names))
 
 
+@requires(b"Application")  # `use Application`, aliases resolved: the name is spelled out
 def extract_applications(document, path) -> tuple:
     """`use Application` modules: (name, start byte, end byte) of their children list or start/2."""
     if document.tree is None or document.language != "elixir" or path.is_test:
         return ()
     out = []
     for module, name in defmodules(document.tree.root_node):
-        info = read_module(module)
+        info = module_info(document, module)
         if info.uses_module("Application") is None:
             continue
         target = None

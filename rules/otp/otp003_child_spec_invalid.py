@@ -28,6 +28,7 @@ TYPES = ("worker", "supervisor")
 
 RULE = Rule(
     code="OTP003",
+    requires=(b"GenServer", b"Agent", b"Task", b"Supervisor", b"child"),  # use lines, Supervisor calls, `children = [...]` or child_spec/1
     name="child-spec-invalid",
     category="otp",
     severity=Severity.ERROR,

@@ -8,6 +8,7 @@ from ._common import CALLBACKS, effective_arguments, keyword_pairs, literal_atom
 
 RULE = Rule(
     code="OTP006",
+    requires=(b"GenServer",),  # the query matches `use GenServer` as written
     name="genserver-calls-itself",
     category="otp",
     severity=Severity.ERROR,

@@ -11,6 +11,7 @@ HTTP_MODULES = ("Req", "HTTPoison", "Tesla")
 
 RULE = Rule(
     code="OTP007",
+    requires=(b"GenServer",),  # only modules that `use GenServer` (aliases resolved: the name is written)
     name="blocking-call-in-callback",
     category="otp",
     severity=Severity.WARNING,

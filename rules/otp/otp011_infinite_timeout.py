@@ -12,6 +12,7 @@ HTTP_KEYS = ("receive_timeout", "recv_timeout")
 
 RULE = Rule(
     code="OTP011",
+    requires=(b":infinity",),  # every finding is on a literal `:infinity`
     name="infinite-timeout",
     category="otp",
     severity=Severity.HINT,

@@ -8,6 +8,7 @@ from ._common import effective_arguments, resolved_call
 
 RULE = Rule(
     code="OTP013",
+    requires=(b"GenServer",),  # the query matches `use GenServer` as written
     name="handle-info-without-catch-all",
     category="otp",
     severity=Severity.INFORMATION,

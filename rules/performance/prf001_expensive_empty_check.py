@@ -137,7 +137,7 @@ def check(ctx: Context, match: Match):
     if function == "length":
         replacement = f"{_operand(subject)} {'==' if empty else '!='} []"
         fixes = [fix(f"Replace with {replacement}", replace_node(comparison, replacement), safe=True)]
-        message = f"length/1 walks the whole list to test emptiness; compare with [] instead"
+        message = "length/1 walks the whole list to test emptiness; compare with [] instead"
     elif predicate is None:
         replacement = f"{'' if empty else 'not '}Enum.empty?({text(subject)})"
         fixes = [fix(f"Replace with {replacement}", replace_node(comparison, _wrap(comparison, replacement)), safe=True)]

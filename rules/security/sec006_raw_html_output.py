@@ -15,7 +15,6 @@ from exhort.syntax import (
     effective_arguments,
     enclosing_call,
     is_literal,
-    pipe_source,
     string_value,
     text,
 )

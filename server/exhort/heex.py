@@ -780,8 +780,8 @@ def templates_of(document: "Document") -> list[Template]:
             return cached
     if document.language == "heex":
         found = [Template(document.data, 0, len(document.data))]
-    elif document.tree is None:
-        found = []
+    elif document.tree is None or not any(b"~" + name in document.data for name in _SIGIL_NAMES):
+        found = []  # no `~H` anywhere: skip walking the tree
     else:
         found = []
         for sigil in heex_sigils(document.tree.root_node):
