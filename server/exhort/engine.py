@@ -159,7 +159,7 @@ class Engine:
             frozenset(state.disabled),
             # which rules apply (their `requires` tokens) can change with text outside a form
             frozenset(rule.code for _, runnable in groups for rule in runnable),
-            generation if any(group.workspace for group, _ in groups) else 0,
+            generation if any(rule.workspace for _, runnable in groups for rule in runnable) else 0,
         )
         if state.forms_signature != signature:
             state.forms.clear()
@@ -207,41 +207,63 @@ class Engine:
         found: list[Finding] = []
         segments: list[Segment] | None = None
         for group, runnable in groups:
-            runnable_codes = frozenset(r.code for r in runnable)
-            cache_key = (group.key, ctx.path.relative, runnable_codes)
+            # Rules that read the workspace index are cached apart from the others, keyed on the
+            # index generation too, so a change of the index re-runs only them.
+            parts = [
+                (reads_index, frozenset(r.code for r in runnable if r.workspace == reads_index))
+                for reads_index in (False, True)
+            ]
+            parts = [(reads_index, codes) for reads_index, codes in parts if codes]
+            cache_key = (group.key, ctx.path.relative, frozenset(r.code for r in runnable))
             cache = state.caches.get(cache_key, {})
             fresh = fresh_units.setdefault(cache_key, {})
-            extra = (generation,) if group.workspace else ()
             if group.scope == "node":
                 if segments is None:
                     segments = list(_form_segments(form))
-                units = [(seg.node, (seg.node.text, seg.module_digest, *extra)) for seg in segments]
+                units = [(seg.node, (seg.node.text, seg.module_digest)) for seg in segments]
             elif form.has_error:
                 continue
             else:
-                units = [(form, (form.text, *extra))]
-            missing = [node for node, key in units if key not in fresh and key not in cache]
+                units = [(form, (form.text,))]
+
+            def key_of(base: tuple, reads_index: bool) -> tuple:
+                return (*base, "index", generation) if reads_index else base
+
+            needed: dict[int, set[str]] = {}
+            for node, base in units:
+                for reads_index, codes in parts:
+                    key = key_of(base, reads_index)
+                    if key not in fresh and key not in cache:
+                        needed.setdefault(node.start_byte, set()).update(codes)
+            missing = [node for node, _ in units if node.start_byte in needed]
             batched = (
-                self._run_query_by_unit(group, runnable_codes, ctx, form, missing, failed)
+                self._run_query_by_unit(
+                    group, frozenset().union(*needed.values()), ctx, form, missing, failed
+                )
                 if len(missing) >= BATCH_THRESHOLD
                 else {}
             )
-            for node, key in units:
-                relative = fresh.get(key)
-                if relative is None:
-                    relative = cache.get(key)
-                if relative is None:
-                    unit_findings = batched.get(node.start_byte)
-                    if unit_findings is None:
-                        unit_findings = self._run_query(group, runnable_codes, ctx, node, failed)
-                    start, end = node.start_byte, node.end_byte
-                    if all(start <= o <= end for f in unit_findings for o in f.offsets()):
-                        relative = [_shift(f, -start) for f in unit_findings]
-                    else:  # a finding reaches outside its unit: not reusable
-                        found.extend(unit_findings)
-                        continue
-                fresh[key] = relative
-                found.extend(_shift(f, node.start_byte) for f in relative)
+            for node, base in units:
+                computed = None
+                if node.start_byte in needed:
+                    computed = batched.get(node.start_byte)
+                    if computed is None:
+                        computed = self._run_query(group, frozenset(needed[node.start_byte]), ctx, node, failed)
+                for reads_index, codes in parts:
+                    key = key_of(base, reads_index)
+                    relative = fresh.get(key)
+                    if relative is None:
+                        relative = cache.get(key)
+                    if relative is None:
+                        unit_findings = [f for f in computed or () if f.code in codes]
+                        start, end = node.start_byte, node.end_byte
+                        if all(start <= o <= end for f in unit_findings for o in f.offsets()):
+                            relative = [_shift(f, -start) for f in unit_findings]
+                        else:  # a finding reaches outside its unit: not reusable
+                            found.extend(unit_findings)
+                            continue
+                    fresh[key] = relative
+                    found.extend(_shift(f, node.start_byte) for f in relative)
         return found
 
     def _run_query_by_unit(

@@ -1,9 +1,9 @@
 """Finds the rules under rules/ (the exhort_rules package) and compiles their queries.
 
-Rules are grouped by (scope, workspace) across packs; each group's patterns are concatenated
-into one tree-sitter Query, and matches are dispatched to rules by pattern index. A query
-pass costs a walk of the tree whatever its pattern count, so one query per group (four at
-most) is several times cheaper than one per pack, let alone one per rule.
+Rules are grouped by scope across packs; each group's patterns are concatenated into one
+tree-sitter Query, and matches are dispatched to rules by pattern index. A query pass costs
+a walk of the tree whatever its pattern count, so one query per scope (two walk the tree:
+"node" and "module") is several times cheaper than one per pack, let alone one per rule.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ RULES_PACKAGE = "exhort_rules"
 @dataclass
 class RuleGroup:
     scope: str
-    workspace: bool
     rules: list[Rule]
 
     @property
-    def key(self) -> tuple[str, bool]:
-        return (self.scope, self.workspace)
+    def key(self) -> str:
+        return self.scope
 
     @cached_property
     def compiled(self) -> tuple[ts.Query | None, list[tuple[Rule, int]]]:
@@ -71,11 +70,11 @@ class Registry:
         cached = self._groups.get(key)
         if cached is not None:
             return cached
-        buckets: dict[tuple[str, bool], list[Rule]] = {}
+        buckets: dict[str, list[Rule]] = {}
         for rule in self.rules:
             if rule.code in enabled:
-                buckets.setdefault((rule.scope, rule.workspace), []).append(rule)
-        groups = [RuleGroup(scope, ws, rules) for (scope, ws), rules in sorted(buckets.items())]
+                buckets.setdefault(rule.scope, []).append(rule)
+        groups = [RuleGroup(scope, rules) for scope, rules in sorted(buckets.items())]
         self._groups[key] = groups
         return groups
 

@@ -83,6 +83,7 @@ class WorkspaceIndex:
         self._root_finder = root_finder or (lambda _path: None)
         self._extractors = {"modules": extract_modules, **(extractors if extractors is not None else discover_fact_extractors())}
         self._facts: dict[str, dict[str, Any]] = {}
+        self._by_name: dict[str, tuple[int, list[tuple[str, Any]]]] = {}
         self._locks: dict[str, dict[str, tuple[int, ...]]] = {}  # project root -> versions
         self._roots: dict[str, str | None] = {}
         self._lock = threading.Lock()
@@ -165,11 +166,17 @@ class WorkspaceIndex:
         return list(self._facts)
 
     def facts(self, name: str) -> Iterator[tuple[str, Any]]:
-        """(path, value) for every file that has fact `name`."""
-        for path, facts in list(self._facts.items()):
-            value = facts.get(name)
-            if value:
-                yield path, value
+        """(path, value) for every file that has fact `name`.
+
+        Rules ask this once per match, so the list is kept per index generation instead of
+        being rebuilt from every file each time.
+        """
+        cached = self._by_name.get(name)
+        if cached is None or cached[0] != self.generation:
+            with self._lock:
+                items = [(path, facts[name]) for path, facts in self._facts.items() if facts.get(name)]
+            cached = self._by_name[name] = (self.generation, items)
+        return iter(cached[1])
 
     def fact(self, path: str, name: str) -> Any:
         return self._facts.get(path, {}).get(name)
