@@ -1,5 +1,8 @@
 defmodule SampleApp.FirstFive do
-  @moduledoc "Triggers SEC001, PRF001, STY001 and OTP002 (see the rules catalog)."
+  @moduledoc """
+  Triggers SEC001, PRF001, STY001 and OTP002 (see the rules catalog), and EXH001 with
+  `exhort check --report-unused-suppressions`.
+  """
   use Supervisor
 
   def init(_arg) do
@@ -12,4 +15,7 @@ defmodule SampleApp.FirstFive do
   end
 
   def any_expired?(expired), do: length(expired) > 0
+
+  # exhort:disable-next-line PRF001
+  def none_expired?(expired), do: expired == []
 end
