@@ -59,8 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list every rule")
     rules.add_argument("--format", choices=["text", "json"], default="text")
 
-    serve = commands.add_parser("serve", help="run the language server (stdio, or --tcp HOST:PORT)")
-    serve.add_argument("serve_args", nargs=argparse.REMAINDER)
+    commands.add_parser("serve", help="run the language server (stdio, or --tcp HOST:PORT)", add_help=False)
     return parser
 
 
@@ -69,8 +68,13 @@ def _codes(value: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["serve"]:  # the server parses its own options (--tcp, --log-level)
+        from ..lsp.server import main as serve_main
+
+        return serve_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
@@ -81,10 +85,6 @@ def main(argv: list[str] | None = None) -> int:
             return run_explain(args.code)
         if args.command == "rules":
             return run_rules(args.format)
-        if args.command == "serve":
-            from ..lsp.server import main as serve_main
-
-            return serve_main(args.serve_args)
     except (ConfigError, UsageError) as error:
         sys.stderr.write(f"exhort: error: {error}\n")
         return EXIT_ERROR
