@@ -7,6 +7,8 @@ from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import atom_value, call_name, function_def, keyword_pairs, tails, text, walk
 
+from .._queries import def_query
+
 MOUNT_OPTIONS = ("temporary_assigns", "layout")
 LIVE_VIEW = {("mount", 3): "mount", ("handle_event", 3): "event", ("handle_info", 2): "noreply",
              ("handle_params", 3): "noreply", ("handle_async", 3): "noreply"}
@@ -28,7 +30,7 @@ RULE = Rule(
     summary="A LiveView / LiveComponent callback returns a shape LiveView rejects",
     fix_safety="safe/offer",
     scope="module",
-    query=r"""((call target: (identifier) @def) @call (#eq? @def "def"))""",
+    query=def_query(["def"], sorted({name for name, _ in (*LIVE_VIEW, *LIVE_COMPONENT)}), capture="call"),
     explanation="""
         ## LV008 callback-contract
 

@@ -4,6 +4,8 @@ from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import call_arguments, call_name, function_def, integer_value, text, walk
 
+from .._queries import def_query
+
 CALLBACKS = (("mount", 3), ("handle_params", 3))
 
 RULE = Rule(
@@ -14,7 +16,7 @@ RULE = Rule(
     summary="Blocking waits, or unguarded subscriptions and timers, in mount/3 and handle_params/3",
     fix_safety="safe",
     scope="module",
-    query=r"""((call target: (identifier) @def) @call (#eq? @def "def"))""",
+    query=def_query(["def"], sorted({name for name, _ in CALLBACKS}), capture="call"),
     explanation="""
         ## LV009 mount-side-effects
 

@@ -4,6 +4,8 @@ from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import function_def, text
 
+from .._queries import def_query
+
 RULE = Rule(
     code="OBN003",
     requires=(b"Oban",),  # only modules that `use Oban.Worker`
@@ -14,8 +16,7 @@ RULE = Rule(
     fix_safety="safe",
     query=r"""
     ((call target: (identifier) @use (arguments . (alias) @module)) @call (#eq? @use "use"))
-    ((call target: (identifier) @def) @call (#any-of? @def "def" "defp"))
-    """,
+    """ + def_query(["def"], ["perform"], capture="call"),  # the check wants def perform/2 only
     explanation="""
         ## OBN003 perform-arity
 

@@ -4,6 +4,7 @@ from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import atom_value, function_def, keyword_key, text
 
+from .._queries import def_query
 from ._common import is_oban_job, worker_use
 
 RULE = Rule(
@@ -14,9 +15,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     summary="A perform/1 args pattern that JSON-decoded args can never match",
     fix_safety="safe/offer",
-    query=r"""
-    ((call target: (identifier) @def) @call (#eq? @def "def"))
-    """,
+    query=def_query(["def"], ["perform"], capture="call"),  # the check wants def perform/1 only
     explanation="""
         ## OBN004 perform-args-pattern-never-matches
 

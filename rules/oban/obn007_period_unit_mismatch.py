@@ -4,6 +4,7 @@ from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import atom_value, call_arguments, call_name, enclosing_function, function_def, integer_value, keyword_key, tails, text
 
+from .._queries import def_query
 from ._common import oban_version, worker_use
 
 SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600}
@@ -20,8 +21,7 @@ RULE = Rule(
     ((call target: (dot left: (atom) @mod right: (identifier) @fun)) @ms
       (#eq? @mod ":timer") (#any-of? @fun "seconds" "minutes" "hours" "hms"))
     ((call target: (identifier) @fun (arguments)) @ms (#eq? @fun "to_timeout"))
-    ((call target: (identifier) @def) @defcall (#eq? @def "def"))
-    """,
+    """ + def_query(["def"], ["timeout"], capture="defcall"),  # _timeout_hint reads def timeout/1 only
     explanation="""
         ## OBN007 period-unit-mismatch
 

@@ -17,7 +17,8 @@ RULE = Rule(
     fix_safety="offer",
     query=r"""
     ((call target: (dot right: (identifier) @fun)) @call (#any-of? @fun "update_all" "delete_all"))
-    ((binary_operator operator: _ @op right: (string) @string) @cmp (#any-of? @op "==" "!="))
+    ((binary_operator left: (_) @_left operator: _ @op right: (string . (quoted_content) @_content) @string) @cmp
+      (#any-of? @op "==" "!=") (#match? @_left "\\.worker$") (#match? @_content "^Elixir\\."))
     """,
     explanation="""
         ## OBN011 direct-job-table-access

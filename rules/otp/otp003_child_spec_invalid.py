@@ -2,8 +2,9 @@
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import ancestors, call_name, enclosing_function, function_def, is_literal, tails, text
+from exhort.syntax import DEF_KINDS, ancestors, call_name, enclosing_function, function_def, is_literal, tails, text
 
+from .._queries import def_query
 from ._common import (
     CHILD_SPEC_KEYS,
     close_match,
@@ -38,8 +39,15 @@ RULE = Rule(
     ((call target: (identifier) @use (arguments . (alias) @mod . (keywords) @opts .)) @call
       (#eq? @use "use") (#any-of? @mod "GenServer" "Agent" "Task" "Supervisor" "DynamicSupervisor"))
     ((call target: (dot left: (alias) right: (identifier) @fun)) @call (#eq? @fun "child_spec"))
-    ((map) @map)
-    """,
+    ((call target: (dot left: (alias) right: (identifier) @_fun) (arguments (list (map) @map)))
+      (#any-of? @_fun "init" "start_link"))
+    ((binary_operator left: (identifier) @_var operator: "=" right: (list (map) @map)) (#match? @_var "child"))
+    ((call target: (dot left: (alias) right: (identifier) @_fun) (arguments (map) @map))
+      (#any-of? @_fun "child_spec" "start_child"))
+    """ + def_query(sorted(DEF_KINDS), ["child_spec"]),
+    # Maps only where _is_child_spec_map can accept them: in a list given to init/start_link or
+    # bound to a `child...` variable, an argument of child_spec/start_child, or (read from
+    # the definition) a tail of child_spec/1.
     explanation="""
         ## OTP003 child-spec-invalid
 
@@ -224,7 +232,23 @@ def check(ctx: Context, match: Match):
             return
         yield from _check_spec(ctx, pairs(overrides), None, None, keys=True, map_node=None)
         return
-    node = match.node("map")
+    if match.pattern == 5:
+        definition = match.node("def")
+        fdef = function_def(definition)
+        if fdef is None or fdef.arity != 1:
+            return
+        for node in tails(fdef.body):
+            parent = node.parent
+            if node.type != "map" or parent is None or parent.type in ("list", "arguments"):
+                continue  # those are matched by the patterns above
+            inner = enclosing_function(node)
+            if inner is not None and inner.node == definition:
+                yield from _check_map(ctx, node)
+        return
+    yield from _check_map(ctx, match.node("map"))
+
+
+def _check_map(ctx: Context, node):
     if not _is_child_spec_map(ctx, node):
         return
     items = map_pairs(node)

@@ -4,6 +4,7 @@ from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import block_body, call_arguments, call_name, do_block, enclosing_function, tails, text
 
+from .._queries import def_query, sub_matches
 from ._common import effective_arguments, literal_int, resolved_call, runs_in_other_process, uses_genserver
 
 BLOCKING_CALLBACKS = {("handle_call", 3), ("handle_cast", 2), ("handle_info", 2), ("handle_continue", 2), ("init", 1)}
@@ -17,10 +18,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="A blocking call inside a GenServer callback stalls every caller of the server",
     fix_safety="offer",
-    query=r"""
-    ((call target: (dot left: [(alias) (atom)] right: (identifier))) @call)
-    ((call target: (identifier) @fun) @call (#eq? @fun "receive"))
-    """,
+    # Anchored on the callbacks' definitions; CALLS finds the candidate calls inside each.
+    query=def_query(["def"], sorted({name for name, _ in BLOCKING_CALLBACKS})),
     explanation="""
         ## OTP007 blocking-call-in-callback
 
@@ -198,16 +197,29 @@ def _blocking(ctx: Context, node, in_init: bool):
     return None
 
 
+CALLS = r"""
+((call target: (dot left: [(alias) (atom)] right: (identifier))) @call)
+((call target: (identifier) @fun) @call (#eq? @fun "receive"))
+"""
+
+
 @RULE.check
 def check(ctx: Context, match: Match):
     if ctx.path.is_test:
         return
-    node = match.node("call")
+    definition = match.node("def")
+    for _, captures in sub_matches(definition, CALLS):
+        yield from _check_call(ctx, captures["call"][0], definition)
+
+
+def _check_call(ctx: Context, node, definition):
     info = ctx.module_of(node)
     if not uses_genserver(info):
         return
     fdef = enclosing_function(node)
     if fdef is None or fdef.kind != "def" or (fdef.name, fdef.arity) not in BLOCKING_CALLBACKS or fdef.body is None:
+        return
+    if fdef.node != definition:  # a definition nested in this one: matched on its own
         return
     if runs_in_other_process(node, fdef.node):
         return

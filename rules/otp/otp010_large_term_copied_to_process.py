@@ -4,6 +4,7 @@ from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import ancestors, call_name, enclosing_function, text, walk
 
+from .._queries import sub_matches
 from ._common import effective_arguments, resolved_call
 
 CLOSURE_CALLS = {
@@ -24,9 +25,14 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="A closure or message copies the whole conn/socket into another process",
     fix_safety="offer",
+    # Anchored on what makes a finding: a `conn`/`socket` passed straight to send/cast/call, or
+    # a closure given to a spawning call (its conn/socket/assigns are found with BIG_VARIABLES).
     query=r"""
-    ((identifier) @var (#any-of? @var "conn" "socket" "assigns"))
-    """,
+    ((call target: [(identifier) @_fun (dot right: (identifier) @_fun)] (arguments (identifier) @var))
+      (#any-of? @_fun "send" "cast" "call") (#any-of? @var "conn" "socket"))
+    ((call target: [(identifier) @_fun (dot right: (identifier) @_fun)] (arguments (anonymous_function) @closure))
+      (#any-of? @_fun SPAWNING))
+    """.replace("SPAWNING", " ".join(f'"{fun}"' for fun in sorted({f for _, f in CLOSURE_CALLS} | set(LIVEVIEW_ASYNC)))),
     explanation="""
         ## OTP010 large-term-copied-to-process
 
@@ -197,9 +203,24 @@ def _chain(identifier):
     return node if node is not identifier else None
 
 
+BIG_VARIABLES = r"""((identifier) @var (#any-of? @var "conn" "socket" "assigns"))"""
+
+
 @RULE.check
 def check(ctx: Context, match: Match):
-    identifier = match.node("var")
+    if match.pattern == 0:
+        identifier = match.node("var")
+        if _closure_call(identifier)[0] is None:  # else its closure's match reports it
+            yield from _check_identifier(ctx, identifier)
+        return
+    closure = match.node("closure")
+    for _, captures in sub_matches(closure, BIG_VARIABLES):
+        identifier = captures["var"][0]
+        if _closure_call(identifier)[1] == closure:  # not a closure nested in this one
+            yield from _check_identifier(ctx, identifier)
+
+
+def _check_identifier(ctx: Context, identifier):
     if identifier.parent is not None and identifier.parent.type == "dot" and identifier.parent.child_by_field_name("right") == identifier:
         return  # a field name, `x.socket`
     call, closure = _closure_call(identifier)

@@ -17,8 +17,17 @@ RULE = Rule(
     category="otp",
     severity=Severity.HINT,
     summary="A literal :infinity timeout removes the only back-pressure signal",
+    # Anchored on the literal `:infinity` (a direct argument, a trailing keyword value, or a
+    # keyword list piped in); the check keeps only findings on that atom, one per match.
     query=r"""
-    ((call target: (dot left: (alias) right: (identifier))) @call)
+    ((call target: (dot left: (alias) right: (identifier)) (arguments (atom) @value)) @call
+      (#eq? @value ":infinity"))
+    ((call target: (dot left: (alias) right: (identifier))
+       (arguments [(keywords (pair value: (atom) @value)) (list (keywords (pair value: (atom) @value)))])) @call
+      (#eq? @value ":infinity"))
+    ((binary_operator left: (list (keywords (pair value: (atom) @value))) operator: "|>"
+       right: (call target: (dot left: (alias) right: (identifier))) @call)
+      (#eq? @value ":infinity"))
     """,
     explanation="""
         ## OTP011 infinite-timeout
@@ -112,6 +121,7 @@ def check(ctx: Context, match: Match):
     if path.is_migration or path.is_mix_task or path.is_script:
         return
     call = match.node("call")
+    anchor = match.node("value")
     info = ctx.module_of(call)
     if info is not None and is_mix_task_module(info.name):
         return
@@ -121,7 +131,7 @@ def check(ctx: Context, match: Match):
     args = effective_arguments(call)
     position = POSITIONAL.get((module, function))
     if position is not None:
-        if len(args) > position and _is_infinity(args[position]):
+        if len(args) > position and args[position] == anchor and _is_infinity(args[position]):
             yield ctx.finding(args[position], f"{module}.{function} with :infinity waits forever; use a finite timeout")
         return
     keys = ()
@@ -132,5 +142,5 @@ def check(ctx: Context, match: Match):
     if not keys or not args:
         return
     for key, value, _ in keyword_pairs(args[-1]):
-        if key in keys and _is_infinity(value):
+        if key in keys and value == anchor and _is_infinity(value):
             yield ctx.finding(value, f"{key}: :infinity in {module}.{function} waits forever; use a finite timeout")

@@ -20,11 +20,21 @@ RULE = Rule(
     severity=Severity.INFORMATION,
     summary="Counting a whole list only to test whether it is empty",
     fix_safety="safe/offer",
+    # One side a call (or a pipe into a call) named length/count, the other an integer
+    # (integer_value reads `-1` too); _count_call and EMPTINESS decide the rest.
     query=r"""
     ((binary_operator
+       left: COUNTED
        operator: _ @operator
-       (#any-of? @operator "==" "!=" "===" "!==" ">" "<" ">=" "<=")) @comparison)
-    """,
+       right: [(integer) (unary_operator)]) @comparison
+      (#any-of? @operator "==" "!=" "===" "!==" ">" "<" ">=" "<=") (#any-of? @_fn "length" "count"))
+    ((binary_operator
+       left: [(integer) (unary_operator)]
+       operator: _ @operator
+       right: COUNTED) @comparison
+      (#any-of? @operator "==" "!=" "===" "!==" ">" "<" ">=" "<=") (#any-of? @_fn "length" "count"))
+    """.replace("COUNTED", r"""[(call target: [(identifier) @_fn (dot right: (identifier) @_fn)])
+               (binary_operator operator: "|>" right: (call target: [(identifier) @_fn (dot right: (identifier) @_fn)]))]"""),
     explanation="""
         ## PRF001 expensive-empty-check
 

@@ -23,12 +23,23 @@ RULE = Rule(
     summary="Counting or loading rows only to test whether any exist; use Repo.exists?/2",
     fix_safety="safe/offer",
     workspace=True,
+    # One side a call (or a pipe into a call) named all/length/aggregate, the other an integer
+    # or a list (`[]`); _repo_all, _counted and EXISTS decide the rest.
     query=r"""
-    ((binary_operator operator: _ @operator
-       (#any-of? @operator "==" "!=" "===" "!==" ">" "<" ">=" "<=")) @comparison)
+    ((binary_operator
+       left: COUNTED
+       operator: _ @operator
+       right: [(integer) (unary_operator) (list)]) @comparison
+      (#any-of? @operator "==" "!=" "===" "!==" ">" "<" ">=" "<=") (#any-of? @_fn "all" "length" "aggregate"))
+    ((binary_operator
+       left: [(integer) (unary_operator) (list)]
+       operator: _ @operator
+       right: COUNTED) @comparison
+      (#any-of? @operator "==" "!=" "===" "!==" ">" "<" ">=" "<=") (#any-of? @_fn "all" "length" "aggregate"))
     ((call target: (dot left: (alias) @module right: (identifier) @function)) @call
       (#eq? @module "Enum") (#eq? @function "empty?"))
-    """,
+    """.replace("COUNTED", r"""[(call target: [(identifier) @_fn (dot right: (identifier) @_fn)])
+               (binary_operator operator: "|>" right: (call target: [(identifier) @_fn (dot right: (identifier) @_fn)]))]"""),
     explanation="""
         ## PRF002 count-for-existence
 

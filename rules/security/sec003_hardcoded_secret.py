@@ -39,12 +39,15 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="A secret written as a string literal in code or build-time configuration",
     fix_safety="offer",
+    # A key must contain a SECRET_KEY word (its raw text holds the key name, so the regex
+    # passes every key the check would accept); the check still applies the exact tests.
     query=r"""
-    ((pair key: [(keyword) (quoted_keyword)] @key value: (string) @value) @pair)
-    ((binary_operator left: [(string) (atom)] @key operator: "=>" right: (string) @value) @pair)
-    ((unary_operator operator: "@" operand: (call target: (identifier) @key (arguments . (string) @value .))) @pair)
+    ((pair key: [(keyword) (quoted_keyword)] @key value: (string) @value) @pair (#match? @key "KEY_RE"))
+    ((binary_operator left: [(string) (atom)] @key operator: "=>" right: (string) @value) @pair (#match? @key "KEY_RE"))
+    ((unary_operator operator: "@" operand: (call target: (identifier) @key (arguments . (string) @value .))) @pair
+      (#match? @key "KEY_RE"))
     ((string (quoted_content) @content) @value (#match? @content "^(sk_live_|rk_live_|AKIA|gh[pousr]_|xox[abposr]-|SG\\.|-----BEGIN)"))
-    """,
+    """.replace("KEY_RE", "(?i)" + SECRET_KEY.pattern),
     explanation="""
         ## SEC003 hardcoded-secret
 

@@ -17,9 +17,11 @@ RULE = Rule(
     summary="Environment read at build time, or Mix used in runtime.exs",
     fix_safety="safe",
     query=r"""
-    ((call target: (dot left: (alias) @module right: (identifier) @function)) @call)
+    ((call target: (dot left: (alias) @module right: (identifier) @function)) @call (#match? @module "^Mix(\\.|$)"))
+    ((call target: (dot left: (alias) @module right: (identifier) @function)) @call
+      (#eq? @module "System") (#any-of? @function "get_env" "fetch_env" "fetch_env!"))
     ((call target: (identifier) @function (arguments . (alias) @module)) @call
-      (#any-of? @function "use" "import"))
+      (#any-of? @function "use" "import") (#eq? @module "Mix.Config"))
     ((call target: (identifier) @function) @call (#eq? @function "import_config"))
     """,
     explanation="""
