@@ -40,6 +40,7 @@ RULE = Rule(
     fix_safety="none",
     scope="document",
     languages=("elixir", "heex"),
+    requires=(b"raw", b":safe"),
     explanation="""
         ## SEC006 raw-html-output
 

@@ -50,11 +50,13 @@ class DocumentState:
     # whole top-level forms: form bytes -> findings, valid while forms_signature holds
     forms: dict[bytes, "_FormResult"] = field(default_factory=dict)
     forms_signature: tuple | None = None
+    tokens: dict[bytes, frozenset[bytes]] = field(default_factory=dict)  # form bytes -> `requires` tokens in it
 
     def clear(self) -> None:
         self.caches.clear()
         self.forms.clear()
         self.forms_signature = None
+        self.tokens.clear()
 
 
 class Engine:
@@ -63,6 +65,7 @@ class Engine:
         self.config = config or Config()
         self.enabled = self.config.enabled_codes(self.registry)
         self._groups = self.registry.groups(self.enabled)
+        self._tokens = frozenset(t for group in self._groups for r in group.rules for t in r.requires)
 
     def rule(self, code: str) -> Rule | None:
         return self.registry.by_code.get(code)
@@ -96,14 +99,14 @@ class Engine:
         generation = workspace.generation if workspace is not None else 0
 
         node_groups: list[tuple[RuleGroup, list[Rule]]] = []
-        data = document.data
+        present = self._present_tokens(document, state)
         for group in self._groups:
             runnable = [
                 r
                 for r in group.rules
                 if r.code not in state.disabled
                 and document.language in r.languages
-                and (not r.requires or any(token in data for token in r.requires))
+                and (not r.requires or not present.isdisjoint(r.requires))
             ]
             if not runnable or (scopes is not None and group.scope not in scopes):
                 continue
@@ -135,6 +138,30 @@ class Engine:
         findings.sort(key=lambda f: (f.start, f.end, f.code))
         result.findings = findings
         return result
+
+    def _present_tokens(self, document: Document, state: DocumentState) -> set[bytes]:
+        """Which rules' `requires` tokens the document contains.
+
+        Scanning the whole text for every token on every keystroke would cost O(size x tokens),
+        so each top-level form's tokens are kept by the form's bytes and only edited forms are
+        scanned again.
+        """
+        tokens = self._tokens
+        if not tokens:
+            return set()
+        if document.tree is None:
+            return {token for token in tokens if token in document.data}
+        present: set[bytes] = set()
+        fresh: dict[bytes, frozenset[bytes]] = {}
+        for form in document.tree.root_node.children:
+            key = form.text or b""
+            found = fresh.get(key) or state.tokens.get(key)
+            if found is None:
+                found = frozenset(token for token in tokens if token in key)
+            fresh[key] = found
+            present |= found
+        state.tokens = fresh
+        return present
 
     def _check_forms(
         self,
@@ -181,7 +208,7 @@ class Engine:
             form_findings = self._check_form(form, ctx, state, groups, generation, failed, fresh_units)
             end = form.end_byte
             if all(start <= o <= end for f in form_findings for o in f.offsets()):
-                fresh_forms[key] = _FormResult([_shift(f, -start) for f in form_findings], start, form_findings)
+                fresh_forms[key] = _FormResult([f.shifted(-start) for f in form_findings], start, form_findings)
             found.extend(form_findings)
         state.forms = fresh_forms
         for cache_key, units in fresh_units.items():
@@ -258,12 +285,12 @@ class Engine:
                         unit_findings = [f for f in computed or () if f.code in codes]
                         start, end = node.start_byte, node.end_byte
                         if all(start <= o <= end for f in unit_findings for o in f.offsets()):
-                            relative = [_shift(f, -start) for f in unit_findings]
+                            relative = [f.shifted(-start) for f in unit_findings]
                         else:  # a finding reaches outside its unit: not reusable
                             found.extend(unit_findings)
                             continue
                     fresh[key] = relative
-                    found.extend(_shift(f, node.start_byte) for f in relative)
+                    found.extend(f.shifted(node.start_byte) for f in relative)
         return found
 
     def _run_query_by_unit(
@@ -344,21 +371,9 @@ class _FormResult:
 
     def at(self, start: int) -> list[Finding]:
         if start != self.base:  # the form moved: shift once, then reuse while it stays put
-            self.absolute = [_shift(f, start) for f in self.relative]
+            self.absolute = [f.shifted(start) for f in self.relative]
             self.base = start
         return self.absolute
-
-
-def _shift(finding: Finding, delta: int) -> Finding:
-    """Finding.shifted without dataclasses.replace, which dominates a keystroke's cost."""
-    if delta == 0:
-        return finding
-    if not finding.related and not finding.fixes:
-        return Finding(
-            finding.code, finding.severity, finding.start + delta, finding.end + delta, finding.message,
-            (), (), finding.deprecated, finding.unnecessary,
-        )
-    return finding.shifted(delta)
 
 
 def _form_segments(form: ts.Node) -> Iterator[Segment]:

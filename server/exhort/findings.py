@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 
@@ -62,7 +62,7 @@ class Related:
     path: str | None = None
 
     def shifted(self, delta: int) -> "Related":
-        return self if self.path is not None else replace(self, start=self.start + delta, end=self.end + delta)
+        return self if self.path is not None else Related(self.start + delta, self.end + delta, self.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +78,20 @@ class Finding:
     unnecessary: bool = False  # the flagged code does nothing (LSP tag Unnecessary)
 
     def shifted(self, delta: int) -> "Finding":
+        # Built directly rather than with dataclasses.replace: this runs for every cached
+        # finding after an edit moves it, on every keystroke.
         if delta == 0:
             return self
-        return replace(
-            self,
-            start=self.start + delta,
-            end=self.end + delta,
-            related=tuple(item.shifted(delta) for item in self.related),
-            fixes=tuple(fix.shifted(delta) for fix in self.fixes),
+        return Finding(
+            self.code,
+            self.severity,
+            self.start + delta,
+            self.end + delta,
+            self.message,
+            tuple(item.shifted(delta) for item in self.related) if self.related else (),
+            tuple(fix.shifted(delta) for fix in self.fixes) if self.fixes else (),
+            self.deprecated,
+            self.unnecessary,
         )
 
     def offsets(self) -> list[int]:

@@ -109,11 +109,16 @@ class LineIndex:
     def position_at(self, offset: int, encoding: Encoding = "utf-8") -> tuple[int, int]:
         """byte offset -> (0-based line, column in `encoding` units)."""
         offset = max(0, min(offset, len(self.data)))
-        line = self.line_of(offset)
-        column = offset - self.starts[line]
-        line_text = self.line_bytes(line)
-        column = min(column, len(line_text))  # an offset inside "\r\n" belongs to the line end
-        return line, byte_column_to_units(line_text, column, encoding)
+        line = bisect_right(self.starts, offset) - 1
+        prefix = self.data[self.starts[line] : offset]
+        if prefix.endswith(b"\r"):  # an offset inside "\r\n" belongs to the line end
+            prefix = prefix[:-1]
+        if encoding == "utf-8" or prefix.isascii():
+            return line, len(prefix)
+        text = prefix.decode("utf-8", errors="surrogateescape")
+        if encoding == "utf-32":
+            return line, len(text)
+        return line, len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
     def point_at(self, offset: int) -> tuple[int, int]:
         """byte offset -> tree-sitter point (row, byte column); rows split on "\\n" only.

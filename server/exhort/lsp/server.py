@@ -93,6 +93,7 @@ class ExhortServer(LanguageServer):
         self._config_errors: dict[str, ConfigError] = {}
         self._config_file_of_dir: dict[str, str | None] = {}
         self._hover_providers: list | None = None
+        self._disk_documents: dict[str, tuple[int, Document | None]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -322,11 +323,24 @@ class ExhortServer(LanguageServer):
         return engine.config.is_excluded(Path(path))
 
     def document_for_path(self, path: str) -> Document | None:
+        """The text of another file (related locations point into it): the open buffer, or
+        the file on disk, read again only when it changed (this runs on every publish)."""
         for item in self.documents.values():
             if item.path == path:
                 return item.document
-        text, skipped = files.read_source(Path(path)) if Path(path).is_file() else (None, True)
-        return Document(path, text) if skipped is None and text is not None else None
+        try:
+            stamp = Path(path).stat().st_mtime_ns
+        except OSError:
+            return None
+        cached = self._disk_documents.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        text, skipped = files.read_source(Path(path))
+        document = Document(path, text, language="text") if skipped is None and text is not None else None
+        if len(self._disk_documents) > 256:
+            self._disk_documents.clear()
+        self._disk_documents[path] = (stamp, document)
+        return document
 
     def _notify_diagnostics(self, uri: str, version: int | None, diagnostics: list[dict]) -> None:
         params: dict[str, Any] = {"uri": uri, "diagnostics": diagnostics}
