@@ -53,11 +53,11 @@ def repo_modules(ctx) -> dict[str, str]:
     """Workspace modules that `use Ecto.Repo` -> adapter ("" when not written there)."""
     if ctx.workspace is None:
         return {}
-    out: dict[str, str] = {}
-    for _path, records in ctx.workspace.facts("ecto_repos"):
-        for name, adapter in records:
-            out[name] = adapter
-    return out
+    return ctx.workspace.derived("ecto_repo_modules", _repo_modules)
+
+
+def _repo_modules(index) -> dict[str, str]:
+    return {name: adapter for _path, records in index.facts("ecto_repos") for name, adapter in records}
 
 
 def named_like_repo(module_text: str) -> bool:

@@ -110,13 +110,13 @@ def is_oban_job(ctx, node: Node, name: str) -> bool:
 
 
 def workspace_workers(ctx) -> dict[str, "WorkerFact"]:
-    out: dict[str, WorkerFact] = {}
     if ctx.workspace is None:
-        return out
-    for _path, facts in ctx.workspace.facts("oban_workers"):
-        for fact in facts:
-            out[fact[0]] = fact
-    return out
+        return {}
+    return ctx.workspace.derived("oban_workers_by_name", _workers_by_name)
+
+
+def _workers_by_name(index) -> dict[str, "WorkerFact"]:
+    return {fact[0]: fact for _path, facts in index.facts("oban_workers") for fact in facts}
 
 
 # WorkerFact: (name, queue or None when dynamic, unique: True/False/None(unknown), unique_args: bool|None,
@@ -505,12 +505,14 @@ def extract_start_queue(document, _path) -> bool:
 
 
 def oban_instances(ctx) -> set[str]:
-    names = {"Oban"}
-    if ctx.workspace is not None:
-        for record in ctx.workspace.modules():
-            if "Oban" in record.uses:
-                names.add(record.name)
-    return names
+    if ctx.workspace is None:
+        return {"Oban"}
+    return ctx.workspace.derived("oban_instances", _oban_instances)
+
+
+def _oban_instances(index) -> set[str]:
+    """`Oban` and the modules that `use Oban` (facade instances)."""
+    return {"Oban", *(record.name for record in index.modules() if "Oban" in record.uses)}
 
 
 def oban_configs(ctx) -> list[tuple[str, tuple]]:

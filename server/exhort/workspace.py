@@ -84,6 +84,7 @@ class WorkspaceIndex:
         self._extractors = {"modules": extract_modules, **(extractors if extractors is not None else discover_fact_extractors())}
         self._facts: dict[str, dict[str, Any]] = {}
         self._by_name: dict[str, tuple[int, list[tuple[str, Any]]]] = {}
+        self._derived: dict[str, tuple[int, Any]] = {}
         self._locks: dict[str, dict[str, tuple[int, ...]]] = {}  # project root -> versions
         self._roots: dict[str, str | None] = {}
         self._lock = threading.Lock()
@@ -186,7 +187,18 @@ class WorkspaceIndex:
             yield from records
 
     def module(self, name: str) -> ModuleRecord | None:
-        return next((record for record in self.modules() if record.name == name), None)
+        return self.derived("modules_by_name", lambda index: {r.name: r for r in index.modules()}).get(name)
+
+    def derived(self, key: str, build: Callable[["WorkspaceIndex"], Any]) -> Any:
+        """`build(index)`, computed once per index generation.
+
+        Rules ask for lookups over every file (all Oban workers, all Repo modules) once per
+        match; rebuilding them each time makes a project check quadratic in its size.
+        """
+        cached = self._derived.get(key)
+        if cached is None or cached[0] != self.generation:
+            cached = self._derived[key] = (self.generation, build(self))
+        return cached[1]
 
     def locked_version(self, path: str, package: str) -> tuple[int, ...] | None:
         """The version of `package` in the mix.lock of `path`'s project (or an umbrella's root)."""
