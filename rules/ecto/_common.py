@@ -230,6 +230,61 @@ def _migration_index_facts(document, path):
     return tuple(sorted(found))
 
 
+def _in_down(node) -> bool:
+    """Inside `def down`: a rollback path, not the schema going forward."""
+    for parent in ancestors(node):
+        if parent.type == "call" and call_name(parent) == (None, "def"):
+            head = call_arguments(parent)
+            name = head[0] if head else None
+            if name is not None and name.type == "call":
+                name = name.child_by_field_name("target")
+            return name is not None and text(name) == "down"
+    return False
+
+
+def _table_name(call):
+    """`table(:posts)` / `table("posts", ...)` -> "posts"."""
+    if call is None or call.type != "call" or call_name(call) != (None, "table"):
+        return None
+    arguments = call_arguments(call)
+    return name_value(arguments[0]) if arguments else None
+
+
+def _migration_drop_facts(document, path):
+    """(migration file name, table, column or "") for every table a migration drops and every
+    column it removes, outside `def down`: what later migrations take away again."""
+    if document.tree is None or not path.is_migration:
+        return ()
+    found = set()
+    for node in walk(document.tree.root_node):
+        if node.type != "call":
+            continue
+        mod, fun = call_name(node)
+        if mod is not None:
+            continue
+        if fun in ("drop", "drop_if_exists"):
+            arguments = call_arguments(node)
+            table = _table_name(arguments[0]) if arguments else None
+            if table and not _in_down(node):
+                found.add((path.name, table, ""))
+        elif fun in ("remove", "remove_if_exists"):
+            arguments = call_arguments(node)
+            column = name_value(arguments[0]) if arguments else None
+            alter = enclosing_alter_table(node)
+            if column and alter and not _in_down(node):
+                found.add((path.name, alter, column))
+    return tuple(sorted(found))
+
+
+def enclosing_alter_table(node):
+    """The table name of the `alter table(...) do ... end` block around `node`, or None."""
+    for parent in ancestors(node):
+        if parent.type == "call" and call_name(parent) == (None, "alter"):
+            arguments = call_arguments(parent)
+            return _table_name(arguments[0]) if arguments else None
+    return None
+
+
 def _repo_config_facts(document, path):
     """(repo module, key, value) for `config :app, Repo, migration_lock: ...` in config files."""
     if document.tree is None or not path.is_config:
@@ -251,6 +306,7 @@ FACTS = {
     "ecto_repos": _repo_facts,
     "migration_indexes": _migration_index_facts,
     "ecto_repo_config": _repo_config_facts,
+    "migration_drops": _migration_drop_facts,
 }
 
 

@@ -45,8 +45,9 @@ RULE = Rule(
         exists in this migration or in any other migration of the workspace.
 
         Not flagged: the first column of the primary key (`primary_key: true`), repos using
-        `Ecto.Adapters.MyXQL` (InnoDB indexes foreign keys itself), and columns named in a raw
-        `execute` statement of the same migration.
+        `Ecto.Adapters.MyXQL` (InnoDB indexes foreign keys itself), columns named in a raw
+        `execute` statement of the same migration, and tables or columns that a later migration
+        (by file name) drops or removes again.
 
         **Bad**
 
@@ -190,6 +191,32 @@ RULE = Rule(
             files={"lib/my_app/repo.ex": "defmodule MyApp.Repo do\n  use Ecto.Repo, otp_app: :my_app, adapter: Ecto.Adapters.MyXQL\nend\n"},
             note="MySQL (MyXQL) indexes foreign keys itself",
         ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.CreateDrafts do
+              use Ecto.Migration
+
+              def change do
+                create table(:drafts) do
+                  add :post_id, references(:posts)
+                end
+
+                alter table(:posts) do
+                  add :editor_id, references(:users)
+                end
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_create_drafts.exs",
+            files={
+                "priv/repo/migrations/20240301000000_drop_drafts.exs": (
+                    "defmodule MyApp.Repo.Migrations.DropDrafts do\n  use Ecto.Migration\n"
+                    "  def up do\n    drop table(:drafts)\n    alter table(:posts) do\n      remove :editor_id\n    end\n  end\n"
+                    "  def down, do: raise \"irreversible\"\nend\n"
+                )
+            },
+            note="a later migration drops the table or removes the column: the key no longer exists",
+        ),
     ],
 )
 
@@ -218,6 +245,9 @@ def check(ctx: Context, match: Match):
     scope = module.node if module is not None else call
     indexed = _indexed_first_columns(scope) | _workspace_indexes(ctx)
     raw_sql = _raw_sql(scope)
+    dropped_later = _dropped_later(ctx)
+    if table in dropped_later.get("", ()):
+        return  # a later migration drops the whole table
     first_primary_key_seen = False
     missing = []
     for add in walk(body):
@@ -234,7 +264,7 @@ def check(ctx: Context, match: Match):
             continue
         if arguments[1].type != "call" or call_name(arguments[1]) != (None, "references") or column is None:
             continue
-        if (table, column) in indexed or column in raw_sql:
+        if (table, column) in indexed or column in raw_sql or column in dropped_later.get(table, ()):
             continue
         missing.append((add, column))
     if not missing:
@@ -269,6 +299,23 @@ def _workspace_indexes(ctx) -> set[tuple[str, str]]:
     if ctx.workspace is None:
         return set()
     return {tuple(item) for _path, items in ctx.workspace.facts("migration_indexes") for item in items}
+
+
+def _dropped_later(ctx) -> dict[str, set[str]]:
+    """What migrations after this one take away: {"": dropped tables, table: removed columns}.
+    Migrations run in file-name (timestamp) order."""
+    if ctx.workspace is None or not ctx.path.is_migration:
+        return {}
+    this = ctx.path.name
+    found: dict[str, set[str]] = {}
+    for _path, items in ctx.workspace.facts("migration_drops"):
+        for name, table, column in items:
+            if name > this:
+                if column:
+                    found.setdefault(table, set()).add(column)
+                else:
+                    found.setdefault("", set()).add(table)
+    return found
 
 
 def _raw_sql(scope) -> str:

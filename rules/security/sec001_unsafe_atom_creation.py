@@ -18,6 +18,8 @@ from exhort.syntax import (
     trailing_keywords,
 )
 
+from exhort_rules.ecto._common import is_small_literal_collection
+
 # (module, function) -> the non-creating replacement offered as a fix
 CONVERSIONS = {
     ("String", "to_atom"): "String.to_existing_atom",
@@ -202,6 +204,20 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Flags do
+              def errors(changes) do
+                Enum.flat_map([:public, :private], fn kind ->
+                  if Map.get(changes, kind), do: [{:"#{kind}_flag", "invalid"}], else: []
+                end)
+              end
+
+              def names, do: for(size <- ~w(small large), do: String.to_atom("size_" <> size))
+            end
+            """,
+            note="a loop variable over a literal list only ever holds one of its elements",
+        ),
+        good(
+            """
             defmodule Mix.Tasks.MyApp.Seed do
               use Mix.Task
               def run([env]), do: String.to_atom(env)
@@ -318,10 +334,45 @@ def _constant(node) -> bool:
         return True
     if node.type == "identifier" and text(node) in ("__MODULE__",):
         return True
+    if node.type == "identifier" and _literal_loop_variable(node):
+        return True
+    if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "<>":
+        return _constant(node.child_by_field_name("left")) and _constant(node.child_by_field_name("right"))
     if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "@":
         return True  # a module attribute: fixed at compile time
     if node.type == "string":
         return all(_constant_interpolation(c) for c in node.named_children if c.type == "interpolation")
+    return False
+
+
+def _literal_loop_variable(identifier) -> bool:
+    """`Enum.map([:a, :b], fn kind -> ... kind ... end)` or `for kind <- ~w(a b)`: the variable
+    only ever holds an element of a literal collection, so the atoms it makes are bounded."""
+    name = text(identifier)
+    for ancestor in ancestors(identifier):
+        if ancestor.type == "anonymous_function":
+            clauses = [c for c in ancestor.named_children if c.type == "stab_clause"]
+            parameters = clauses[0].child_by_field_name("left") if len(clauses) == 1 else None
+            names = [text(p) for p in parameters.named_children] if parameters is not None else []
+            if name not in names:
+                continue
+            if names != [name]:
+                return False
+            loop = ancestor.parent.parent if ancestor.parent is not None else None
+            if loop is None or loop.type != "call" or call_name(loop)[0] not in ("Enum", "Stream"):
+                return False
+            arguments = effective_arguments(loop)
+            return len(arguments) >= 2 and arguments[0] != ancestor and is_small_literal_collection(arguments[0])
+        if ancestor.type == "call":
+            if call_name(ancestor) == (None, "for"):
+                for generator in call_arguments(ancestor):
+                    if generator.type != "binary_operator" or text(generator.child_by_field_name("operator")) != "<-":
+                        continue
+                    left = generator.child_by_field_name("left")
+                    if left is not None and left.type == "identifier" and text(left) == name:
+                        return is_small_literal_collection(generator.child_by_field_name("right"))
+            if function_def(ancestor) is not None:
+                return False
     return False
 
 

@@ -7,11 +7,14 @@ import tree_sitter as ts
 from exhort import heex
 from exhort.findings import Severity
 from exhort.parsing import cached_query
-from exhort.rule import Context, Rule, bad, good
+from exhort.rule import Context, Rule, bad, good, module_info, requires
 from exhort_rules.ecto._common import binds
 from exhort.syntax import (
     ancestors,
+    block_body,
+    call_arguments,
     call_name,
+    defmodules,
     effective_arguments,
     enclosing_call,
     is_literal,
@@ -40,6 +43,7 @@ RULE = Rule(
     fix_safety="none",
     scope="document",
     languages=("elixir", "heex"),
+    workspace=True,
     requires=(b"raw", b":safe"),
     explanation="""
         ## SEC006 raw-html-output
@@ -154,6 +158,40 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyAppWeb.PageView do
+              use MyAppWeb, :view
+
+              @banner "<b>Welcome</b>"
+
+              def style, do: ~S(body { color: red; })
+              def banner, do: @banner
+
+              def head, do: raw(style())
+
+              def title(name) do
+                raw("<h1>#{Phoenix.HTML.html_escape(name) |> Phoenix.HTML.safe_to_string()}</h1>")
+              end
+            end
+            """,
+            path="lib/my_app_web/views/page_view.ex",
+            note="a zero-arity function returning a literal, and escaped text turned back into a string",
+        ),
+        good(
+            """
+            <style><%= raw(MyAppWeb.PageView.style()) %></style>
+            <div>{raw(MyAppWeb.PageView.banner())}</div>
+            """,
+            path="lib/my_app_web/templates/page/index.html.heex",
+            files={
+                "lib/my_app_web/views/page_view.ex": (
+                    "defmodule MyAppWeb.PageView do\n  use MyAppWeb, :view\n  @banner \"<b>Hi</b>\"\n"
+                    "  def style, do: ~S(body { color: red; })\n  def banner, do: @banner\nend\n"
+                )
+            },
+            note="a template calling another module's zero-arity function that returns a literal or a module attribute",
+        ),
+        good(
+            """
             defmodule MyApp.Bytes do
               def raw(x), do: x
               def run(data), do: raw(data)
@@ -187,10 +225,11 @@ def check(ctx: Context, _match):
     document = ctx.document
     for template in heex.templates_of(document):
         if template.sigil is None or not template.sigil.has_error:
-            yield from _check_template(ctx, template)
+            yield from _check_template(ctx, template, _constant_functions(ctx))
     if document.language == "heex" or document.tree is None:
         return
     query = cached_query(QUERY)
+    constants = _constant_functions(ctx)
     seen = set()
     for pattern, captures in ts.QueryCursor(query).matches(document.tree.root_node):
         if pattern not in (0, 1, 2):
@@ -203,9 +242,9 @@ def check(ctx: Context, _match):
         if not _view_code(ctx, module) or enclosing_call(node, "quote") is not None:
             continue  # quoted code is generated at compile time: unknown
         if pattern == 2:
-            message = _check_safe_tuple(node)
+            message = _check_safe_tuple(node, module, constants)
         else:
-            message = _check_raw(node, module, template=False)
+            message = _check_raw(node, module, template=False, constants=constants)
         if message:
             yield ctx.finding(node, message)
 
@@ -220,7 +259,7 @@ def _view_code(ctx, module) -> bool:
     return any(u.module.endswith("Web") or u.module.startswith("Phoenix.") for u in module.uses)
 
 
-def _check_raw(call, module, template: bool) -> str | None:
+def _check_raw(call, module, template: bool, constants=frozenset()) -> str | None:
     mod, fun = call_name(call)
     if mod is not None:
         resolved = module.resolve_alias(mod) if module is not None else mod
@@ -231,12 +270,12 @@ def _check_raw(call, module, template: bool) -> str | None:
     arguments = effective_arguments(call)
     if len(arguments) != 1:
         return None
-    if _trusted(arguments[0], template):
+    if _trusted(arguments[0], template, module=module, constants=constants):
         return None
     return f"{'raw' if mod is None else mod + '.raw'}/1 sends {_short(arguments[0])} unescaped: a stored XSS if it holds user data"
 
 
-def _check_safe_tuple(tuple_node) -> str | None:
+def _check_safe_tuple(tuple_node, module=None, constants=frozenset()) -> str | None:
     items = [c for c in tuple_node.named_children if c.type != "comment"]
     if len(items) != 2:
         return None
@@ -245,7 +284,7 @@ def _check_safe_tuple(tuple_node) -> str | None:
     for parent in ancestors(tuple_node):
         if parent.type == "call" and call_name(parent) == (None, "defimpl"):
             return None
-    if _trusted(items[1], template=False):
+    if _trusted(items[1], template=False, module=module, constants=constants):
         return None
     return f"A hand-built {{:safe, ...}} marks {_short(items[1])} as HTML-safe without escaping it"
 
@@ -274,24 +313,32 @@ def _in_pattern(node) -> bool:
     return False
 
 
-def _trusted(node, template: bool, depth: int = 0) -> bool:
+def _trusted(node, template: bool, depth: int = 0, module=None, constants=frozenset()) -> bool:
+    def trusted(child, deeper=depth):
+        return _trusted(child, template, deeper, module=module, constants=constants)
+
     if node.type == "identifier" and not template and depth == 0:
         bound = binds(node, text(node))
-        return len(bound) == 1 and bound[0] is not None and _trusted(bound[0], template, depth + 1)
+        return len(bound) == 1 and bound[0] is not None and trusted(bound[0], depth + 1)
     if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "<>":
-        return all(_trusted(node.child_by_field_name(side), template, depth) for side in ("left", "right"))
+        return all(trusted(node.child_by_field_name(side)) for side in ("left", "right"))
     if node.type == "string":
         return string_value(node) is not None or all(
-            _trusted(i, template) for c in node.named_children if c.type == "interpolation" for i in c.named_children
+            trusted(i, 0) for c in node.named_children if c.type == "interpolation" for i in c.named_children
         )
     if is_literal(node):
         return True
     if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "@" and not template:
         return True  # a module attribute: fixed at compile time
     if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "|>":
-        return _trusted(node.child_by_field_name("right"), template)
+        right = node.child_by_field_name("right")
+        if right is not None and right.type == "call" and call_name(right) in SAFE_UNWRAP and not call_arguments(right):
+            return trusted(node.child_by_field_name("left"))  # html_escape(x) |> safe_to_string()
+        return trusted(right)
     if node.type == "call":
         mod, fun = call_name(node)
+        if not call_arguments(node) and _constant_function(node, mod, fun, module, constants):
+            return True  # a zero-arity function that returns a literal or a module attribute
         if mod is not None and any(mod == s or mod.startswith(s + ".") for s in SANITIZERS):
             return True
         if (mod, fun) in ESCAPERS or fun == "html_escape":
@@ -299,6 +346,63 @@ def _trusted(node, template: bool, depth: int = 0) -> bool:
         if (mod, fun) in (("Phoenix.HTML", "raw"), (None, "raw")):
             return True  # raw(raw(x)): the inner call is reported
     return False
+
+
+SAFE_UNWRAP = {("Phoenix.HTML", "safe_to_string"), (None, "safe_to_string")}
+
+
+def _constant_function(call, mod, fun, module, constants) -> bool:
+    if call.child_by_field_name("target") is None or fun is None:
+        return False
+    if mod is None:
+        name = module.name if module is not None else None
+    else:
+        name = module.resolve_alias(mod) if module is not None else mod
+    return name is not None and f"{name}.{fun}" in constants
+
+
+def _constant_functions(ctx) -> frozenset:
+    if ctx.workspace is None:
+        return frozenset()
+    return ctx.workspace.derived(
+        "sec006_constant_functions",
+        lambda index: frozenset(name for _path, names in index.facts("constant_functions") for name in names),
+    )
+
+
+@requires(b"def ")
+def _constant_function_facts(document, _path):
+    """`Module.fun` for each public zero-arity function with one clause whose whole body is a
+    string literal (no interpolation), an uninterpolated sigil or a module attribute."""
+    if document.tree is None:
+        return ()
+    found = []
+    for module_node, _full in defmodules(document.tree.root_node):
+        info = module_info(document, module_node)
+        if info.name is None:
+            continue
+        for (name, arity), definitions in info.functions.items():
+            if arity != 0 or len(definitions) != 1 or definitions[0].kind != "def":
+                continue
+            body = definitions[0].body
+            expressions = block_body(body) if body is not None and body.type == "do_block" else [body]
+            if len(expressions) == 1 and expressions[0] is not None and _constant_value(expressions[0]):
+                found.append(f"{info.name}.{name}")
+    return tuple(sorted(found))
+
+
+def _constant_value(node) -> bool:
+    if node.type == "string":
+        return string_value(node) is not None
+    if node.type == "sigil":
+        return not any(c.type == "interpolation" for c in node.named_children)
+    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "@":
+        operand = node.child_by_field_name("operand")
+        return operand is not None and operand.type == "identifier"
+    return False
+
+
+FACTS = {"constant_functions": _constant_function_facts}
 
 
 def _short(node) -> str:
@@ -311,7 +415,7 @@ def _short(node) -> str:
 _RAW_HINT = re.compile(rb"\braw\b")
 
 
-def _check_template(ctx, template: heex.Template):
+def _check_template(ctx, template: heex.Template, constants=frozenset()):
     """raw/1 calls in the Elixir code of a template: `{...}`, `<%= %>` and attribute values."""
     data = template.data
     if not _RAW_HINT.search(data, template.start, template.end):
@@ -329,6 +433,6 @@ def _check_template(ctx, template: heex.Template):
             call = captures["call"][0]
             if call.has_error:
                 continue
-            message = _check_raw(call, None, template=True)
+            message = _check_raw(call, None, template=True, constants=constants)
             if message:
                 yield ctx.finding(call, message)
