@@ -179,6 +179,8 @@ def worker_of_receiver(ctx, call: Node) -> tuple[str, WorkerFact | None] | None:
     mod, fun = call_name(call)
     if fun != "new":
         return None
+    if mod == "<expr>" and _self_receiver(call):
+        mod = "__MODULE__"  # `__MODULE__.new(...)`: the left side parses as an identifier
     module = ctx.module_of(call)
     if mod is None or mod == "__MODULE__":
         target = call_target(call)
@@ -200,6 +202,12 @@ def worker_of_receiver(ctx, call: Node) -> tuple[str, WorkerFact | None] | None:
     if fact is None:
         return None
     return full, fact
+
+
+def _self_receiver(call: Node) -> bool:
+    target = call_target(call)
+    left = target.child_by_field_name("left") if target is not None and target.type == "dot" else None
+    return left is not None and left.type == "identifier" and text(left) == "__MODULE__"
 
 
 def _own_worker_fact(module: ModuleInfo) -> WorkerFact | None:

@@ -6,6 +6,16 @@ from exhort.syntax import call_name, enclosing_function, keyword_key, text, walk
 
 from ._common import new_call_parts, worker_of_receiver
 
+ENCODABLE = frozenset({"Date", "DateTime", "NaiveDateTime", "Time", "Duration", "Decimal"})
+# DateTime/NaiveDateTime functions that return the struct (others return strings, integers or tuples)
+DATETIME_CALLS = frozenset(
+    (mod, fun)
+    for mod in ("DateTime", "NaiveDateTime")
+    for fun in ("utc_now", "now!", "add", "truncate", "shift", "shift_zone!", "from_naive!", "from_unix!",
+                "from_iso8601!", "new!", "convert!", "from_gregorian_seconds", "beginning_of_day", "end_of_day",
+                "local_now")
+)
+
 RULE = Rule(
     code="OBN009",
     name="args-not-json-safe",
@@ -58,7 +68,12 @@ RULE = Rule(
               end
             end
             """,
-            files={"lib/my_app/workers/export.ex": "defmodule MyApp.Workers.Export do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n"},
+            files={
+                "lib/my_app/workers/export.ex": "defmodule MyApp.Workers.Export do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n",
+                "lib/my_app/user.ex": "defmodule MyApp.User do\n  defstruct [:id]\nend\n",
+                "lib/my_app/settings.ex": "defmodule MyApp.Settings do\n  defstruct [:a]\nend\n",
+            },
+            note="workspace structs without an encoder",
         ),
         bad(
             """
@@ -93,6 +108,23 @@ RULE = Rule(
                 "lib/my_app/filter.ex": "defmodule MyApp.Filter do\n  @derive Jason.Encoder\n  defstruct [:q]\nend\n",
             },
             note="structs deriving Jason.Encoder in the workspace",
+        ),
+        good(
+            """
+            defmodule MyApp.Reports do
+              alias MyApp.Filter
+
+              def export(%Filter{} = filter, users, %Money{} = price) do
+                MyApp.Workers.Export.new(%{filter: filter, price: price, total: %Money{amount: 1}})
+                Enum.map(users, &MyApp.Workers.Export.new(%{id: &1, at: DateTime.to_iso8601(DateTime.utc_now()), ts: DateTime.to_unix(&1.inserted_at)}))
+              end
+            end
+            """,
+            files={
+                "lib/my_app/workers/export.ex": "defmodule MyApp.Workers.Export do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n",
+                "lib/my_app/filter.ex": "defmodule MyApp.Filter do\n  @derive {Jason.Encoder, only: [:q]}\n  defstruct [:q]\nend\n",
+            },
+            note="an aliased struct variable that derives an encoder; a dependency's struct (unknown); &1 in a capture; DateTime functions returning strings or integers",
         ),
         good(
             """
@@ -160,11 +192,12 @@ def _check_value(ctx, value, struct_vars, derived):
     kind = value.type
     if kind == "tuple":
         yield ctx.finding(value, "tuples cannot be encoded as JSON job args")
-    elif kind == "anonymous_function" or (kind == "unary_operator" and text(value.child_by_field_name("operator")) == "&"):
-        yield ctx.finding(value, "functions cannot be encoded as JSON job args")
+    elif kind == "anonymous_function" or (kind == "unary_operator" and text(value.child_by_field_name("operator")) == "&"
+                                          and value.child_by_field_name("operand").type != "integer"):
+        yield ctx.finding(value, "functions cannot be encoded as JSON job args")  # `&1` is a capture argument
     elif kind == "call" and call_name(value) in ((None, "self"), (None, "make_ref")):
         yield ctx.finding(value, f"{text(value)} cannot be encoded as JSON job args")
-    elif kind == "call" and call_name(value)[0] == "DateTime":
+    elif kind == "call" and call_name(value) in DATETIME_CALLS:
         yield ctx.finding(value, "a DateTime is stored as an ISO 8601 string and comes back as a string in perform/1", severity=Severity.HINT)
     elif kind in ("atom", "quoted_atom"):
         yield ctx.finding(value, f"{text(value)} comes back as the string in perform/1", severity=Severity.HINT)
@@ -175,16 +208,25 @@ def _check_value(ctx, value, struct_vars, derived):
                 yield from _check_value(ctx, inner, struct_vars, derived)
             return
         name = _resolve(ctx, value, text(struct))
-        if name in ("Date", "DateTime", "NaiveDateTime", "Time", "Duration", "Decimal") or derived is None or name in derived:
+        if not _encoder_unknown(ctx, name, derived):
             return
         yield ctx.finding(value, f"%{text(struct)}{{}} has no JSON encoder in the workspace: the insert fails to encode", severity=Severity.WARNING)
     elif kind == "list":
         for inner in value.named_children:
             yield from _check_value(ctx, inner, struct_vars, derived)
     elif kind == "identifier" and text(value) in struct_vars:
-        name = struct_vars[text(value)]
-        if derived is not None and name not in derived:
+        name = _resolve(ctx, value, struct_vars[text(value)])
+        if _encoder_unknown(ctx, name, derived):
             yield ctx.finding(value, f"{text(value)} is a %{name}{{}} struct with no JSON encoder in the workspace", severity=Severity.WARNING)
+
+
+def _encoder_unknown(ctx, name, derived) -> bool:
+    """True when the struct is defined in the workspace and nothing there gives it a JSON encoder.
+
+    Structs from dependencies (Money, Decimal, ...) often ship an encoder: unknown, silent."""
+    if name in ENCODABLE or derived is None or name in derived or ctx.workspace is None:
+        return False
+    return ctx.workspace.module(name) is not None
 
 
 def _resolve(ctx, node, name):

@@ -1,10 +1,20 @@
 """OBN010 insert-batching."""
 
-from exhort.findings import Severity
-from exhort.rule import Context, Match, Rule, bad, good
-from exhort.syntax import ancestors, call_arguments, call_name, integer_value, pipe_source, text, walk
+from exhort.findings import Edit, Severity
+from exhort.rule import Context, Match, Rule, bad, fix, good
+from exhort.syntax import (
+    ancestors,
+    call_arguments,
+    call_name,
+    call_target,
+    integer_value,
+    keyword_pairs,
+    pipe_source,
+    text,
+    walk,
+)
 
-from ._common import new_call_parts, oban_configs, worker_of_receiver
+from ._common import new_call_parts, oban_configs, unique_settings, worker_of_receiver
 
 LOOPS = {("Enum", "each"), ("Enum", "map"), ("Enum", "flat_map"), ("Enum", "reduce"), ("Enum", "with_index")}
 
@@ -15,7 +25,7 @@ RULE = Rule(
     category="oban",
     severity=Severity.INFORMATION,
     summary="Oban.insert in a loop, or insert_all over a unique worker",
-    fix_safety="none",
+    fix_safety="offer",
     workspace=True,
     query=r"""
     ((call target: (dot left: (alias) @mod right: (identifier) @fun)) @call
@@ -41,7 +51,15 @@ RULE = Rule(
 
         Small literal lists/ranges (10 elements or fewer) are not loops. (a) never suggests
         `insert_all` for a unique worker; (b) is suppressed when the config sets another engine
-        (such as `Oban.Pro.Engines.Smart`). No fix yet.
+        (such as `Oban.Pro.Engines.Smart`). A `unique:` given to `new/2` replaces the worker's.
+        Looped inserts into an `Ecto.Multi` (`Oban.insert(multi, name, changeset)`) are
+        already one transaction: information only, without the `insert_all` advice.
+
+        **Fix** (offer): when the loop is an `Enum.each` statement whose value is unused and
+        whose body is exactly one `changeset |> Oban.insert()` for a worker known not to be
+        unique, rewrite it to `Enum.map(..., fn x -> changeset end) |> Oban.insert_all()`.
+        `insert_all` raises on an invalid changeset instead of returning `{:error, _}`, and
+        inserts everything in one statement. (b) and (c) have no fix.
     """,
     examples=[
         bad(
@@ -54,6 +72,7 @@ RULE = Rule(
 
               def unique_all(users) do
                 users |> Enum.map(&MyApp.Sync.new(%{id: &1.id})) |> Oban.insert_all()  # expect: OBN010
+                users |> Enum.map(&MyApp.Digest.new(%{id: &1.id}, unique: [period: 30])) |> Oban.insert_all()  # expect: OBN010
               end
 
               def day do
@@ -67,6 +86,85 @@ RULE = Rule(
                 "lib/my_app/digest.ex": "defmodule MyApp.Digest do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n",
                 "lib/my_app/sync.ex": "defmodule MyApp.Sync do\n  use Oban.Worker, unique: [period: 60]\n  def perform(_), do: :ok\nend\n",
             },
+        ),
+        bad(
+            """
+            defmodule MyApp.Digests do
+              alias MyApp.Digest
+
+              def send_all(users) do
+                Enum.each(users, fn user ->
+                  %{id: user.id} |> Digest.new() |> Oban.insert()  # expect: OBN010
+                end)
+
+                :ok
+              end
+            end
+            """,
+            files={"lib/my_app/digest.ex": "defmodule MyApp.Digest do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n"},
+            fixed="""
+            defmodule MyApp.Digests do
+              alias MyApp.Digest
+
+              def send_all(users) do
+                Enum.map(users, fn user ->
+                  %{id: user.id} |> Digest.new()  # expect: OBN010
+                end) |> Oban.insert_all()
+
+                :ok
+              end
+            end
+            """,
+            note="the offered rewrite: an Enum.each statement whose value is unused",
+        ),
+        bad(
+            """
+            defmodule MyApp.Templates.Worker do
+              use Oban.Worker, queue: :default
+
+              def enqueue(templates) do
+                Enum.each(templates, fn {name, body} ->
+                  __MODULE__.new(%{name: name, body: body}) |> Oban.insert()  # expect: OBN010
+                end)
+              end
+
+              def perform(_job), do: :ok
+            end
+            """,
+            note="__MODULE__.new inside the worker; the loop is the function's value, so no rewrite",
+        ),
+        good(
+            """
+            defmodule MyApp.Syncs do
+              def all(users) do
+                Enum.each(users, &Oban.insert(MyApp.Sync.new(%{id: &1.id})))
+                Enum.each(users, fn user ->
+                  id = user.id
+                  %{id: id} |> MyApp.Sync.new() |> Oban.insert()
+                end)
+                for user <- users, %{org: org} = user, do: %{org: org} |> MyApp.Sync.new() |> Oban.insert()
+              end
+            end
+            """,
+            files={"lib/my_app/sync.ex": "defmodule MyApp.Sync do\n  use Oban.Worker, unique: [period: 60]\n  def perform(_), do: :ok\nend\n"},
+            note="unique worker whose args vary per element through a capture or a variable bound in the loop",
+        ),
+        good(
+            """
+            defmodule MyApp.Syncs do
+              def all(users) do
+                Enum.each(users, fn u -> %{id: u.id} |> MyApp.Dynamic.new() |> Oban.insert() end)
+                Enum.each(users, fn u -> %{id: u.id} |> MyApp.Digest.new(unique: [period: 60]) |> Oban.insert() end)
+                Enum.each([Oban.insert(MyApp.Sync.new(%{a: 1})) | users], &IO.inspect/1)
+              end
+            end
+            """,
+            files={
+                "lib/my_app/sync.ex": "defmodule MyApp.Sync do\n  use Oban.Worker, unique: [period: 60]\n  def perform(_), do: :ok\nend\n",
+                "lib/my_app/dynamic.ex": "defmodule MyApp.Dynamic do\n  use Oban.Worker, unique: @unique\n  def perform(_), do: :ok\nend\n",
+                "lib/my_app/digest.ex": "defmodule MyApp.Digest do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n",
+            },
+            note="a non-literal unique setting is unknown; new/2's unique: makes a plain worker unique; an insert that builds the collection",
         ),
         good(
             """
@@ -124,11 +222,17 @@ def check(ctx: Context, match: Match):
     new = next((n for a in args for n in walk(a) if n.type == "call" and call_name(n)[1] == "new"), None)
     worker = worker_of_receiver(ctx, new) if new is not None else None
     fact = worker[1] if worker else None
-    unique = fact[2] if fact else None
+    unique, unique_args = (fact[2], fact[3]) if fact else (None, None)
+    if worker is not None and worker[0] == "Oban.Job":
+        unique, unique_args = False, False  # Oban.Job.new/2 is unique only through its options
+    job_args, opts = new_call_parts(new) if worker else (None, None)
+    override = _unique_option(opts)
+    if override is not None:
+        unique, unique_args = unique_settings(override)  # new/2's unique: replaces the worker's
     if unique:
-        job_args, _opts = new_call_parts(new)
-        if fact[3] and job_args is not None and job_args.type == "map" and variables \
-                and not any(n.type == "identifier" and text(n) in variables for n in walk(job_args)):
+        bound = variables | _bound_inside(loop_node)
+        if unique_args and job_args is not None and job_args.type == "map" and bound \
+                and not _uses_any(job_args, bound):
             yield ctx.finding(
                 call,
                 f"{worker[0]} is unique on its args, and these args never change in the loop: "
@@ -138,15 +242,95 @@ def check(ctx: Context, match: Match):
         return
     if ctx.path.is_test:
         return  # batching advice is noise in tests (found on hexpm's test suite)
+    if worker is not None and unique is None:
+        return  # unique setting not literal: insert_all might drop uniqueness, stay silent
     multi = len(args) >= 3
     message = "Oban.insert in a loop inserts one job per statement"
-    if not multi:
+    fixes = []
+    if not multi and worker is not None:
         message += "; build the changesets and use Oban.insert_all/2"
-    yield ctx.finding(call, message)
+        fixes = _batch_fix(loop_node, call)
+    elif not multi:
+        message += "; unless the worker is unique, build the changesets and use Oban.insert_all/2"
+    yield ctx.finding(call, message, fixes=fixes)
+
+
+def _unique_option(opts):
+    for key, value, _pair in keyword_pairs(opts):
+        if key == "unique":
+            return value
+    return None
+
+
+def _uses_any(node, names) -> bool:
+    for sub in walk(node):
+        if sub.type == "identifier" and text(sub) in names:
+            return True
+        if sub.type == "unary_operator" and text(sub.child_by_field_name("operator")) == "&" and "&1" in names:
+            return True  # &1, &2 ... inside a capture
+    return False
+
+
+def _bound_inside(loop) -> set[str]:
+    """Variables bound inside the loop body (`x = ...`, `x <- ...`): they may vary per element."""
+    names = set()
+    for node in walk(loop):
+        if node.type == "binary_operator" and text(node.child_by_field_name("operator")) in ("=", "<-"):
+            left = node.child_by_field_name("left")
+            if left is not None:
+                names |= {text(n) for n in walk(left) if n.type == "identifier"}
+    return names
+
+
+def _batch_fix(loop, call):
+    """`Enum.each(xs, fn x -> new(..) |> Oban.insert() end)` as a statement whose value is unused:
+    offer `xs |> Enum.map(fn x -> new(..) end) |> Oban.insert_all()`."""
+    if call_name(loop) != ("Enum", "each"):
+        return []
+    parent = loop.parent
+    if parent is None or parent.type not in ("do_block", "body", "stab_clause", "block"):
+        return []
+    siblings = [c for c in parent.named_children if c.type != "comment"]
+    if parent.type == "stab_clause":
+        return []
+    if not siblings or siblings[-1] == loop:
+        return []  # the loop is the value of its block: Enum.each's :ok would change
+    loop_args = call_arguments(loop)
+    source = pipe_source(loop)
+    if (source is None and len(loop_args) != 2) or (source is not None and len(loop_args) != 1):
+        return []
+    function = loop_args[-1]
+    if function.type != "anonymous_function":
+        return []
+    stabs = [c for c in function.named_children if c.type == "stab_clause"]
+    if len(stabs) != 1:
+        return []
+    body = stabs[0].child_by_field_name("right")
+    statements = [c for c in body.named_children if c.type != "comment"] if body is not None else []
+    if len(statements) != 1:
+        return []
+    statement = statements[0]
+    if statement.type == "binary_operator" and statement.child_by_field_name("right") == call \
+            and not call_arguments(call):
+        changeset = statement.child_by_field_name("left")
+    elif statement == call and len(call_arguments(call)) == 1 and pipe_source(call) is None:
+        changeset = call_arguments(call)[0]
+    else:
+        return []
+    bang = (call_name(call)[1] or "").endswith("!")
+    if bang:
+        return []  # insert! raises per job; insert_all raises for the whole batch
+    edits = [
+        Edit(call_target(loop).start_byte, call_target(loop).end_byte, "Enum.map"),
+        Edit(statement.start_byte, statement.end_byte, text(changeset)),
+        Edit(loop.end_byte, loop.end_byte, " |> Oban.insert_all()"),
+    ]
+    return [fix("Build the changesets and insert them with Oban.insert_all/2", *edits, safe=False)]
 
 
 def _loop(call):
     """(loop node, loop variable names) when `call` runs once per element of a non-literal collection."""
+    child = call
     for parent in ancestors(call):
         if parent.type == "call":
             mod, fun = call_name(parent)
@@ -156,9 +340,14 @@ def _loop(call):
                 collection = source if source is not None else (args[0] if args else None)
                 if collection is None or _small_literal(collection):
                     return None
+                if source is None and child.parent is not None and child.parent.type == "arguments" \
+                        and child == args[0]:
+                    return None  # the insert builds the collection, it does not run per element
                 return parent, _fn_variables(parent)
             if (mod, fun) == (None, "for"):
                 args = call_arguments(parent)
+                if child.parent is not None and child.parent.type == "arguments" and child.type != "keywords":
+                    return None  # inside a generator or filter, not the body
                 names = set()
                 for arg in args:
                     if arg.type == "binary_operator" and text(arg.child_by_field_name("operator")) == "<-":
@@ -168,6 +357,7 @@ def _loop(call):
                 return parent, names
             if fun in ("def", "defp", "fn"):
                 return None
+        child = parent
     return None
 
 
@@ -204,7 +394,13 @@ def _insert_all(ctx, call):
         for sub in walk(node):
             if sub.type == "call" and call_name(sub)[1] == "new":
                 worker = worker_of_receiver(ctx, sub)
-                if worker and worker[1] and worker[1][2]:
+                if worker is None:
+                    continue
+                unique = worker[1][2] if worker[1] else False
+                override = _unique_option(new_call_parts(sub)[1])
+                if override is not None:
+                    unique = unique_settings(override)[0]
+                if unique:
                     yield ctx.finding(
                         call,
                         f"{worker[0]} is unique, but insert_all on the Basic engine ignores `unique`: insert them one at a time with Oban.insert/2",
