@@ -50,3 +50,40 @@ def test_who_starts_hover():
     orphan = "defmodule MyApp.Orphan do\n  use Agent\nend\n"
     text = _hover(who_starts_hover, orphan, "Agent", {"lib/my_app/application.ex": app}, path="lib/my_app/orphan.ex")
     assert text is not None and "No children list" in text
+
+
+def _otp014(files: dict[str, str], path: str, roots):
+    from exhort.config import Config
+    from exhort.engine import Engine
+
+    index = WorkspaceIndex(root_finder=roots)
+    documents = {p: Document(f"{ROOT}/{p}", s) for p, s in files.items()}
+    for document in documents.values():
+        index.update(document)
+    result = Engine(Config(select=("OTP014",))).check(documents[path], index)
+    return [f for f in result.findings if f.code == "OTP014"]
+
+
+def test_unsupervised_module_in_a_path_dependency_without_application():
+    """A nested mix project (a path dependency) with no `use Application` of its own: its
+    process modules are started by its users, not by the outer project's application."""
+    app = "defmodule MyApp.Application do\n  use Application\n  def start(_, _) do\n    children = []\n    Supervisor.start_link(children, strategy: :one_for_one)\n  end\nend\n"
+    files = {
+        "mix.exs": "defmodule MyApp.MixProject do\n  use Mix.Project\nend\n",
+        "lib/my_app/application.ex": app,
+        "lib/my_app/orphan.ex": "defmodule MyApp.Orphan do\n  use GenServer\nend\n",
+        "deps_local/lib/lib_x/server.ex": "defmodule LibX.Server do\n  use GenServer\nend\n",
+    }
+
+    def roots(path):
+        return f"{ROOT}/deps_local" if "/deps_local/" in path else ROOT
+
+    assert _otp014(files, "deps_local/lib/lib_x/server.ex", roots) == []
+    assert len(_otp014(files, "lib/my_app/orphan.ex", roots)) == 1
+
+
+def test_who_starts_hover_names_a_module_handed_to_a_start_function():
+    shards = "defmodule MyApp.Shards do\n  def start_link(opts), do: MyApp.ShardSup.start_link(MyApp.Shard, opts)\nend\n"
+    shard = "defmodule MyApp.Shard do\n  use GenServer\nend\n"
+    text = _hover(who_starts_hover, shard, "GenServer", {"lib/my_app/shards.ex": shards}, path="lib/my_app/shard.ex")
+    assert text is not None and "lib/my_app/shards.ex:2" in text and "passed to MyApp.ShardSup.start_link" in text

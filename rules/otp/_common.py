@@ -150,6 +150,26 @@ def variable_list_value(identifier, within) -> object | None:
     return found
 
 
+def bound_value(identifier):
+    """For a variable, the value it was last bound to (`spec = {Mod, arg}`) earlier in the
+    enclosing definition; None when it is a parameter or bound some other way."""
+    within = identifier
+    while within is not None and not (within.type == "call" and call_name(within)[1] in ("def", "defp")):
+        within = within.parent
+    if within is None:
+        return None
+    name = text(identifier)
+    found = None
+    for node in walk(within):
+        if node.start_byte >= identifier.start_byte:
+            break
+        if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "=":
+            left = node.child_by_field_name("left")
+            if left is not None and left.type == "identifier" and text(left) == name:
+                found = node.child_by_field_name("right")
+    return found
+
+
 def inside(node, ancestor) -> bool:
     return ancestor.start_byte <= node.start_byte and node.end_byte <= ancestor.end_byte
 
@@ -219,12 +239,14 @@ def _resolver(document, module_node):
     return resolve, own
 
 
-def _innermost_module(node, modules):
-    best = None
-    for module in modules:
-        if inside(node, module) and (best is None or module.start_byte >= best.start_byte):
-            best = module
-    return best
+def _innermost_module(node, modules_by_span):
+    """The innermost of the document's `defmodule` calls holding `node` (by ancestry, not by
+    comparing ranges with every module: that was quadratic on files with many modules)."""
+    for parent in ancestors(node):
+        module = modules_by_span.get((parent.start_byte, parent.end_byte))
+        if module is not None:
+            return module
+    return None
 
 
 def child_entry_module(node, resolve) -> str | None:
@@ -279,6 +301,7 @@ def extract_process_refs(document, path) -> tuple:
     root = document.tree.root_node
     modules = [module for module, _name in defmodules(root)]
     resolvers = {m.start_byte: _resolver(document, m) for m in modules}
+    modules_by_span = {(m.start_byte, m.end_byte): m for m in modules}
     refs: set[tuple] = set()
 
     def record(name, how, node):
@@ -287,7 +310,7 @@ def extract_process_refs(document, path) -> tuple:
 
     # Lists, keyword lists and remote calls (`Mod.fun` / `:mod.fun`): the only nodes read below.
     for node in captured(_PROCESS_REF_NODES, root):
-        module = _innermost_module(node, modules)
+        module = _innermost_module(node, modules_by_span)
         resolve, own = resolvers[module.start_byte] if module is not None else (lambda n: text(n) if n is not None and n.type == "alias" else None, None)
         if node.type == "keywords":
             for key, value, _pair in keyword_pairs(node):
@@ -309,9 +332,14 @@ def extract_process_refs(document, path) -> tuple:
         mod_resolved = resolve(call_target(node).child_by_field_name("left")) or mod
         if (mod_resolved, fun) in STARTER_CALLS or (mod_resolved == "Task.Supervisor"):
             for arg in call_arguments(node)[:2]:
-                name = child_entry_module(arg, resolve)
+                value = bound_value(arg) if arg.type == "identifier" else arg
+                name = child_entry_module(value, resolve)
+                if name is None and arg.type == "identifier" and fun == "start_child" and own:
+                    # `DynamicSupervisor.start_child(sup, spec)` with a spec we cannot read,
+                    # written in a module: most likely the module starting itself (unknown never fires)
+                    name = own
                 if name and not (fun in ("start_link", "start") and name == own and mod_resolved in ("GenServer", "Agent", "Supervisor", "DynamicSupervisor")):
-                    record(name, f"{mod}.{fun}", arg)
+                    record(name, f"{mod}.{fun}", value if value is not None else arg)
             for arg in call_arguments(node):
                 if arg.type == "keywords":
                     for key, value, _ in keyword_pairs(arg):
@@ -320,6 +348,13 @@ def extract_process_refs(document, path) -> tuple:
             continue
         if fun in ("start_link", "start", "child_spec", "start_child") and mod_resolved != own:
             record(mod_resolved, f"{mod}.{fun}", node)
+        if fun is not None and (fun.startswith("start") or fun.endswith("child_spec")):
+            # a module handed to another start function (`MySup.start_link(MyApp.Worker, opts)`)
+            # is started by it: `%{start: {module, :start_link, args}}` built from the argument
+            for arg in call_arguments(node):
+                name = child_entry_module(arg, resolve) if arg.type in ("alias", "tuple") else None
+                if name and name != mod_resolved and not (name == own and mod_resolved in ("GenServer", "Agent", "Supervisor", "DynamicSupervisor", "Task")):
+                    record(name, f"passed to {mod}.{fun}", arg)
     return tuple(sorted(refs))
 
 

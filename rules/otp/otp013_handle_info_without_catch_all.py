@@ -2,9 +2,13 @@
 
 from exhort.findings import Edit, Related, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import atom_value, call_name, function_def, module_members, text, walk
+from exhort.syntax import DEF_KINDS, atom_value, call_name, enclosing_function, function_def, module_members, text, walk
 
-from ._common import effective_arguments, resolved_call
+from ._common import effective_arguments, resolved_call, runs_in_other_process
+
+SERVER_CALLBACKS = ("init", "handle_call", "handle_cast", "handle_info", "handle_continue", "terminate", "code_change", "format_status")
+# calls that link the calling process to another process or port (their exits reach a trapping server)
+LINKING_FUNCTIONS = ("spawn_link", "start_link", "async", "async_stream", "link", "open_port", "open", "connect", "listen", "accept", "transport_accept")
 
 RULE = Rule(
     code="OTP013",
@@ -36,7 +40,11 @@ RULE = Rule(
         unless the clauses already cover what that call delivers (a `{:DOWN, ...}` clause for a
         monitor, `{ref, result}` and `{:DOWN, ...}` clauses for tasks, an `{:EXIT, ...}` clause
         for trapped exits, the interval's message). Subscriptions always count: their payload
-        shapes are decided elsewhere.
+        shapes are decided elsewhere. Only calls made by the server itself count: those in its
+        callbacks and in the local functions they call (a public `subscribe/1` client function
+        runs in the caller). Trapping exits counts only when the server also links to something
+        (`spawn_link`, `start_link`, `Task.async`, `Process.link`, a port or socket): the parent's
+        exit is handled by the GenServer loop, so trapping only to run `terminate/2` is fine.
 
         **Fix** (offer: "crash" becomes "log and continue"): add as the last clause
 
@@ -58,6 +66,7 @@ RULE = Rule(
 
               def init(pid) do
                 Process.flag(:trap_exit, true)
+                {:ok, _conn} = MyApp.Conn.start_link(pid)
                 {:ok, pid}
               end
 
@@ -76,6 +85,7 @@ RULE = Rule(
 
               def init(pid) do
                 Process.flag(:trap_exit, true)
+                {:ok, _conn} = MyApp.Conn.start_link(pid)
                 {:ok, pid}
               end
 
@@ -94,7 +104,7 @@ RULE = Rule(
               end
             end
             """,
-            note="clauses that are not contiguous; a guarded clause is not a catch-all",
+            note="clauses that are not contiguous; a guarded clause is not a catch-all; trapped exits of a linked process",
         ),
         bad(
             """
@@ -164,6 +174,39 @@ RULE = Rule(
             """,
             note="the clauses already cover monitor and task messages (found on commanded and oban)",
         ),
+        good(
+            """
+            defmodule MyApp.Presence do
+              use GenServer
+
+              def subscribe(topic), do: Phoenix.PubSub.subscribe(MyApp.PubSub, topic)
+              def watch(pid), do: Process.monitor(pid)
+
+              def init(_), do: {:ok, %{}}
+
+              def handle_info(:tick, state), do: {:noreply, state}
+            end
+            """,
+            note="subscribe/monitor in public client functions run in the caller's process, not in the server",
+        ),
+        good(
+            """
+            defmodule MyApp.Device do
+              use GenServer
+
+              def init(name) do
+                Process.flag(:trap_exit, true)
+                ref = Process.monitor(name)
+                {:ok, %{ref: ref}}
+              end
+
+              def handle_info({:DOWN, _ref, :process, _pid, _reason}, state), do: {:stop, :normal, state}
+
+              def terminate(_reason, _state), do: :ok
+            end
+            """,
+            note="exits trapped only so that terminate/2 runs: the server links to nothing, and the parent's exit never reaches handle_info/2",
+        ),
     ],
 )
 
@@ -189,7 +232,53 @@ def _handles_reply(clauses) -> bool:
     return any((items := _first_tuple(c)) and len(items) == 2 and items[0].type == "identifier" for c in clauses)
 
 
-def _uncovered_source(ctx, node, clauses) -> bool:
+def _server_functions(info) -> set[str]:
+    """Names of the module's functions that run in the server: the callbacks and every local
+    function they call, transitively (a public client function such as `subscribe/1` runs in
+    the caller's process, not in the server)."""
+    defs = {}
+    for member in module_members(info.node):
+        fdef = function_def(member)
+        if fdef is not None and fdef.kind in ("def", "defp"):
+            defs.setdefault(fdef.name, []).append(fdef)
+    reached = {name for name in SERVER_CALLBACKS if name in defs}
+    todo = list(reached)
+    while todo:
+        for fdef in defs[todo.pop()]:
+            for node in walk(fdef.node):
+                if node.type == "call":
+                    module_text, function = call_name(node)
+                    local = module_text is None or module_text == "__MODULE__" or (module_text and info.resolve_alias(module_text) == info.name)
+                elif node.type == "unary_operator" and text(node).startswith("&"):
+                    function, local = text(node)[1:].split("/", 1)[0].strip(), True
+                else:
+                    continue
+                if local and function in defs and function not in reached and function not in DEF_KINDS:
+                    reached.add(function)
+                    todo.append(function)
+    return reached
+
+
+def _runs_in_server(ctx, node, info, server) -> bool:
+    """Is this call made by the server process (in a callback or a function a callback calls)?"""
+    owner = ctx.module_of(node)
+    fdef = enclosing_function(node)
+    if owner is None or owner.node != info.node or fdef is None or fdef.name not in server:
+        return False
+    return not runs_in_other_process(node, fdef.node)
+
+
+def _links(ctx, info, server) -> bool:
+    """Does the server link itself to another process or port (spawn_link, start_link, Task.async,
+    Process.link, Port.open, a socket connect...)? Only then do trapped exits reach handle_info/2:
+    the parent's exit is handled by the GenServer loop itself."""
+    return any(
+        n.type == "call" and call_name(n)[1] in LINKING_FUNCTIONS and _runs_in_server(ctx, n, info, server)
+        for n in walk(info.node)
+    )
+
+
+def _uncovered_source(ctx, node, clauses, links=lambda: True) -> bool:
     """Does this call deliver messages that no handle_info clause is written for?"""
     module, function = resolved_call(ctx, node)
     args = effective_arguments(node)
@@ -205,7 +294,7 @@ def _uncovered_source(ctx, node, clauses) -> bool:
         return not any(text(c.params[0]) == message for c in clauses)
     if name == ("Process", "flag"):
         trapping = len(args) == 2 and atom_value(args[0]) == "trap_exit" and atom_value(args[1]) == "true"
-        return trapping and not _handles(clauses, ":EXIT")
+        return trapping and not _handles(clauses, ":EXIT") and links()
     if function == "subscribe" and module is not None and len(args) in (1, 2):
         return True  # payload shapes are decided elsewhere
     return False
@@ -223,7 +312,15 @@ def check(ctx: Context, match: Match):
         first = clause.params[0]
         if clause.guard is None and first.type == "identifier":
             return
-    source = next((n for n in walk(info.node) if n.type == "call" and _uncovered_source(ctx, n, clauses)), None)
+    server = _server_functions(info)
+
+    def links():
+        return _links(ctx, info, server)
+
+    source = next(
+        (n for n in walk(info.node) if n.type == "call" and _runs_in_server(ctx, n, info, server) and _uncovered_source(ctx, n, clauses, links)),
+        None,
+    )
     if source is None:
         return
     last = clauses[-1]

@@ -60,6 +60,8 @@ RULE = Rule(
         `Supervisor.child_spec(Mod, ...)`), `DynamicSupervisor.start_child/2`,
         `Task.Supervisor.*` and `PartitionSupervisor` arguments, `GenServer.start_link(Mod, ...)`
         outside `Mod`, a call to `Mod.start_link/start/child_spec` from another module, a module
+        handed to another module's start function (`MySup.start_link(Mod, opts)`), a
+        `start_child` spec bound to a variable (and, inside `Mod`, a spec it cannot read), a module
         given as a keyword option (for example `plugins: [Mod]`), and any mention in
         `config/*.exs`. References from `test/` do not count. The finding points to the
         application's children list. Hover the `use` line to see who starts the module.
@@ -67,9 +69,9 @@ RULE = Rule(
         **Fix**: add the module to the Application children list by hand (start order matters,
         and the list lives in another file).
 
-        Not flagged: modules under `test/`; modules that define `__using__` (templates); projects
-        without a `use Application` module (a library's process modules are started by its
-        users); Hex packages' modules (mix.exs declares `package:`); modules named in config.
+        Not flagged: modules under `test/`; modules that define `__using__` (templates); mix
+        projects without a `use Application` module (a library's process modules are started by
+        its users, also when the library is a path dependency inside another project); Hex packages' modules (mix.exs declares `package:`); modules named in config.
     """,
     examples=[
         bad(
@@ -201,6 +203,54 @@ RULE = Rule(
             files={"lib/my_app/application.ex": APP},
             note="a template module defining __using__",
         ),
+        good(
+            """
+            defmodule MyApp.Session do
+              use GenServer, restart: :transient
+
+              def open(id) do
+                spec = {__MODULE__, id}
+                DynamicSupervisor.start_child(MyApp.SessionSup, spec)
+              end
+
+              def start_link(id), do: GenServer.start_link(__MODULE__, id)
+              def init(id), do: {:ok, id}
+            end
+
+            defmodule MyApp.Job do
+              use GenServer
+
+              def run(sup, spec), do: DynamicSupervisor.start_child(sup, spec)
+            end
+            """,
+            path="lib/my_app/session.ex",
+            files={"lib/my_app/application.ex": APP},
+            note="a module starting itself through start_child with a spec bound to a variable, or one it cannot read",
+        ),
+        good(
+            """
+            defmodule MyApp.Shard do
+              use GenServer
+            end
+
+            defmodule MyApp.Shards do
+              def start_link(opts), do: MyApp.ShardSup.start_link(MyApp.Shard, opts)
+            end
+
+            defmodule MyApp.ShardSup do
+              use Supervisor
+
+              def start_link(module, opts), do: Supervisor.start_link(__MODULE__, {module, opts})
+
+              def init({module, opts}) do
+                Supervisor.init([%{id: :shard, start: {module, :start_link, [opts]}}], strategy: :one_for_one)
+              end
+            end
+            """,
+            path="lib/my_app/shard.ex",
+            files={"lib/my_app/application.ex": APP.replace("MyApp.Repo,", "MyApp.Repo, MyApp.Shards, MyApp.ShardSup,")},
+            note="a module handed to another module's start function, which builds the child spec from it",
+        ),
     ],
 )
 
@@ -224,7 +274,9 @@ def _application(workspace, path: str):
     root = workspace.project_root_of(path)
     apps = list(workspace.facts("otp_applications"))
     same = [(p, a) for p, a in apps if root is None or workspace.project_root_of(p) == root]
-    for app_path, records in same or apps:
+    if root is not None and not same:
+        return None  # the module's own mix project starts no application: a library (a path dependency)
+    for app_path, records in same:
         for record in records:
             return app_path, record
     return None
