@@ -31,6 +31,10 @@ RULE = Rule(
 
         **Fix** (offered): copy the `limit:` expression from `stream/4`. The limit is then
         enforced, which is the documented intent but changes what the UI shows.
+
+        Not flagged when the `stream/4` limit uses variables of its function (for example a
+        pagination window whose size and sign depend on the scroll direction): which limit a
+        later insert needs is unknown, and the expression cannot be copied elsewhere.
     """,
     examples=[
         bad(
@@ -70,6 +74,43 @@ RULE = Rule(
             """,
             note="limit passed, update_only, options not literal, a stream without limit",
         ),
+        good(
+            """
+            defmodule MyAppWeb.TimelineLive do
+              use MyAppWeb, :live_view
+
+              def handle_info({:entry, e}, socket), do: {:noreply, stream_insert(socket, :entries, e, at: 0)}
+
+              defp show_page(socket, page, forward?) do
+                entries = Timeline.page(page)
+                window = if forward?, do: -@page_size * 3, else: @page_size * 3
+                stream(socket, :entries, entries, at: if(forward?, do: -1, else: 0), limit: window)
+              end
+            end
+            """,
+            note="a limit computed from variables (a pagination window) is unknown for later inserts",
+        ),
+        bad(
+            """
+            defmodule MyAppWeb.LogLive do
+              use MyAppWeb, :live_view
+              @max_lines 200
+
+              def mount(_params, _session, socket), do: {:ok, stream(socket, :lines, [], limit: -@max_lines)}
+              def handle_info({:line, l}, socket), do: {:noreply, stream_insert(socket, :lines, l)}  # expect: LV007
+            end
+            """,
+            note="a module attribute limit is copied as is",
+            fixed="""
+            defmodule MyAppWeb.LogLive do
+              use MyAppWeb, :live_view
+              @max_lines 200
+
+              def mount(_params, _session, socket), do: {:ok, stream(socket, :lines, [], limit: -@max_lines)}
+              def handle_info({:line, l}, socket), do: {:noreply, stream_insert(socket, :lines, l, limit: -@max_lines)}  # expect: LV007
+            end
+            """,
+        ),
     ],
 )
 
@@ -107,11 +148,31 @@ def check(ctx: Context, match: Match):
 
 
 def _stream_limit(module_node, name):
+    """The `limit:` of `stream(…, NAME, …, limit: L)`, when L is the same wherever it is read (a
+    literal, a module attribute, a function call). None when the stream has no limit, or when L
+    uses variables of its function, e.g. a pagination window whose size and sign depend on the
+    scroll direction: which limit a later insert should get is then unknown."""
     for node in walk(module_node):
         if node.type == "call" and local_or_lv(node, "stream"):
             args = effective_arguments(node)
             if len(args) > 1 and name_literal(args[1]) == name:
                 for key, value, _pair in keyword_pairs(trailing_keywords(node)):
                     if key == "limit":
-                        return text(value)
+                        return None if _uses_variables(value) else text(value)
     return None
+
+
+def _uses_variables(value) -> bool:
+    for node in walk(value):
+        if node.type != "identifier":
+            continue
+        parent = node.parent
+        if parent is not None and parent.type == "unary_operator" and \
+                text(parent.child_by_field_name("operator")) == "@":
+            continue  # a module attribute
+        if parent is not None and parent.type == "call" and parent.child_by_field_name("target") == node:
+            continue  # a local function call
+        if parent is not None and parent.type == "dot" and parent.child_by_field_name("right") == node:
+            continue  # Mod.fun
+        return True
+    return False

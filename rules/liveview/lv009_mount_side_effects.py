@@ -2,7 +2,7 @@
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import call_arguments, call_name, function_def, integer_value, text, walk
+from exhort.syntax import call_arguments, call_name, effective_arguments, function_def, integer_value, text, walk
 
 from .._queries import def_query
 
@@ -43,7 +43,9 @@ RULE = Rule(
 
         **Fix**: wrap the statement in `if connected?(socket), do: ...` (safe: the disconnected
         render process is thrown away anyway). Blocking waits: none (use `assign_async`).
-        `Task.await(t, 0)` does not block and is not flagged.
+        `Task.await(t, 0)` does not block and is not flagged, nor is a `subscribe` that receives
+        the socket (`Store.subscribe(socket)`: it can check `connected?` itself). In a helper
+        without the socket in scope the finding has no fix.
     """,
     examples=[
         bad(
@@ -102,6 +104,26 @@ RULE = Rule(
               end
             end
             """,
+        ),
+        bad(
+            """
+            defmodule MyAppWeb.SetupLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket) do
+                schedule_check()
+                {:ok, socket}
+              end
+
+              def handle_info(:check, socket), do: {:noreply, socket}
+
+              defp schedule_check do
+                Process.send_after(self(), :check, 1000)  # expect: LV009
+              end
+            end
+            """,
+            note="a helper without the socket in scope: flagged, but no fix (connected?(socket) would not "
+                 "compile there)",
         ),
         good(
             """
@@ -164,6 +186,21 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyAppWeb.DraftLive do
+              use MyAppWeb, :live_view
+              alias MyAppWeb.DraftStore
+
+              def mount(_params, _session, socket), do: {:ok, DraftStore.subscribe(socket)}
+
+              def handle_params(_params, _uri, socket) do
+                {:noreply, socket |> DraftStore.attach(key: :draft) |> DraftStore.subscribe()}
+              end
+            end
+            """,
+            note="a subscribe function that receives the socket may check connected? itself: unknown",
+        ),
+        good(
+            """
             defmodule MyApp.Server do
               use GenServer
               def mount(_a, _b, state), do: Process.sleep(10) && {:ok, state}
@@ -194,8 +231,20 @@ def check(ctx: Context, match: Match):
         for helper in module.definitions(name, len(args)):
             if helper.kind == "defp" and helper.body is not None:
                 inner = next((text(p) for p in helper.params if p.type == "identifier" and text(p) == socket), None)
-                helper_socket = inner or _socket_param(helper) or socket
+                helper_socket = inner or _socket_param(helper)  # None: no socket in scope, no fix
                 yield from _scan(ctx, helper.body, helper_socket, guarded=_guarded(node))
+
+
+def _takes_socket(call, socket) -> bool:
+    """Whether the socket is one of the call's arguments, directly or through a pipeline
+    (`socket |> Store.init() |> Store.subscribe()`)."""
+    names = {"socket", socket} - {None}
+    for arg in effective_arguments(call):
+        while arg.type == "binary_operator" and text(arg.child_by_field_name("operator")) == "|>":
+            arg = arg.child_by_field_name("left")
+        if arg.type == "identifier" and text(arg) in names:
+            return True
+    return False
 
 
 def _socket_param(helper) -> str | None:
@@ -227,18 +276,22 @@ def _scan(ctx, body, socket, guarded):
             yield ctx.finding(node, "Process.sleep blocks mount/handle_params", severity=Severity.WARNING)
         elif guarded or _guarded(node):
             continue
+        elif name == "subscribe" and _takes_socket(node, socket):
+            continue  # `Store.subscribe(socket)`: the callee has the socket and may check connected? itself
         elif name == "subscribe" and mod not in (None, "<expr>") \
                 or (mod == ":timer" and name == "send_interval") \
                 or (mod == "Process" and name == "send_after" and args and text(args[0]) == "self()"):
             fixes = []
-            if _mentions_connected(node):
+            if socket is None:
+                pass  # a helper without the socket in scope: `connected?(socket)` would not compile
+            elif _mentions_connected(node):
                 pass  # already in a branch on connected?: wrapping it would only make it dead code
             elif node.parent is not None and node.parent.type in ("do_block", "body", "stab_clause") or \
                     (node.parent is not None and node.parent.type == "body"):
                 fixes = [fix("Wrap in if connected?(socket)",
                              Edit(node.start_byte, node.start_byte, f"if connected?({socket}), do: "), safe=True)]
             yield ctx.finding(node, f"{text(node.child_by_field_name('target'))} runs in the disconnected render too; "
-                                    f"guard it with if connected?({socket})",
+                                    f"guard it with if connected?({socket or 'socket'})",
                               severity=Severity.INFORMATION, fixes=fixes)
 
 

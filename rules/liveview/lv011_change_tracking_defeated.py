@@ -44,9 +44,84 @@ RULE = Rule(
         → `assign(assigns, m)`: safe in LiveViews and components, which import
         `Phoenix.Component`. Variables: turn them into assigns (a design change, no fix).
         Variables bound inside the template (`:for`, `:let`, `for`/`case`) and `{@rest}`
-        spreads are fine.
+        spreads are fine. (a) needs the result bound back to `assigns` (a modified copy under
+        another name does not touch the template); (b) and (c), render-cost advice, apply to
+        production code only (not `test/` or scripts).
     """,
     examples=[
+        good(
+            '''
+            defmodule MyAppWeb.PageLive do
+              use MyAppWeb, :live_view
+
+              def render(assigns) do
+                {:ok, body} = Renderer.page(assigns)
+                extra = Map.put(assigns, :body, body)
+                {:ok, banner} = Renderer.banner(extra)
+                assigns = assign(assigns, body: body, banner: banner)
+                ~H"""
+                {@body}{@banner}
+                """
+              end
+            end
+            ''',
+            note="a modified copy under another name, handed to another renderer, leaves the template's "
+                 "assigns alone: only rebinding `assigns` is flagged",
+        ),
+        good(
+            '''
+            defmodule MyAppWeb.CardComponentTest do
+              use MyAppWeb.ConnCase
+              import Phoenix.LiveViewTest
+
+              test "renders" do
+                assigns = %{title: "x"}
+                html = rendered_to_string(~H"""
+                <% label = "y" %>
+                <.live_component module={MyAppWeb.Card} id="c" {assigns} />
+                {label}
+                """)
+                assert html =~ "x"
+              end
+            end
+            ''',
+            path="test/my_app_web/components/card_component_test.exs",
+            note="render-cost advice (variables, {assigns} spreads) is for production code only; "
+                 "tests and scripts are skipped (catalog 0.4.4)",
+        ),
+        bad(
+            '''
+            defmodule MyAppWeb.Components do
+              use Phoenix.Component
+
+              def badge(assigns) do
+                assigns =
+                  assigns
+                  |> Map.put(:label, String.upcase(assigns.text))  # expect: LV011
+                  |> Map.merge(%{tone: :info})  # expect: LV011
+                ~H"""
+                <span class={@tone}>{@label}</span>
+                """
+              end
+            end
+            ''',
+            note="each Map call of a pipeline that starts from assigns and is bound back to it",
+            fixed='''
+            defmodule MyAppWeb.Components do
+              use Phoenix.Component
+
+              def badge(assigns) do
+                assigns =
+                  assigns
+                  |> assign(:label, String.upcase(assigns.text))  # expect: LV011
+                  |> assign(%{tone: :info})  # expect: LV011
+                ~H"""
+                <span class={@tone}>{@label}</span>
+                """
+              end
+            end
+            ''',
+        ),
         good(
             """
             <.form :let={f} for={@form}>
@@ -121,6 +196,7 @@ RULE = Rule(
 @RULE.check
 def check(ctx: Context, _match):
     data = ctx.document.data
+    production = ctx.path.is_production_code
     # Functions that take `assigns` and render `~H`: found from the document's templates
     # (cheap, cached) rather than by visiting every node of the file.
     seen: set[int] = set()
@@ -140,7 +216,10 @@ def check(ctx: Context, _match):
         module = ctx.module_of(definition)
         safe = module is not None and module.kind in ("live_view", "live_component", "component")
         yield from _mutations(ctx, fdef, safe)
-        yield from _variables(ctx, fdef, sigils)
+        if production:
+            yield from _variables(ctx, fdef, sigils)
+    if not production:
+        return  # (b) and (c) are render-cost advice: production code only (catalog 0.4.4)
     for template in templates(ctx):
         for element in template.elements():
             if element.kind == "component":
@@ -178,6 +257,29 @@ def _binds_variable(pattern) -> bool:
     return False
 
 
+def _pipe_subject(node):
+    """The value a pipeline starts from (`assigns |> Map.put(..) |> Map.put(..)` -> `assigns`)."""
+    while node is not None and node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "|>":
+        node = node.child_by_field_name("left")
+    return node
+
+
+def _rebinds_assigns(node) -> bool:
+    """Whether the value of `node` (through the pipeline it heads or continues) is bound back to
+    `assigns` (`assigns = Map.put(assigns, ...)`). A modified copy bound to another name and handed
+    to something else (`opts = Map.put(assigns, ...)`) leaves the template's assigns alone."""
+    current = node
+    parent = current.parent
+    while parent is not None and parent.type == "binary_operator" and \
+            text(parent.child_by_field_name("operator")) == "|>":
+        current, parent = parent, parent.parent
+    if parent is None or parent.type != "binary_operator" or text(parent.child_by_field_name("operator")) != "=":
+        return False
+    left = parent.child_by_field_name("left")
+    return parent.child_by_field_name("right") == current and left is not None and \
+        left.type == "identifier" and text(left) == "assigns"
+
+
 def _mutations(ctx, fdef, safe):
     for node in walk(fdef.body):
         if node.type == "call":
@@ -185,7 +287,10 @@ def _mutations(ctx, fdef, safe):
             if mod != "Map" or name not in ("put", "merge", "update"):
                 continue
             args = effective_arguments(node)
-            if not args or args[0].type != "identifier" or text(args[0]) != "assigns":
+            subject = _pipe_subject(args[0]) if args else None
+            if subject is None or subject.type != "identifier" or text(subject) != "assigns":
+                continue
+            if not _rebinds_assigns(node):
                 continue
             fixes = []
             if name in ("put", "merge"):
@@ -197,7 +302,7 @@ def _mutations(ctx, fdef, safe):
             for content in node.named_children:
                 for child in content.named_children if content.type == "map_content" else []:
                     if child.type == "binary_operator" and text(child.child_by_field_name("operator")) == "|" \
-                            and text(child.child_by_field_name("left")) == "assigns":
+                            and text(child.child_by_field_name("left")) == "assigns" and _rebinds_assigns(node):
                         yield ctx.finding(node, "%{assigns | ...} defeats change tracking; use assign/2,3")
 
 
