@@ -2,7 +2,7 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import call_arguments, call_name, effective_arguments, pipe_source, text
+from exhort.syntax import ancestors, call_arguments, call_name, effective_arguments, is_literal, pipe_source, text
 
 from ._common import is_small_literal_collection, loop_of, repo_name
 
@@ -38,7 +38,9 @@ RULE = Rule(
         information: a loop of writes inside a transaction is sometimes intended.
 
         Repos are aliases ending in `Repo` and workspace modules that `use Ecto.Repo`. Loops
-        over a literal list or range (`[:a, :b]`, `1..3`) are skipped.
+        over a literal list or range (`[:a, :b]`, `1..3`) are skipped, and so is a call in a
+        clause that matches one literal option key (`fn {:tag_ids, ids}, query -> ...`, the
+        usual way to build a query from a map of filters): it runs once per key.
 
         **Bad**
 
@@ -148,6 +150,29 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Messages do
+              import Ecto.Query
+              alias MyApp.Repo
+
+              def filter(query, filters) do
+                Enum.reduce(filters, query, fn
+                  {:tag_ids, tag_ids}, query ->
+                    ids = Repo.all(from t in "message_tags", where: t.tag_id in ^tag_ids, select: t.message_id)
+                    where(query, [m], m.id in ^ids)
+
+                  {:status, status}, query ->
+                    where(query, [m], m.status == ^status)
+
+                  _, query ->
+                    query
+                end)
+              end
+            end
+            """,
+            note="a clause matching one literal option key runs once per key, not once per row",
+        ),
+        good(
+            """
             defmodule MyApp.Cache do
               def load(keys), do: Enum.map(keys, &MyApp.Store.get(&1))
               def rows(ids), do: Enum.map(ids, fn id -> Ecto.Repo.get(id) end)
@@ -188,6 +213,8 @@ def check(ctx: Context, match: Match):
     loop, collections = found
     if not collections or all(is_small_literal_collection(c) for c in collections):
         return
+    if _keyed_clause(loop, call):
+        return  # `Enum.reduce(filters, q, fn {:tag, t}, q -> ... end)`: once per option key
     severity = None
     kind = "query"
     if function in WRITES:
@@ -204,6 +231,33 @@ def check(ctx: Context, match: Match):
     if function == "preload":
         message += "; Repo.preload/2 takes the whole list"
     yield ctx.finding(call, message, fixes=fixes, severity=severity)
+
+
+def _keyed_clause(loop, call) -> bool:
+    """The Repo call sits in a clause of the loop's fn that matches one literal key, such as
+    `{:tags_included, ids}`: over a keyword list or map of options it runs once per key, not
+    once per row. (The usual way to build a query from a map of filters.)"""
+    if call_name(loop) == (None, "for"):
+        return False
+    for clause in ancestors(call):
+        if clause == loop:
+            return False
+        if clause.type != "stab_clause" or clause.parent is None or clause.parent.type != "anonymous_function":
+            continue
+        if clause.parent.parent is None or clause.parent.parent.parent != loop:
+            return False  # an fn nested deeper than the loop's own function argument
+        left = clause.child_by_field_name("left")
+        parameters = [c for c in left.named_children] if left is not None and left.type == "arguments" else []
+        if not parameters:
+            return False
+        element = parameters[0]
+        if element.type == "binary_operator" and text(element.child_by_field_name("operator")) == "when":
+            return False
+        if element.type != "tuple":
+            return False
+        items = [c for c in element.named_children if c.type != "comment"]
+        return len(items) == 2 and items[0].type in ("atom", "string", "quoted_atom") and is_literal(items[0])
+    return False
 
 
 def _preload_fix(loop, call, repo_text):

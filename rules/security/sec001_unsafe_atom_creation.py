@@ -62,7 +62,8 @@ RULE = Rule(
         built by interpolation such as `:"user_#{id}"`; and `Jason.decode(!)(data, keys: :atoms)`.
 
         Not flagged: literals, compile-time code (module attributes, module-body `for`,
-        `quote`/`unquote`, macros), `Mix.Tasks` modules, and `String.to_existing_atom/1`.
+        `quote`/`unquote`, macros), loop variables over a literal list, values checked against
+        an allow-list, `Mix.Tasks` modules, files under `test/`, and `String.to_existing_atom/1`.
 
         **Bad**
 
@@ -226,6 +227,15 @@ RULE = Rule(
             path="lib/mix/tasks/my_app.seed.ex",
             note="Mix tasks are developer tooling",
         ),
+        good(
+            """
+            defmodule MyApp.Fixtures do
+              def key(org), do: String.to_atom("provider_key_#{org.id}")
+            end
+            """,
+            path="test/support/fixtures.ex",
+            note="test code never sees outside input",
+        ),
     ],
 )
 
@@ -236,8 +246,8 @@ def check(ctx: Context, match: Match):
     if runs_at_compile_time(node):
         return
     module = ctx.module_of(node)
-    if ctx.path.is_mix_task or (module is not None and is_mix_task_module(module.name)):
-        return
+    if ctx.path.is_test or ctx.path.is_mix_task or (module is not None and is_mix_task_module(module.name)):
+        return  # tests and Mix tasks never see outside input
     if node.type == "quoted_atom":
         interpolations = [c for c in node.named_children if c.type == "interpolation"]
         if all(_constant_interpolation(i) for i in interpolations):

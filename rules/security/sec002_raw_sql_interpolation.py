@@ -11,6 +11,17 @@ from exhort_rules.ecto._common import binds, is_migration_module, repo_adapter, 
 REPO_FUNCTIONS = ("query", "query!", "query_many", "query_many!")
 SQL_FUNCTIONS = ("query", "query!", "query_many", "query_many!", "stream")
 # text right before an interpolation that puts it in a value position
+# text right before an interpolation that puts it where a table or column name goes
+IDENTIFIER_POSITION = re.compile(r"(?:\bFROM|\bINTO|\bUPDATE|\bJOIN|\bTABLE|\bEXISTS)\s+\"?$", re.I)
+# values whose text can never carry a quote: numbers and dates (interpolating anything else
+# from these calls raises instead of reaching the SQL)
+NUMERIC_OPERATORS = ("+", "-", "*", "/")
+NUMERIC_FUNCTIONS = frozenset({
+    (None, "length"), (None, "map_size"), (None, "byte_size"), (None, "tuple_size"), (None, "div"),
+    (None, "rem"), (None, "abs"), (None, "round"), (None, "trunc"), (None, "ceil"), (None, "floor"),
+    ("Enum", "count"), ("Kernel", "length"),
+})
+TYPED_MODULES = ("DateTime", "Date", "NaiveDateTime", "Time", "Integer", "Float")
 VALUE_POSITION = re.compile(r"(?:=|<>|!=|<|>|<=|>=|\bLIKE|\bILIKE|\bIN\s*\(|,)\s*'?$", re.I)
 
 RULE = Rule(
@@ -39,8 +50,10 @@ RULE = Rule(
         APIs: `Repo.query/query!/query_many`, `Ecto.Adapters.SQL.query/query!/query_many/stream`,
         and `execute/1` in migrations (information there).
 
-        Interpolating a module attribute or a constant (`#{@table}`) is information, not an
-        error. A variable bound to such a string earlier in the same function is followed.
+        Interpolating a module attribute, a constant, application config, a number
+        (`#{limit + 1}`, `#{length(ids)}`) or a date (`DateTime.*`) is information, not an error:
+        none of them can carry a quote. A variable bound to such a value earlier in the same
+        function is followed. Files under `test/` are not checked.
 
         **Bad**
 
@@ -94,10 +107,14 @@ RULE = Rule(
                 MyApp.Repo.query("SELECT * FROM #{@table}")  # expect: SEC002
                 wait = Application.fetch_env!(:my_app, :lock_wait)
                 MyApp.Repo.query!("SET LOCAL lock_timeout = #{wait}")  # expect: SEC002
+                cutoff = DateTime.utc_now() |> DateTime.add(-3600, :second)
+                MyApp.Repo.query!("DELETE FROM logs WHERE at < '#{cutoff}' LIMIT #{length(ids) + 1}")  # expect: SEC002
+                MyApp.Repo.query!("DELETE FROM #{table} WHERE id = $1", [1])  # expect: SEC002
+                MyApp.Repo.query!(~s(SELECT * FROM logs WHERE tag = '#{table}'))  # expect: SEC002
               end
             end
             """,
-            note="concatenation, a bound variable, Enum.join, a pipe; a module attribute and application config are information",
+            note="concatenation, a bound variable, Enum.join, a pipe, a table name, a sigil; a module attribute, application config, numbers and dates are information",
         ),
         bad(
             """
@@ -134,12 +151,26 @@ RULE = Rule(
             """,
             note="execute outside migrations, and query on a module that is not a Repo",
         ),
+        good(
+            """
+            defmodule MyApp.EraseTest do
+              use MyApp.DataCase
+              test "erases", %{org: org} do
+                Repo.query!("SELECT count(*) FROM messages WHERE organization_id = #{org.id}")
+              end
+            end
+            """,
+            path="test/my_app/erase_test.exs",
+            note="test code never sees outside input",
+        ),
     ],
 )
 
 
 @RULE.check
 def check(ctx: Context, match: Match):
+    if ctx.path.is_test:
+        return  # test code never sees outside input
     call = match.node("call")
     module = ctx.module_of(call)
     function = text(match.node("function"))
@@ -172,10 +203,14 @@ def check(ctx: Context, match: Match):
     if migration or constant:
         severity = Severity.INFORMATION
     message = f"Raw SQL built with {how}"
-    message += (
-        ": only constants are interpolated, but prefer a fixed string" if constant
-        else ": pass values as query parameters ($1 / ?) instead"
-    )
+    if constant:
+        message += ": only constants, numbers or dates are interpolated, but prefer a fixed string"
+    elif migration:
+        message += ": execute/1 takes no parameters, so make sure only trusted values reach it"
+    elif _identifier_positions(ctx, sql, call):
+        message += ": table and column names cannot be parameters; check them against an allow-list"
+    else:
+        message += ": pass values as query parameters ($1 / ?) instead"
     fixes = []
     if not migration and not constant and repo is not None and sql.type == "string" and len(arguments) == 1:
         parameter_fix = _parameter_fix(ctx, call, sql, repo)
@@ -193,7 +228,7 @@ def _dynamic(node, at, depth=0):
         if len(bound) == 1:
             return _dynamic(bound[0], at, depth + 1)
         return None
-    if node.type == "string":
+    if node.type in ("string", "sigil"):
         interpolations = [c for c in node.named_children if c.type == "interpolation"]
         if not interpolations:
             return None
@@ -239,9 +274,48 @@ def _constant(node, depth: int = 0) -> bool:
         return True
     if node.type == "identifier" and text(node) == "__MODULE__":
         return True
+    if _typed(node):
+        return True
     if node.type == "string":
         return all(_constant_interpolation(c) for c in node.named_children if c.type == "interpolation")
     return False
+
+
+def _typed(node) -> bool:
+    """A number or a date: `limit + 2`, `length(ids)`, `DateTime.utc_now() |> DateTime.add(-60)`."""
+    if node.type == "binary_operator":
+        operator = text(node.child_by_field_name("operator"))
+        if operator in NUMERIC_OPERATORS:
+            return True
+        if operator == "|>":
+            right = node.child_by_field_name("right")
+            return right is not None and _typed(right)
+        return False
+    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "-":
+        return True
+    if node.type == "call":
+        mod, fun = call_name(node)
+        return (mod, fun) in NUMERIC_FUNCTIONS or (mod in TYPED_MODULES and fun not in ("parse", "from_iso8601"))
+    return False
+
+
+def _identifier_positions(ctx, sql, call) -> bool:
+    """Every dynamic interpolation of the SQL string sits where a table or column name goes."""
+    if sql.type == "identifier":
+        bound = binds(call, text(sql))
+        sql = bound[0] if len(bound) == 1 else None
+    if sql is None or sql.type not in ("string", "sigil"):
+        return False
+    data = ctx.data
+    dynamic = [c for c in sql.named_children if c.type == "interpolation" and not _constant_interpolation(c)]
+    if not dynamic:
+        return False
+    for interpolation in dynamic:
+        line_start = max(data.rfind(b"\n", 0, interpolation.start_byte) + 1, sql.start_byte)
+        before = data[line_start:interpolation.start_byte].decode("utf-8", errors="replace")
+        if not IDENTIFIER_POSITION.search(before):
+            return False
+    return True
 
 
 def _constant_interpolation(interpolation) -> bool:

@@ -17,7 +17,8 @@ NOT_A_SECRET_SUFFIX = re.compile(
 PLACEHOLDER = re.compile(
     r"^(?:change[_ -]?me.*|replace[_ -]?me.*|your[_ -].*|<.*>|\$\{.*\}|%\{.*\}|\{\{.*\}\}|x{3,}|\*{3,}|\.{3,}|"
     r"todo|fixme|tbd|example.*|dummy.*|placeholder.*|fake.*|test|testing|secret|password|passwd|token|"
-    r"redacted|none|null|nil|undefined|default)$",
+    r"redacted|none|null|nil|undefined|default|n/?a|nothing|empty|blank|unknown|unset|not[_ -]?set|"
+    r"not[_ -]?available|disabled|foo|bar|baz|foobar)$",
     re.I,
 )
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
@@ -69,7 +70,7 @@ RULE = Rule(
         `secret_key_base` values there), keys ending in `_salt` (Phoenix's `signing_salt`) or
         naming something about a secret (`token_url`, `password_field`, ...), empty strings,
         values with spaces (labels, messages), obvious placeholders (`"changeme"`,
-        `"your-api-key"`, `"${API_KEY}"`, an environment variable's name), fixtures, and any
+        `"your-api-key"`, `"${API_KEY}"`, `"NA"`, `"nothing"`, an environment variable's name), fixtures, and any
         value that is not a literal (such as `System.fetch_env!/1`).
 
         **Bad**
@@ -145,6 +146,7 @@ RULE = Rule(
             config :my_app, MyApp.Oauth, token_url: "https://example.com/token", password_field: "pwd"
             config :my_app, MyApp.Mailer, api_key: "", password: "changeme", token: "${API_TOKEN}"
             config :my_app, MyApp.Api, api_key: "SENDGRID_API_KEY", secret: "your-secret-here"
+            config :my_app, MyApp.Sms, api_key: "NA", token: "nothing", password: "n/a"
             """,
             path="config/config.exs",
             note="_salt keys, keys about a secret, empty strings, placeholders and env var names",

@@ -143,6 +143,11 @@ RULE = Rule(
               def escaped(x), do: {:safe, Phoenix.HTML.Engine.html_escape(x)}
               def sanitized(x), do: x |> HtmlSanitizeEx.strip_tags() |> raw()
 
+              def icon, do: ~S(<svg viewBox="0 0 24 24"></svg>) |> raw()
+
+              @spec chart(list()) :: {:safe, [any()]}
+              def chart(_rows), do: {:safe, ["<svg>", "</svg>"]}
+
               def unwrap(x) do
                 {:safe, iodata} = Phoenix.HTML.html_escape(x)
                 case x do
@@ -154,7 +159,7 @@ RULE = Rule(
             end
             """,
             path="lib/my_app_web/safe.ex",
-            note="sanitizers, escapers, literals, module attributes, a variable bound to literals, quoted code, script content and {:safe, _} patterns",
+            note="sanitizers, escapers, literals and sigils, module attributes, a variable bound to literals, quoted code, script content, typespecs and {:safe, _} patterns",
         ),
         good(
             """
@@ -279,7 +284,7 @@ def _check_safe_tuple(tuple_node, module=None, constants=frozenset()) -> str | N
     items = [c for c in tuple_node.named_children if c.type != "comment"]
     if len(items) != 2:
         return None
-    if _in_pattern(tuple_node):
+    if _in_pattern(tuple_node) or _in_typespec(tuple_node):
         return None
     for parent in ancestors(tuple_node):
         if parent.type == "call" and call_name(parent) == (None, "defimpl"):
@@ -287,6 +292,18 @@ def _check_safe_tuple(tuple_node, module=None, constants=frozenset()) -> str | N
     if _trusted(items[1], template=False, module=module, constants=constants):
         return None
     return f"A hand-built {{:safe, ...}} marks {_short(items[1])} as HTML-safe without escaping it"
+
+
+TYPESPECS = frozenset({"spec", "type", "typep", "opaque", "callback", "macrocallback"})
+
+
+def _in_typespec(node) -> bool:
+    """`@spec render() :: {:safe, iodata()}`: a type, not a value."""
+    for parent in ancestors(node):
+        if parent.type == "unary_operator" and text(parent.child_by_field_name("operator")) == "@":
+            operand = parent.child_by_field_name("operand")
+            return operand is not None and operand.type == "call" and call_name(operand) in {(None, t) for t in TYPESPECS}
+    return False
 
 
 def _in_pattern(node) -> bool:
@@ -328,6 +345,8 @@ def _trusted(node, template: bool, depth: int = 0, module=None, constants=frozen
         )
     if is_literal(node):
         return True
+    if node.type == "sigil" and not any(c.type == "interpolation" for c in node.named_children):
+        return True  # ~S"""<svg>...""" and other sigils without interpolation are literals
     if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "@" and not template:
         return True  # a module attribute: fixed at compile time
     if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "|>":

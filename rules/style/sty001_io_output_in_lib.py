@@ -32,7 +32,9 @@ RULE = Rule(
         production. `Logger` has levels and metadata and can be silenced per environment.
         Credo has the same checks (`Refactor.IoPuts` EX4011, `Warning.IoInspect` EX5006,
         `Warning.Dbg` EX5026). Mix tasks and scripts print on purpose and are not flagged;
-        nor is anything outside `lib/`.
+        nor is anything outside `lib/`. `IO.puts` is also left alone in code run by hand from
+        a console: modules under `lib/**/scripts/` or named `*.Scripts.*`, `*.Release` or
+        `*.CLI`, and escripts (a module defining `main/1`).
 
         **Bad**
 
@@ -143,6 +145,25 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Scripts.Backfill do
+              def run(org_id) do
+                IO.puts("Backfilling organization #{org_id}")
+              end
+            end
+
+            defmodule MyApp.Release do
+              def migrate, do: IO.puts("migrated")
+            end
+
+            defmodule MyApp.Tool do
+              def main(_argv), do: IO.puts("usage: tool FILE")
+            end
+            """,
+            path="lib/my_app/scripts/backfill.ex",
+            note="console scripts, release tasks and escripts print for the operator (IO.puts only)",
+        ),
+        good(
+            """
             defmodule MyApp.Text do
               def render(x), do: inspect(x)
               def write(device, x), do: IO.write(device, x)
@@ -165,6 +186,8 @@ def check(ctx: Context, match: Match):
     if module is not None and is_mix_task_module(module.name):
         return
     module_text, function = call_name(call)
+    if (module_text, function) in (("IO", "puts"), ("IO", "write")) and _console_tool(ctx, module):
+        return  # console scripts, release tasks and escripts print for the operator on purpose
     label = f"{module_text}.{function}" if module_text else function
     fixes = []
     if module_text == "IO" and function == "inspect":
@@ -175,6 +198,21 @@ def check(ctx: Context, match: Match):
             and text(call.parent.child_by_field_name("operator")) == "/":
         return  # `&dbg/1` style captures are not calls here
     yield ctx.finding(call, f"{label} in library code; use Logger (or remove the debugging output)", fixes=fixes)
+
+
+CONSOLE_SEGMENTS = frozenset({"Scripts", "Script", "Release", "Releases", "CLI"})
+
+
+def _console_tool(ctx, module) -> bool:
+    """Code run by hand from a console: a module under `lib/**/scripts/`, a module named
+    `*.Scripts.*`, `*.Release` or `*.CLI`, or one defining an escript's `main/1`."""
+    if "scripts" in ctx.path.parts[1:-1]:
+        return True
+    if module is None or not module.name:
+        return False
+    if CONSOLE_SEGMENTS & set(module.name.split(".")[1:]):
+        return True
+    return module.defines("main", 1)
 
 
 def _inspect_fix(call):
