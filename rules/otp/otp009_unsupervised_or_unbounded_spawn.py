@@ -121,6 +121,15 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Release do
+              def warm_caches, do: Enum.each([:a, :b], fn name -> spawn(fn -> name end) end)
+            end
+            """,
+            path="lib/my_app/release.ex",
+            note="release tasks (`MyApp.Release`, run with `bin/my_app eval`) are excluded like scripts",
+        ),
+        good(
+            """
             defmodule MyApp.Notifier do
               def notify(users), do: Task.Supervisor.start_child(MyApp.TaskSup, fn -> users end)
               def linked(f), do: Task.start_link(f)
@@ -186,6 +195,8 @@ def check(ctx: Context, match: Match):
     info = ctx.module_of(call)
     if info is not None and is_mix_task_module(info.name):
         return
+    if (info is not None and info.name and info.name.rsplit(".", 1)[-1] in ("Release", "ReleaseTasks")) or path.name == "release.ex":
+        return  # release tasks run once from `bin/app eval`, like scripts (catalog OTP009)
     name = resolved_call(ctx, call)
     arities = SPAWNS.get(name)
     args = effective_arguments(call)

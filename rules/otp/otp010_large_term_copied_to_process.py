@@ -125,6 +125,18 @@ RULE = Rule(
             """,
             note="matched as %Plug.Conn{}; a controller action",
         ),
+        bad(
+            """
+            defmodule MyAppWeb.ReportLive do
+              use MyAppWeb, :live_view
+
+              def handle_event("build", _params, socket) do
+                {:noreply, start_async(socket, :report, fn -> MyApp.Reports.build(socket.assigns.user) end)}  # expect: OTP010
+              end
+            end
+            """,
+            note="inside the LiveView async macros; the message says the LiveView compiler reports it too",
+        ),
         good(
             """
             defmodule MyApp.TcpClient do

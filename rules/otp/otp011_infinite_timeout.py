@@ -107,6 +107,13 @@ RULE = Rule(
             path="lib/mix/tasks/my_app.import.ex",
             note="Mix tasks are excluded",
         ),
+        good(
+            """
+            GenServer.call(MyApp.Importer, {:import, "data.csv"}, :infinity)
+            """,
+            path="priv/scripts/import.exs",
+            note="scripts are excluded",
+        ),
     ],
 )
 

@@ -91,6 +91,19 @@ RULE = Rule(
             files={"lib/my_app/application.ex": APP},
             note="its own start_link does not count as a reference",
         ),
+        bad(
+            """
+            defmodule MyApp.Probe do
+              use GenServer  # expect: OTP014
+            end
+            """,
+            path="lib/my_app/probe.ex",
+            files={
+                "lib/my_app/application.ex": APP,
+                "test/my_app/probe_test.exs": "defmodule MyApp.ProbeTest do\n  use ExUnit.Case\n  test \"x\", do: start_supervised!({MyApp.Probe, []})\n  test \"y\", do: MyApp.Probe.start_link([])\nend\n",
+            },
+            note="references from test/ do not count",
+        ),
         good(
             """
             defmodule MyApp.Cache do
