@@ -9,10 +9,10 @@ import {
   RevealOutputChannelOn,
   ServerOptions,
   State,
-  TransportKind,
 } from 'vscode-languageclient/node';
 
-const INSTALL_HINT = 'python3 -m pip install exhort';
+// Exhort is installed from a clone of its repository (it is not published to a package index).
+const INSTALL_HINT = '`python3 -m pip install .` in a clone of the Exhort repository';
 const SETTINGS_THAT_RESTART = ['exhort.server.command'];
 const SETTINGS_SENT_TO_SERVER = ['exhort.select', 'exhort.ignore', 'exhort.severity'];
 
@@ -66,7 +66,7 @@ function resolveCommand(command: string): string | undefined {
 async function reportMissingServer(command: string, detail?: string): Promise<void> {
   const message =
     `Exhort: the language server \`${command}\` was not found${detail ? ` (${detail})` : ''}. ` +
-    `Install it with \`${INSTALL_HINT}\`, or set "exhort.server.command" to the path of the exhort executable.`;
+    `Install it with ${INSTALL_HINT}, or set "exhort.server.command" to the path of the exhort executable.`;
   output.appendLine(message);
   const choice = await vscode.window.showErrorMessage(message, 'Open Settings', 'Show Output');
   if (choice === 'Open Settings') {
@@ -86,8 +86,9 @@ async function startClient(): Promise<void> {
   output.appendLine(`Starting ${executable} serve`);
   const serverOptions: ServerOptions = {
     command: executable,
+    // No `transport`: TransportKind.stdio would append `--stdio`, which `exhort serve` rejects.
+    // Without it the client still talks over the process's stdin/stdout.
     args: ['serve'],
-    transport: TransportKind.stdio,
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [

@@ -28,6 +28,9 @@ function exhortDiagnostics(uri) {
   return vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'exhort');
 }
 
+/** The list when it is not empty, else undefined (for waitFor). */
+const nonEmpty = (list) => (list.length > 0 ? list : undefined);
+
 function describe(diagnostic, document) {
   return {
     code: typeof diagnostic.code === 'object' ? String(diagnostic.code.value) : String(diagnostic.code),
@@ -45,7 +48,7 @@ async function run() {
   report.languageId = document.languageId;
   report.steps.push('opened');
 
-  let diagnostic = (await waitFor('a diagnostic from exhort', 60, () => exhortDiagnostics(uri)))[0];
+  let diagnostic = (await waitFor('a diagnostic from exhort', 60, () => nonEmpty(exhortDiagnostics(uri))))[0];
   const extension = vscode.extensions.getExtension('exhort.exhort');
   report.extensionActive = Boolean(extension && extension.isActive);
   report.diagnostic = describe(diagnostic, document);
@@ -62,7 +65,7 @@ async function run() {
     .update('severity', { PRF001: 'error' }, vscode.ConfigurationTarget.Global);
   diagnostic = (
     await waitFor('the new severity', 30, () =>
-      exhortDiagnostics(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error),
+      nonEmpty(exhortDiagnostics(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error)),
     )
   )[0];
   report.severityAfterChange = vscode.DiagnosticSeverity[diagnostic.severity];

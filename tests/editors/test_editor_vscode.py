@@ -1,0 +1,135 @@
+"""VS Code (code-server 4.139.1 in headless Chromium) with the .vsix built by
+editors/vscode/package.sh, plus a test-only probe extension (vscode_probe/)."""
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import CACHE, EDITORS, FIXED, HERE, ROOT, assert_common, read_report
+
+SCREENSHOT = ROOT / "docs" / "vscode-problems.png"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(port: int, proc: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"code-server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("code-server never listened")
+
+
+@pytest.mark.timeout(1800)  # includes the first install (Node 24, code-server build) and npm ci
+def test_vscode_diagnostic_problems_hover_and_quick_fix(
+    code_server, vsix, editor_env, sample_project, tmp_path_factory
+):
+    # Everything but the sample project lives outside it, so the Explorer (and the
+    # screenshot) shows only the project.
+    tmp_path = tmp_path_factory.mktemp("vscode")
+    user_data = tmp_path / "user-data"
+    extensions = tmp_path / "extensions"
+    (user_data / "User").mkdir(parents=True)
+    # VS Code's server rebuilds the extension host's environment from a login shell, which
+    # drops the venv from PATH: name the executable under test explicitly (the setting's job).
+    exhort = shutil.which("exhort", path=editor_env["PATH"])
+    settings = {
+        "exhort.server.command": exhort,
+        # Sent as initializationOptions: the diagnostic must arrive as a warning, not information.
+        "exhort.severity": {"PRF001": "warning"},
+        "exhort.trace.server": "messages",
+        "workbench.startupEditor": "none",
+        "workbench.tips.enabled": False,
+        "security.workspace.trust.enabled": False,
+        "telemetry.telemetryLevel": "off",
+        "extensions.autoCheckUpdates": False,
+        "extensions.autoUpdate": False,
+        "update.mode": "none",
+        "chat.disableAIFeatures": True,
+        "window.commandCenter": False,
+    }
+    (user_data / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
+    # exhort.server.command is machine-overridable: a remote window (code-server's) reads it
+    # from the machine's settings, not the user's.
+    (user_data / "Machine").mkdir()
+    (user_data / "Machine" / "settings.json").write_text(json.dumps({"exhort.server.command": exhort}))
+
+    # The probe is packaged like any extension, with the vsce the Exhort build installed.
+    probe_dir = tmp_path / "probe"
+    shutil.copytree(HERE / "vscode_probe", probe_dir)
+    vsce = EDITORS / "vscode" / "node_modules" / ".bin" / "vsce"
+    probe_vsix = tmp_path / "probe.vsix"
+    subprocess.run(
+        [str(vsce), "package", "--skip-license", "--allow-missing-repository", "--out", str(probe_vsix)],
+        cwd=probe_dir, env=editor_env, check=True, capture_output=True, timeout=120,
+    )
+    for package in (vsix, probe_vsix):
+        subprocess.run(
+            [str(code_server), "--user-data-dir", str(user_data), "--extensions-dir", str(extensions),
+             "--install-extension", str(package)],
+            env=editor_env, check=True, capture_output=True, timeout=120,
+        )
+
+    report_path = tmp_path / "probe.json"
+    port = free_port()
+    env = dict(
+        editor_env,
+        EXHORT_PROBE_REPORT=str(report_path),
+        EXHORT_PROBE_FILE=str(sample_project / "lib" / "sample.ex"),
+    )
+    server_log = open(tmp_path / "code-server.log", "w")
+    proc = subprocess.Popen(
+        [str(code_server), "--auth", "none", "--bind-addr", f"127.0.0.1:{port}",
+         "--user-data-dir", str(user_data), "--extensions-dir", str(extensions),
+         "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
+         "--disable-getting-started-override", str(sample_project)],
+        env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        wait_for_http(port, proc, 60)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        driver = subprocess.run(
+            ["node", str(HERE / "vscode_driver.js"), f"http://127.0.0.1:{port}/?folder={sample_project}",
+             str(report_path), str(tmp_path / "problems.png")],
+            env=dict(editor_env, NODE_PATH=str(CACHE / "driver" / "node_modules")),
+            capture_output=True, text=True, timeout=240,
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        server_log.close()
+    report = read_report(report_path)
+    output_logs = sorted(user_data.glob("logs/**/*Exhort*.log"))
+    context = (
+        f"driver rc {driver.returncode}\n{driver.stdout}\n{driver.stderr[-3000:]}\n"
+        f"report {json.dumps(report, indent=2, ensure_ascii=False)[-4000:]}\n"
+        f"exhort output: {output_logs[-1].read_text()[-3000:] if output_logs else '(none)'}"
+    )
+    assert driver.returncode == 0, context
+    assert driver.stdout.strip(), f"the probe finished before the diagnostic was seen\n{context}"
+    problems_row = json.loads(driver.stdout.strip().splitlines()[0])["problemsRow"]
+    assert "PRF001" in problems_row, context
+    shutil.copyfile(tmp_path / "problems.png", SCREENSHOT)
+
+    assert_common(report)
+    assert report["languageId"] == "elixir"
+    assert report["extensionActive"] is True
+    assert report["diagnostic"]["severity"] == "Warning"  # from initializationOptions
+    assert report["severityAfterChange"] == "Error"  # from workspace/didChangeConfiguration
+    assert report["text"] == FIXED
