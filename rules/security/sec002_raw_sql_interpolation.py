@@ -4,7 +4,18 @@ import re
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import call_arguments, call_name, effective_arguments, is_literal, pipe_source, text
+from exhort.syntax import (
+    call_arguments,
+    call_name,
+    do_block,
+    effective_arguments,
+    is_literal,
+    keyword_pairs,
+    pipe_source,
+    text,
+    trailing_keywords,
+    walk,
+)
 
 from exhort_rules.ecto._common import binds, is_migration_module, repo_adapter, repo_name
 
@@ -12,7 +23,9 @@ REPO_FUNCTIONS = ("query", "query!", "query_many", "query_many!")
 SQL_FUNCTIONS = ("query", "query!", "query_many", "query_many!", "stream")
 # text right before an interpolation that puts it in a value position
 # text right before an interpolation that puts it where a table or column name goes
-IDENTIFIER_POSITION = re.compile(r"(?:\bFROM|\bINTO|\bUPDATE|\bJOIN|\bTABLE|\bEXISTS)\s+\"?$", re.I)
+IDENTIFIER_POSITION = re.compile(
+    r"(?:\bFROM|\bINTO|\bUPDATE|\bJOIN|\bTABLE|\bEXISTS|\bVIEW|\bINDEX|\bSCHEMA|\bDATABASE|\bON)\s+\"?$", re.I
+)
 # values whose text can never carry a quote: numbers and dates (interpolating anything else
 # from these calls raises instead of reaching the SQL)
 NUMERIC_OPERATORS = ("+", "-", "*", "/")
@@ -111,6 +124,8 @@ RULE = Rule(
                 MyApp.Repo.query!("DELETE FROM logs WHERE at < '#{cutoff}' LIMIT #{length(ids) + 1}")  # expect: SEC002
                 MyApp.Repo.query!("DELETE FROM #{table} WHERE id = $1", [1])  # expect: SEC002
                 MyApp.Repo.query!(~s(SELECT * FROM logs WHERE tag = '#{table}'))  # expect: SEC002
+                mode = if ids == [], do: "CONCURRENTLY"
+                MyApp.Repo.query!(~s(REFRESH MATERIALIZED VIEW #{mode} "#{table}"))  # expect: SEC002
               end
             end
             """,
@@ -276,6 +291,12 @@ def _constant(node, depth: int = 0) -> bool:
         return True
     if _typed(node):
         return True
+    if node.type == "call" and call_name(node) in ((None, "if"), (None, "unless")):
+        branches = [v for k, v, _ in keyword_pairs(trailing_keywords(node)) if k in ("do", "else")]
+        if do_block(node) is not None:
+            branches = [c for c in walk(do_block(node)) if c.parent is not None and c.parent.type in ("do_block", "else_block")]
+            branches = [b for b in branches if b.type not in ("else_block", "comment") and b.is_named]
+        return bool(branches) and all(_constant(b, depth + 1) for b in branches)
     if node.type == "string":
         return all(_constant_interpolation(c) for c in node.named_children if c.type == "interpolation")
     return False
@@ -313,6 +334,7 @@ def _identifier_positions(ctx, sql, call) -> bool:
     for interpolation in dynamic:
         line_start = max(data.rfind(b"\n", 0, interpolation.start_byte) + 1, sql.start_byte)
         before = data[line_start:interpolation.start_byte].decode("utf-8", errors="replace")
+        before = re.sub(r"#\{[^}]*\}\s*", "", before)  # `VIEW #{concurrently} "#{name}"`
         if not IDENTIFIER_POSITION.search(before):
             return False
     return True
