@@ -573,7 +573,20 @@ def extract_json_derived(document, _path) -> frozenset:
     return frozenset(out)
 
 
+@requires(b"perform")
+def extract_perform_modules(document, _path) -> frozenset:
+    """Modules that define perform/1 themselves (a cron worker needs only that)."""
+    if document.tree is None:
+        return frozenset()
+    out = set()
+    for module, full in defmodules(document.tree.root_node):
+        if full is not None and module_info(document, module).defines("perform", 1):
+            out.add(full)
+    return frozenset(out)
+
+
 FACTS = {
+    "oban_perform_modules": extract_perform_modules,
     "oban_workers": extract_workers,
     "oban_config": extract_oban_config,
     "oban_start_queue": extract_start_queue,

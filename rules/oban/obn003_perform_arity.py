@@ -5,6 +5,7 @@ from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import function_def, text
 
 from .._queries import def_query
+from ._common import worker_use
 
 RULE = Rule(
     code="OBN003",
@@ -169,7 +170,7 @@ def check(ctx: Context, match: Match):
     module = ctx.module_of(call)
     if module is None or call.parent is None or call.parent != _do_block(module.node):
         return  # only direct members of the module
-    worker = module.uses_module("Oban.Worker")
+    worker = worker_use(module)
     if worker is None or module.defines("perform", 1):
         return
     if match.get("use") is not None:

@@ -99,6 +99,14 @@ RULE = Rule(
 
                 :ok
               end
+
+              def send_active(users) do
+                users
+                |> Enum.filter(& &1.active)
+                |> Enum.each(fn user -> Oban.insert(Digest.new(%{id: user.id})) end)  # expect: OBN010
+
+                users
+              end
             end
             """,
             files={"lib/my_app/digest.ex": "defmodule MyApp.Digest do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n"},
@@ -113,9 +121,17 @@ RULE = Rule(
 
                 :ok
               end
+
+              def send_active(users) do
+                users
+                |> Enum.filter(& &1.active)
+                |> Enum.map(fn user -> Digest.new(%{id: user.id}) end) |> Oban.insert_all()  # expect: OBN010
+
+                users
+              end
             end
             """,
-            note="the offered rewrite: an Enum.each statement whose value is unused",
+            note="the offered rewrite: an Enum.each statement whose value is unused, called or piped",
         ),
         bad(
             """
@@ -287,13 +303,16 @@ def _batch_fix(loop, call):
     offer `xs |> Enum.map(fn x -> new(..) end) |> Oban.insert_all()`."""
     if call_name(loop) != ("Enum", "each"):
         return []
-    parent = loop.parent
-    if parent is None or parent.type not in ("do_block", "body", "stab_clause", "block"):
+    statement = loop
+    while statement.parent is not None and statement.parent.type == "binary_operator" \
+            and text(statement.parent.child_by_field_name("operator")) == "|>" \
+            and statement.parent.child_by_field_name("right") == statement:
+        statement = statement.parent  # `xs |> Enum.each(...)`: the whole pipe is the statement
+    parent = statement.parent
+    if parent is None or parent.type not in ("do_block", "body", "block"):
         return []
     siblings = [c for c in parent.named_children if c.type != "comment"]
-    if parent.type == "stab_clause":
-        return []
-    if not siblings or siblings[-1] == loop:
+    if not siblings or siblings[-1] == statement or statement not in siblings:
         return []  # the loop is the value of its block: Enum.each's :ok would change
     loop_args = call_arguments(loop)
     source = pipe_source(loop)

@@ -132,12 +132,25 @@ RULE = Rule(
             files={"config/config.exs": "import Config\nconfig :my_app, Oban, queues: [default: 10], plugins: [Oban.Pro.Plugins.DynamicQueues]\n"},
             note="DynamicQueues",
         ),
+        good(
+            """
+            defmodule MyApp.TestWorker do
+              use Oban.Worker, queue: :testing
+              def perform(_job), do: :ok
+            end
+            """,
+            path="test/support/test_worker.ex",
+            files={"config/config.exs": "import Config\nconfig :my_app, Oban, queues: [default: 10]\n"},
+            note="test workers run with config/test.exs, which is ignored",
+        ),
     ],
 )
 
 
 @RULE.check
 def check(ctx: Context, match: Match):
+    if ctx.path.is_test:
+        return  # test workers run with the test config, which is ignored
     call = match.get("call")
     if call is not None:
         worker = worker_use_at(ctx, call)

@@ -135,14 +135,15 @@ RULE = Rule(
         good(
             """
             import Config
-            config :my_app, Oban, plugins: [{Oban.Plugins.Cron, timezone: "America/Chicago", crontab: [{"@daily", MyApp.Pro}]}]
+            config :my_app, Oban, plugins: [{Oban.Plugins.Cron, timezone: "America/Chicago", crontab: [{"@daily", MyApp.Pro}, {"@hourly", MyApp.Manual}]}]
             """,
             path="config/config.exs",
             files={
                 "mix.exs": "defmodule MyApp.MixProject do\n  use Mix.Project\n  defp deps, do: [{:oban, '~> 2.23'}, {:tz, '~> 0.28'}]\nend\n",
                 "lib/my_app/pro.ex": "defmodule MyApp.Pro do\n  use Oban.Pro.Worker\n  def process(_), do: :ok\nend\n",
+                "lib/my_app/manual.ex": "defmodule MyApp.Manual do\n  @behaviour Oban.Worker\n  def perform(_job), do: :ok\nend\n",
             },
-            note="a tz dependency; a Pro worker is a valid cron worker",
+            note="a tz dependency; a Pro worker and a module defining perform/1 itself are valid cron workers",
         ),
         good(
             """
@@ -289,6 +290,8 @@ def _check_worker(ctx, alias):
         return
     if any(u in ("Oban.Worker", "Oban.Pro.Worker") for u in record.uses):
         return
+    if any(name in names for _path, names in ctx.workspace.facts("oban_perform_modules")):
+        return  # `@behaviour Oban.Worker` with a hand-written perform/1 is enough for the plugin
     if all(u in NON_WORKER_USES for u in record.uses):
         yield ctx.finding(alias, f"{name} is not an Oban worker (no `use Oban.Worker`)")
 
