@@ -64,6 +64,13 @@ def is_main(version: tuple[int, ...]) -> bool:
 # -- workers ------------------------------------------------------------------------------
 
 
+def in_test_script(ctx) -> bool:
+    """A test script (test/**/*.exs): workers defined there are fixtures, often invalid on purpose
+    to exercise Oban's own checks (found in Oban's test suite). test/support/*.ex is compiled
+    support code and is still checked."""
+    return ctx.path.is_test and ctx.path.relative.endswith(".exs")
+
+
 def worker_use(module: ModuleInfo | None) -> UseDecl | None:
     """The `use Oban.Worker` line of a module (aliases resolved); Pro workers are not workers."""
     if module is None or module.uses_module("Oban.Pro.Worker") is not None:

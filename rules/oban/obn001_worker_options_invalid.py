@@ -4,7 +4,7 @@ from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import call_name, integer_value, keyword_pairs, walk
 
-from ._common import WORKER_OPTIONS, did_you_mean, is_worker_use_call, replace_problems, unique_problems
+from ._common import WORKER_OPTIONS, did_you_mean, in_test_script, is_worker_use_call, replace_problems, unique_problems
 
 RULE = Rule(
     code="OBN001",
@@ -161,6 +161,24 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.WorkerOptionsTest do
+              use ExUnit.Case, async: true
+
+              test "rejects a bad priority" do
+                assert_raise ArgumentError, fn ->
+                  defmodule BadPriority do
+                    use Oban.Worker, priority: 12
+                    def perform(_job), do: :ok
+                  end
+                end
+              end
+            end
+            """,
+            path="test/my_app/worker_options_test.exs",
+            note="a test script that asserts Oban rejects the options",
+        ),
+        good(
+            """
             defmodule MyApp.Unique do
               use Oban.Worker, unique: true, queue: "events"
               def perform(_job), do: :ok
@@ -173,6 +191,8 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
+    if in_test_script(ctx):
+        return  # worker fixtures in test scripts are often invalid on purpose
     call = match.node("call")
     if not is_worker_use_call(ctx, call):
         return

@@ -5,7 +5,7 @@ from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import function_def, text
 
 from .._queries import def_query
-from ._common import worker_use
+from ._common import in_test_script, worker_use
 
 RULE = Rule(
     code="OBN003",
@@ -166,6 +166,8 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
+    if in_test_script(ctx):
+        return  # worker fixtures in test scripts are often invalid on purpose
     call = match.node("call")
     module = ctx.module_of(call)
     if module is None or call.parent is None or call.parent != _do_block(module.node):

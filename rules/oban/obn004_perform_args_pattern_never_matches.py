@@ -5,7 +5,7 @@ from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import atom_value, function_def, keyword_key, text
 
 from .._queries import def_query
-from ._common import is_oban_job, worker_use
+from ._common import in_test_script, is_oban_job, worker_use
 
 RULE = Rule(
     code="OBN004",
@@ -131,6 +131,8 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
+    if in_test_script(ctx):
+        return  # worker fixtures in test scripts are often invalid on purpose
     definition = function_def(match.node("call"))
     if definition is None or definition.name != "perform" or definition.arity != 1:
         return

@@ -4,7 +4,7 @@ from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import atom_value, text
 
-from ._common import perform_tails, tuple_head, worker_use_at
+from ._common import in_test_script, perform_tails, tuple_head, worker_use_at
 
 RULE = Rule(
     code="OBN006",
@@ -95,6 +95,8 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
+    if in_test_script(ctx):
+        return  # worker fixtures in test scripts are often invalid on purpose
     worker = worker_use_at(ctx, match.node("call"))
     if worker is None:
         return

@@ -5,7 +5,7 @@ from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import atom_value, call_arguments, call_name, enclosing_function, function_def, integer_value, keyword_key, tails, text
 
 from .._queries import def_query
-from ._common import oban_version, worker_use
+from ._common import in_test_script, oban_version, worker_use
 
 SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600}
 
@@ -132,6 +132,8 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
+    if in_test_script(ctx):
+        return  # worker fixtures in test scripts are often invalid on purpose
     defcall = match.get("defcall")
     if defcall is not None:
         yield from _timeout_hint(ctx, defcall)

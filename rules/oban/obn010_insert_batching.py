@@ -49,7 +49,11 @@ RULE = Rule(
 
         **Good** `users |> Enum.map(&Digest.new(%{id: &1.id})) |> Oban.insert_all()`
 
-        Small literal lists/ranges (10 elements or fewer) are not loops. (a) never suggests
+        Small literal lists/ranges (10 elements or fewer) are not loops, and only production
+        code is checked (not `test/`, benchmarks or seed scripts). (a) needs the worker to be
+        known: a workspace `use Oban.Worker` module with a literal `unique` setting, or
+        `Oban.Job`. A worker passed in a variable may be unique, and then one insert per job
+        is what Oban asks for. (a) never suggests
         `insert_all` for a unique worker; (b) is suppressed when the config sets another engine
         (such as `Oban.Pro.Engines.Smart`). A `unique:` given to `new/2` replaces the worker's.
         Looped inserts into an `Ecto.Multi` (`Oban.insert(multi, name, changeset)`) are
@@ -68,6 +72,7 @@ RULE = Rule(
               def send_all(users) do
                 Enum.each(users, fn u -> %{id: u.id} |> MyApp.Digest.new() |> Oban.insert() end)  # expect: OBN010
                 for u <- users, do: Oban.insert(MyApp.Digest.new(%{id: u.id}))  # expect: OBN010
+                Enum.reduce(users, Ecto.Multi.new(), fn u, multi -> Oban.insert(multi, {:digest, u.id}, MyApp.Digest.new(%{id: u.id})) end)  # expect: OBN010
               end
 
               def unique_all(users) do
@@ -219,6 +224,31 @@ RULE = Rule(
             files={"lib/my_app/digest.ex": "defmodule MyApp.Digest do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n"},
             note="looped inserts in tests are not production code (hexpm false alarm)",
         ),
+        good(
+            """
+            defmodule MyApp.Sync do
+              use Oban.Worker, unique: [period: :infinity]
+              def perform(_), do: :ok
+            end
+
+            Enum.each(1..1_000, fn chunk -> [1, 2] |> Enum.map(&MyApp.Sync.new(%{id: &1 + chunk})) |> Oban.insert_all() end)
+            """,
+            path="bench/unique_inserts.exs",
+            note="a benchmark or seed script bulk-inserts unique jobs on purpose",
+        ),
+        good(
+            """
+            defmodule MyApp.Scheduler do
+              def insert_due(entries, name) do
+                for {worker, opts} <- entries, due?(opts) do
+                  Oban.insert!(name, build_changeset(worker, opts))
+                end
+                Enum.each(entries, fn {worker, args} -> args |> worker.new() |> Oban.insert() end)
+              end
+            end
+            """,
+            note="the worker is unknown (it may be unique): one insert per job may be required",
+        ),
     ],
 )
 
@@ -226,6 +256,8 @@ RULE = Rule(
 @RULE.check
 def check(ctx: Context, match: Match):
     call = match.node("call")
+    if not ctx.path.is_production_code:
+        return  # tests, benchmarks and seed scripts insert in loops on purpose (found in Oban's own bench/ and test/)
     fun = text(match.node("fun"))
     if fun == "insert_all":
         yield from _insert_all(ctx, call)
@@ -256,18 +288,16 @@ def check(ctx: Context, match: Match):
                 severity=Severity.WARNING,
             )
         return
-    if ctx.path.is_test:
-        return  # batching advice is noise in tests (found on hexpm's test suite)
-    if worker is not None and unique is None:
-        return  # unique setting not literal: insert_all might drop uniqueness, stay silent
+    if worker is None or unique is None:
+        # The worker (or its unique setting) is unknown: it may be unique, and then one insert
+        # per job is what Oban asks for (Oban's own Cron plugin inserts this way).
+        return
     multi = len(args) >= 3
     message = "Oban.insert in a loop inserts one job per statement"
     fixes = []
-    if not multi and worker is not None:
+    if not multi:
         message += "; build the changesets and use Oban.insert_all/2"
         fixes = _batch_fix(loop_node, call)
-    elif not multi:
-        message += "; unless the worker is unique, build the changesets and use Oban.insert_all/2"
     yield ctx.finding(call, message, fixes=fixes)
 
 
