@@ -137,12 +137,17 @@ RULE = Rule(
                 end
                 task = Task.async(fn -> 1 end)
                 _ = Task.yield(task, 0)
+                receive do
+                  {:ready, _} -> :ok
+                after
+                  0 -> :none
+                end
                 Task.await(task, 0)
                 {:ok, assign_async(socket, :stats, fn -> {:ok, %{stats: 1}} end)}
               end
             end
             """,
-            note="guarded work and zero timeouts",
+            note="guarded work and zero timeouts (Task.await/yield with 0, receive ... after 0)",
         ),
         bad(
             """
@@ -235,6 +240,19 @@ def check(ctx: Context, match: Match):
                 yield from _scan(ctx, helper.body, helper_socket, guarded=_guarded(node))
 
 
+def _after_zero(receive) -> bool:
+    for block in receive.named_children:
+        if block.type != "do_block":
+            continue
+        for after in (c for c in block.named_children if c.type == "after_block"):
+            for clause in (c for c in after.named_children if c.type == "stab_clause"):
+                left = clause.child_by_field_name("left")
+                timeout = left.named_children[0] if left is not None and left.named_children else None
+                if timeout is not None and integer_value(timeout) == 0:
+                    return True
+    return False
+
+
 def _takes_socket(call, socket) -> bool:
     """Whether the socket is one of the call's arguments, directly or through a pipeline
     (`socket |> Store.init() |> Store.subscribe()`)."""
@@ -257,6 +275,8 @@ def _socket_param(helper) -> str | None:
 def _scan(ctx, body, socket, guarded):
     for node in walk(body):
         if node.type == "call" and call_name(node) == (None, "receive"):
+            if _after_zero(node):
+                continue  # `after 0 ->`: a mailbox poll, it does not wait
             yield ctx.finding(node.child_by_field_name("target"), "receive blocks mount, which runs twice",
                               severity=Severity.WARNING)
             continue

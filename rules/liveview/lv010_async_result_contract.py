@@ -33,7 +33,8 @@ RULE = Rule(
 
         **Good** `assign_async(socket, [:org, :members], fn -> {:ok, %{org: org, members: ms}} end)`
 
-        **Fix**: none. Function values that are not literals (`&load/0`) are skipped.
+        **Fix**: none. A `&load/0` capture of a local function is followed one level; other
+        function values (variables, remote captures) are skipped.
     """,
     examples=[
         bad(
@@ -73,6 +74,21 @@ RULE = Rule(
             """,
             note="documented shapes, a capture (unknown) and a matching handle_async",
         ),
+        bad(
+            """
+            defmodule MyAppWeb.StatsLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket) do
+                {:ok, socket |> assign_async(:stats, &load_stats/0) |> assign_async(:top, &load_top/0)}  # expect: LV010
+              end
+
+              defp load_stats, do: {:ok, %{stats: Stats.all()}}
+              defp load_top, do: {:ok, %{leaders: Stats.top()}}
+            end
+            """,
+            note="a &local/0 capture is followed one level",
+        ),
         good(
             """
             defmodule MyAppWeb.CatchAllLive do
@@ -108,18 +124,33 @@ def check(ctx: Context, match: Match):
                    else f"start_async :{key}: this module defines no handle_async/3")
         yield ctx.finding(call, message, severity=Severity.WARNING)
         return
-    function = args[2]
-    if function.type != "anonymous_function":
-        return
-    clauses = [c for c in function.named_children if c.type == "stab_clause"]
-    if len(clauses) != 1:
-        return
     keys = _requested_keys(args[1]) if name == "assign_async" else None
-    for tail in tails(clauses[0].child_by_field_name("right")):
+    for tail in _function_tails(module, args[2]):
         problem = _problem(name, tail, keys)
         if problem:
             yield ctx.finding(call, problem)
             return
+
+
+def _function_tails(module, function):
+    """Tails of a one-clause `fn -> ... end`, or of the local function a `&name/0` capture names
+    (followed one level, catalog 0.4.3). Anything else is unknown: no tails."""
+    if function.type == "anonymous_function":
+        clauses = [c for c in function.named_children if c.type == "stab_clause"]
+        if len(clauses) == 1:
+            yield from tails(clauses[0].child_by_field_name("right"))
+        return
+    if function.type != "unary_operator" or text(function.child_by_field_name("operator")) != "&":
+        return
+    operand = function.child_by_field_name("operand")
+    if operand is None or operand.type != "binary_operator" or text(operand.child_by_field_name("operator")) != "/":
+        return
+    target, arity = operand.child_by_field_name("left"), operand.child_by_field_name("right")
+    if target is None or target.type != "identifier" or arity is None or text(arity) != "0":
+        return
+    for definition in module.definitions(text(target), 0):
+        if definition.kind in ("def", "defp") and definition.body is not None:
+            yield from tails(definition.body)
 
 
 def _matches(param, key) -> bool:

@@ -122,6 +122,27 @@ RULE = Rule(
             end
             ''',
         ),
+        bad(
+            '''
+            defmodule MyAppWeb.Components do
+              use Phoenix.Component
+
+              def price(assigns) do
+                assigns =
+                  if assigns[:currency] do
+                    assigns
+                  else
+                    Map.put(assigns, :currency, "EUR")  # expect: LV011
+                  end
+                assigns = if assigns[:vat], do: Map.merge(assigns, %{net: false}), else: assigns  # expect: LV011
+                ~H"""
+                <span>{@currency}</span>
+                """
+              end
+            end
+            ''',
+            note="a branch value bound back to assigns",
+        ),
         good(
             """
             <.form :let={f} for={@form}>
@@ -265,19 +286,35 @@ def _pipe_subject(node):
 
 
 def _rebinds_assigns(node) -> bool:
-    """Whether the value of `node` (through the pipeline it heads or continues) is bound back to
-    `assigns` (`assigns = Map.put(assigns, ...)`). A modified copy bound to another name and handed
-    to something else (`opts = Map.put(assigns, ...)`) leaves the template's assigns alone."""
+    """Whether the modified map can become the template's `assigns`: bound back to `assigns`,
+    or the value of a branch or block (`assigns = if x, do: Map.put(assigns, ...), else: assigns`).
+    A copy bound to another name or handed to a call (`opts = Map.put(assigns, ...)`,
+    `Renderer.render(Map.put(assigns, ...))`) leaves the template's assigns alone."""
     current = node
-    parent = current.parent
-    while parent is not None and parent.type == "binary_operator" and \
-            text(parent.child_by_field_name("operator")) == "|>":
-        current, parent = parent, parent.parent
-    if parent is None or parent.type != "binary_operator" or text(parent.child_by_field_name("operator")) != "=":
-        return False
-    left = parent.child_by_field_name("left")
-    return parent.child_by_field_name("right") == current and left is not None and \
-        left.type == "identifier" and text(left) == "assigns"
+    while True:
+        parent = current.parent
+        if parent is None:
+            return False
+        if parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) == "|>":
+            current = parent
+            continue
+        if parent.type == "arguments" and parent.parent is not None and parent.parent.type == "call" and \
+                call_name(parent.parent) in _MAP_MUTATORS and parent.named_children and \
+                parent.named_children[0] == current:
+            current = parent.parent  # Map.put(Map.put(assigns, ...), ...)
+            continue
+        break
+    if parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) == "=":
+        left = parent.child_by_field_name("left")
+        return parent.child_by_field_name("right") == current and left is not None and \
+            left.type == "identifier" and text(left) == "assigns"
+    if parent.type == "pair":  # `if x, do: Map.put(assigns, ...)`: a branch value; any other key is data
+        key = parent.child_by_field_name("key")
+        return key is not None and text(key).strip().rstrip(":") in ("do", "else")
+    return parent.type not in ("arguments", "binary_operator", "list", "tuple", "map_content")
+
+
+_MAP_MUTATORS = {("Map", "put"), ("Map", "merge"), ("Map", "update")}
 
 
 def _mutations(ctx, fdef, safe):
