@@ -251,8 +251,9 @@ def _table_name(call):
 
 
 def _migration_drop_facts(document, path):
-    """(migration file name, table, column or "") for every table a migration drops and every
-    column it removes, outside `def down`: what later migrations take away again."""
+    """(migration file name, table, column or "") for every table a migration drops or renames
+    and every column it removes or renames, outside `def down`: what later migrations take
+    away again (a renamed key's index would be on the new name: unknown here)."""
     if document.tree is None or not path.is_migration:
         return ()
     found = set()
@@ -267,6 +268,15 @@ def _migration_drop_facts(document, path):
             table = _table_name(arguments[0]) if arguments else None
             if table and not _in_down(node):
                 found.add((path.name, table, ""))
+        elif fun == "rename":
+            arguments = call_arguments(node)
+            table = _table_name(arguments[0]) if arguments else None
+            if table and not _in_down(node):
+                column = name_value(arguments[1]) if len(arguments) >= 3 else None
+                if len(arguments) >= 3 and column:
+                    found.add((path.name, table, column))  # rename(table(:t), :old, to: :new)
+                elif len(arguments) == 2:
+                    found.add((path.name, table, ""))  # rename(table(:old), to: table(:new))
         elif fun in ("remove", "remove_if_exists"):
             arguments = call_arguments(node)
             column = name_value(arguments[0]) if arguments else None

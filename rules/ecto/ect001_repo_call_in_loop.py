@@ -40,7 +40,8 @@ RULE = Rule(
         Repos are aliases ending in `Repo` and workspace modules that `use Ecto.Repo`. Loops
         over a literal list or range (`[:a, :b]`, `1..3`) are skipped, and so is a call in a
         clause that matches one literal option key (`fn {:tag_ids, ids}, query -> ...`, the
-        usual way to build a query from a map of filters): it runs once per key.
+        usual way to build a query from a map of filters): it runs once per key. Loops over
+        `Enum/Stream.chunk_every/chunk_by/chunk_while` are skipped too: each element is a batch.
 
         **Bad**
 
@@ -173,6 +174,23 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Export do
+              alias MyApp.Repo
+
+              def rows(query) do
+                query
+                |> Repo.stream(max_rows: 500)
+                |> Stream.chunk_every(100)
+                |> Stream.flat_map(&Repo.preload(&1, :tags))
+              end
+
+              def batches(ids), do: ids |> Enum.chunk_every(50) |> Enum.map(fn batch -> Repo.all(by_ids(batch)) end)
+            end
+            """,
+            note="a loop over chunks: each call already handles a whole batch",
+        ),
+        good(
+            """
             defmodule MyApp.Cache do
               def load(keys), do: Enum.map(keys, &MyApp.Store.get(&1))
               def rows(ids), do: Enum.map(ids, fn id -> Ecto.Repo.get(id) end)
@@ -213,6 +231,8 @@ def check(ctx: Context, match: Match):
     loop, collections = found
     if not collections or all(is_small_literal_collection(c) for c in collections):
         return
+    if any(_chunked(c) for c in collections):
+        return  # each element is a batch: `|> Stream.chunk_every(100) |> Stream.flat_map(&Repo.preload(&1, ...))`
     if _keyed_clause(loop, call):
         return  # `Enum.reduce(filters, q, fn {:tag, t}, q -> ... end)`: once per option key
     severity = None
@@ -231,6 +251,20 @@ def check(ctx: Context, match: Match):
     if function == "preload":
         message += "; Repo.preload/2 takes the whole list"
     yield ctx.finding(call, message, fixes=fixes, severity=severity)
+
+
+CHUNKERS = frozenset({"chunk_every", "chunk_by", "chunk_while", "chunk"})
+
+
+def _chunked(collection) -> bool:
+    """A collection of batches: the result of Enum/Stream.chunk_every/chunk_by/chunk_while."""
+    node = collection
+    if node is not None and node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "|>":
+        node = node.child_by_field_name("right")
+    if node is None or node.type != "call":
+        return False
+    mod, fun = call_name(node)
+    return mod in ("Enum", "Stream") and fun in CHUNKERS
 
 
 def _keyed_clause(loop, call) -> bool:

@@ -47,7 +47,7 @@ RULE = Rule(
         Not flagged: the first column of the primary key (`primary_key: true`), repos using
         `Ecto.Adapters.MyXQL` (InnoDB indexes foreign keys itself), columns named in a raw
         `execute` statement of the same migration, and tables or columns that a later migration
-        (by file name) drops or removes again.
+        (by file name) drops, removes or renames.
 
         **Bad**
 
@@ -203,6 +203,11 @@ RULE = Rule(
 
                 alter table(:posts) do
                   add :editor_id, references(:users)
+                  add :reviewer_id, references(:users)
+                end
+
+                create table(:notes) do
+                  add :post_id, references(:posts)
                 end
               end
             end
@@ -213,9 +218,14 @@ RULE = Rule(
                     "defmodule MyApp.Repo.Migrations.DropDrafts do\n  use Ecto.Migration\n"
                     "  def up do\n    drop table(:drafts)\n    alter table(:posts) do\n      remove :editor_id\n    end\n  end\n"
                     "  def down, do: raise \"irreversible\"\nend\n"
-                )
+                ),
+                "priv/repo/migrations/20240401000000_rename_drafts.exs": (
+                    "defmodule MyApp.Repo.Migrations.RenameNotes do\n  use Ecto.Migration\n"
+                    "  def change do\n    rename table(:notes), to: table(:memos)\n"
+                    "    rename table(:posts), :reviewer_id, to: :approver_id\n  end\nend\n"
+                ),
             },
-            note="a later migration drops the table or removes the column: the key no longer exists",
+            note="a later migration drops or renames the table, or removes or renames the column",
         ),
     ],
 )

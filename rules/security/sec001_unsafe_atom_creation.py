@@ -63,7 +63,9 @@ RULE = Rule(
 
         Not flagged: literals, compile-time code (module attributes, module-body `for`,
         `quote`/`unquote`, macros), loop variables over a literal list, values checked against
-        an allow-list, `Mix.Tasks` modules, files under `test/`, and `String.to_existing_atom/1`.
+        an allow-list, `Mix.Tasks` modules, `String.to_existing_atom/1`, and what is not
+        production code (catalog 0.4.4: `test/`, scripts, seeds) or is a config file (it reads the
+        operator's environment once, at boot).
 
         **Bad**
 
@@ -236,6 +238,24 @@ RULE = Rule(
             path="test/support/fixtures.ex",
             note="test code never sees outside input",
         ),
+        good(
+            """
+            import Config
+
+            if level = System.get_env("LOG_LEVEL") do
+              config :logger, level: String.to_atom(level)
+            end
+            """,
+            path="config/runtime.exs",
+            note="config files read the operator's environment once, at boot",
+        ),
+        good(
+            """
+            Enum.each(File.read!("audit.csv") |> String.split(), fn key -> String.to_atom(key) end)
+            """,
+            path="priv/repo/backfill.exs",
+            note="scripts run by a developer are not production code (catalog 0.4.4)",
+        ),
     ],
 )
 
@@ -246,8 +266,9 @@ def check(ctx: Context, match: Match):
     if runs_at_compile_time(node):
         return
     module = ctx.module_of(node)
-    if ctx.path.is_test or ctx.path.is_mix_task or (module is not None and is_mix_task_module(module.name)):
-        return  # tests and Mix tasks never see outside input
+    path = ctx.path
+    if not path.is_production_code or path.is_config or (module is not None and is_mix_task_module(module.name)):
+        return  # tests, scripts, Mix tasks and config files never see outside input
     if node.type == "quoted_atom":
         interpolations = [c for c in node.named_children if c.type == "interpolation"]
         if all(_constant_interpolation(i) for i in interpolations):

@@ -66,7 +66,8 @@ RULE = Rule(
         Interpolating a module attribute, a constant, application config, a number
         (`#{limit + 1}`, `#{length(ids)}`) or a date (`DateTime.*`) is information, not an error:
         none of them can carry a quote. A variable bound to such a value earlier in the same
-        function is followed. Files under `test/` are not checked.
+        function is followed. Files under `test/`, seeds and scripts other than migrations are not
+        checked.
 
         **Bad**
 
@@ -184,8 +185,8 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
-    if ctx.path.is_test:
-        return  # test code never sees outside input
+    if ctx.path.is_test or (not ctx.path.is_production_code and not ctx.path.is_migration):
+        return  # tests, seeds and scripts never see outside input; migrations are checked
     call = match.node("call")
     module = ctx.module_of(call)
     function = text(match.node("function"))

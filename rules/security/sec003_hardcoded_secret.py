@@ -4,14 +4,14 @@ import re
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import keyword_key, string_value, text
+from exhort.syntax import ancestors, atom_value, keyword_key, string_value, text
 
 SECRET_KEY = re.compile(r"secret_key_base|client_secret|private_key|access_key|api_?key|password|passwd|secret|token", re.I)
 # key suffixes naming something about a secret rather than the secret itself
 NOT_A_SECRET_SUFFIX = re.compile(
     r"(_salt|_url|_uri|_path|_file|_endpoint|_type|_field|_name|_header|_param|_env|_var|_length|_ttl|"
     r"_max_age|_expiry|_expires_in|_validity|_label|_placeholder|_message|_format|_key_name|_cookie|"
-    r"_route|_mode|_prefix|_strategy|_module|_algorithm|_size|_scope|_scopes)$",
+    r"_route|_mode|_prefix|_strategy|_module|_algorithm|_size|_scope|_scopes|_context|_purpose|_namespace|_kind)$",
     re.I,
 )
 PLACEHOLDER = re.compile(
@@ -69,7 +69,8 @@ RULE = Rule(
         Not flagged: `dev.exs`, `test.exs` and `test/` (Phoenix generates literal
         `secret_key_base` values there), keys ending in `_salt` (Phoenix's `signing_salt`) or
         naming something about a secret (`token_url`, `password_field`, ...), empty strings,
-        values with spaces (labels, messages), obvious placeholders (`"changeme"`,
+        values with spaces (labels, messages), sample data under `example:` / `examples:` keys
+        (OpenApiSpex schemas), obvious placeholders (`"changeme"`,
         `"your-api-key"`, `"${API_KEY}"`, `"NA"`, `"nothing"`, an environment variable's name), fixtures, and any
         value that is not a literal (such as `System.fetch_env!/1`).
 
@@ -174,6 +175,23 @@ RULE = Rule(
             path="lib/my_app/accounts_fixtures.ex",
             note="fixture modules, labels and messages",
         ),
+        good(
+            """
+            defmodule MyAppWeb.Api.Schemas.Login do
+              require OpenApiSpex
+
+              @token_context "account_verification"
+
+              OpenApiSpex.schema(%{
+                type: :object,
+                properties: %{password: %OpenApiSpex.Schema{type: :string}},
+                example: %{"email" => "jane@example.org", "password" => "correct-horse-battery"}
+              })
+            end
+            """,
+            path="lib/my_app_web/api/schemas/login.ex",
+            note="sample values under example:, and keys naming a token's context",
+        ),
     ],
 )
 
@@ -202,7 +220,7 @@ def check(ctx: Context, match: Match):
     key = _key_name(key_node, match.node("pair"))
     if key is None or not SECRET_KEY.search(key) or NOT_A_SECRET_SUFFIX.search(key):
         return
-    if _placeholder(literal, key):
+    if _placeholder(literal, key) or _documentation_example(value):
         return
     trigger = SECRET_KEY.search(key).group(0)
     shape = next((label for pattern, label in SHAPES if pattern.search(literal)), None)
@@ -234,6 +252,21 @@ def _placeholder(literal: str, key: str) -> bool:
     if PLACEHOLDER.match(value) or ENV_NAME.match(value):
         return True
     return value.lower() == key.lower()
+
+
+def _documentation_example(value) -> bool:
+    """A value inside `example: %{...}` / `examples: [...]` (OpenApiSpex, Absinthe, docs): sample
+    data for readers, not a credential the code uses."""
+    for parent in ancestors(value):
+        key = None
+        if parent.type == "pair":
+            key = keyword_key(parent)
+        elif parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) == "=>":
+            left = parent.child_by_field_name("left")
+            key = string_value(left) if left is not None and left.type == "string" else atom_value(left)
+        if key in ("example", "examples"):
+            return True
+    return False
 
 
 def _has_pair_parent(value) -> bool:

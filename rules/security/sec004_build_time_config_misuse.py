@@ -182,7 +182,8 @@ def check(ctx: Context, match: Match):
     if path.relative in DEV_FILES:
         yield ctx.finding(
             call,
-            f"System.{function} in {path.name} is read at compile time, not when the app starts",
+            f"System.{function} in {path.name} is read when Mix loads the configuration (at build time), "
+            "not by a release; fine for local development, but it belongs in config/runtime.exs",
             severity=Severity.INFORMATION,
         )
         return

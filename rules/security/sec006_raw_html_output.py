@@ -18,6 +18,7 @@ from exhort.syntax import (
     effective_arguments,
     enclosing_call,
     is_literal,
+    keyword_pairs,
     string_value,
     text,
 )
@@ -57,7 +58,10 @@ RULE = Rule(
         Flagged, in templates (`{...}` and `<%= %>` of `.html.heex` files and `~H` sigils) and in
         view and component code: `raw(expr)`, `Phoenix.HTML.raw(expr)` and `{:safe, expr}` when
         `expr` is not a string literal (or, outside templates, a module attribute) and not a call
-        to a known sanitizer (`HtmlSanitizeEx.*`) or escaper (`html_escape`). Patterns such as
+        to a known sanitizer (`HtmlSanitizeEx.*`) or escaper (`html_escape`). Also trusted: sigils
+        without interpolation, `safe_to_string/1` (it only accepts content already marked safe),
+        zero-arity functions of the workspace that return a literal or a module attribute, and
+        `gettext`-family calls with literal messages whose bindings are trusted. Patterns such as
         `{:safe, iodata} = html_escape(x)` are not flagged.
 
         **Bad**
@@ -102,6 +106,7 @@ RULE = Rule(
             <div>
               <%= raw @post.body_html %> <%!-- expect: SEC006 --%>
               {raw(render_markdown(@post.summary))} <%!-- expect: SEC006 --%>
+              {raw(gettext("Posted by <b>%{name}</b>", name: @post.author))} <%!-- expect: SEC006 --%>
               <script>
                 const x = {a: 1};
                 var origins = <%= raw(Jason.encode!(@origins)) %>; <%!-- expect: SEC006 --%>
@@ -180,6 +185,15 @@ RULE = Rule(
             """,
             path="lib/my_app_web/views/page_view.ex",
             note="a zero-arity function returning a literal, and escaped text turned back into a string",
+        ),
+        good(
+            """
+            <p>{raw(gettext("Keys are stored <strong>encrypted</strong>."))}</p>
+            <p>{raw(gettext("See the guide on %{link}", link: safe_to_string(@docs_link)))}</p>
+            <p>{raw(ngettext("<b>%{n}</b> session", "<b>%{n}</b> sessions", @count, n: @count))}</p>
+            """,
+            path="lib/my_app_web/templates/page/help.html.heex",
+            note="gettext with a literal message and trusted bindings (the plural count is a number)",
         ),
         good(
             """
@@ -358,6 +372,10 @@ def _trusted(node, template: bool, depth: int = 0, module=None, constants=frozen
         mod, fun = call_name(node)
         if not call_arguments(node) and _constant_function(node, mod, fun, module, constants):
             return True  # a zero-arity function that returns a literal or a module attribute
+        if (mod is None or mod == "Phoenix.HTML") and fun == "safe_to_string":
+            return True  # it only accepts {:safe, _}: the content was already marked safe
+        if fun in GETTEXT and _trusted_gettext(node, fun, trusted):
+            return True
         if mod is not None and any(mod == s or mod.startswith(s + ".") for s in SANITIZERS):
             return True
         if (mod, fun) in ESCAPERS or fun == "html_escape":
@@ -368,6 +386,38 @@ def _trusted(node, template: bool, depth: int = 0, module=None, constants=frozen
 
 
 SAFE_UNWRAP = {("Phoenix.HTML", "safe_to_string"), (None, "safe_to_string")}
+# gettext macros -> how many leading string arguments (domain, context, msgid, plural) they take
+GETTEXT = {
+    "gettext": 1, "dgettext": 2, "pgettext": 2, "dpgettext": 3,
+    "ngettext": 2, "dngettext": 3, "pngettext": 3, "dpngettext": 4,
+}
+
+
+def _trusted_gettext(call, fun, trusted) -> bool:
+    """`gettext("<b>Fixed</b> text", link: safe_to_string(link))`: the message comes from the
+    project's own translations; it is trusted when every string argument is a literal and every
+    binding is trusted (for the plural forms, the count itself is a number)."""
+    arguments = [a for a in call_arguments(call) if a.type != "comment"]
+    bindings = None
+    if arguments and arguments[-1].type == "keywords":
+        bindings = arguments[-1]
+        arguments = arguments[:-1]
+    elif arguments and arguments[-1].type == "list" and len(arguments) > GETTEXT[fun] + fun.endswith("ngettext"):
+        bindings = arguments[-1]
+        arguments = arguments[:-1]
+    strings = GETTEXT[fun]
+    plural = fun.endswith("ngettext")
+    if len(arguments) != strings + (1 if plural else 0):
+        return False
+    if not all(a.type == "string" and string_value(a) is not None for a in arguments[:strings]):
+        return False
+    count = text(arguments[-1]) if plural else None
+    if bindings is None:
+        return True
+    pairs = keyword_pairs(bindings)
+    if bindings.type == "list" and not pairs:
+        return False
+    return all(text(value) == count or trusted(value, 0) for _key, value, _pair in pairs)
 
 
 def _constant_function(call, mod, fun, module, constants) -> bool:

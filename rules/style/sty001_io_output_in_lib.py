@@ -34,7 +34,8 @@ RULE = Rule(
         `Warning.Dbg` EX5026). Mix tasks and scripts print on purpose and are not flagged;
         nor is anything outside `lib/`. `IO.puts` is also left alone in code run by hand from
         a console: modules under `lib/**/scripts/` or named `*.Scripts.*`, `*.Release` or
-        `*.CLI`, and escripts (a module defining `main/1`).
+        `*.CLI`, and escripts (a module defining `main/1`). A `*.Debug` module of console helpers
+        and captures passed as values (`receiver: &IO.inspect/1`) are not flagged at all.
 
         **Bad**
 
@@ -164,6 +165,19 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Stream do
+              defstruct receiver: &IO.inspect/1, tap: &dbg/1
+            end
+
+            defmodule MyApp.Debug do
+              def mark(label), do: IO.inspect(label, label: "mark")
+            end
+            """,
+            path="lib/my_app/stream.ex",
+            note="a captured IO.inspect used as a default callback, and a Debug module of console helpers",
+        ),
+        good(
+            """
             defmodule MyApp.Text do
               def render(x), do: inspect(x)
               def write(device, x), do: IO.write(device, x)
@@ -186,6 +200,10 @@ def check(ctx: Context, match: Match):
     if module is not None and is_mix_task_module(module.name):
         return
     module_text, function = call_name(call)
+    if _captured(call):
+        return  # `&IO.inspect/1` passed as a value (a default callback) is a choice, not a leftover
+    if module is not None and module.name and "Debug" in module.name.split(".")[1:]:
+        return  # a `*.Debug` module of console helpers prints on purpose
     if (module_text, function) in (("IO", "puts"), ("IO", "write")) and _console_tool(ctx, module):
         return  # console scripts, release tasks and escripts print for the operator on purpose
     label = f"{module_text}.{function}" if module_text else function
@@ -194,10 +212,18 @@ def check(ctx: Context, match: Match):
         fixes = _inspect_fix(call)
     elif module_text == "IO" and function == "puts":
         fixes = _puts_fix(call, module)
-    elif module_text is None and function == "dbg" and call.parent is not None and call.parent.type == "binary_operator" \
-            and text(call.parent.child_by_field_name("operator")) == "/":
-        return  # `&dbg/1` style captures are not calls here
     yield ctx.finding(call, f"{label} in library code; use Logger (or remove the debugging output)", fixes=fixes)
+
+
+def _captured(call) -> bool:
+    """`&IO.inspect/1` or `&dbg/1`: the function is named, not called here."""
+    parent = call.parent
+    return (
+        parent is not None and parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) == "/"
+        and parent.child_by_field_name("left") == call
+        and parent.parent is not None and parent.parent.type == "unary_operator"
+        and text(parent.parent.child_by_field_name("operator")) == "&"
+    )
 
 
 CONSOLE_SEGMENTS = frozenset({"Scripts", "Script", "Release", "Releases", "CLI"})
