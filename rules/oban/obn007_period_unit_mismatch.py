@@ -115,6 +115,17 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Reminders do
+              def remind(user) do
+                MyApp.Notifier.deliver(user, schedule_in: :timer.minutes(5))
+                MyApp.Cache.put(user.id, user, unique: [period: :timer.hours(1)])
+              end
+            end
+            """,
+            note="schedule_in:/period: options of APIs other than Oban's (which may well take milliseconds)",
+        ),
+        good(
+            """
             defmodule MyApp.Poller do
               use GenServer
               def init(state) do
@@ -165,18 +176,45 @@ def _context(ctx, ms) -> str | None:
             return "snooze"
     if parent.type == "pair":
         key = keyword_key(parent)
-        if key in ("schedule_in", "scheduled_in"):
+        if key in ("schedule_in", "scheduled_in") and _job_options(ctx, parent):
             return "schedule_in"
         if key == "period":
             outer = parent.parent.parent if parent.parent is not None else None
             if outer is not None and outer.type == "list" and outer.parent is not None and outer.parent.type == "pair" \
-                    and keyword_key(outer.parent) == "unique":
+                    and keyword_key(outer.parent) == "unique" and _job_options(ctx, outer.parent):
                 return "period"
     fdef = enclosing_function(ms)
     if fdef is not None and fdef.name == "backoff" and fdef.arity == 1 and fdef.kind == "def":
         if worker_use(ctx.module_of(ms)) is not None and any(t is ms or (hasattr(t, "id") and t.id == ms.id) for t in tails(fdef.body)):
             return "backoff"
     return None
+
+
+def _job_options(ctx, pair) -> bool:
+    """The pair is an option of `use Oban.Worker`/`use Oban.Pro.Worker`, of a `new/1,2` call
+    (any receiver: workers often live in dependencies) or of a crontab entry."""
+    keywords = pair.parent
+    holder = keywords.parent if keywords is not None else None
+    if holder is not None and holder.type == "list":
+        holder = holder.parent
+    if holder is None:
+        return False
+    if holder.type == "tuple":  # {expr, Worker, opts} in a crontab
+        items = [c for c in holder.named_children if c.type != "comment"]
+        return len(items) == 3 and items[0].type == "string" and items[1].type == "alias"
+    if holder.type != "arguments" or holder.parent is None:
+        return False
+    call = holder.parent
+    mod, fun = call_name(call)
+    if fun == "new":
+        return True
+    if (mod, fun) == (None, "use"):
+        args = call_arguments(call)
+        if args and args[0].type == "alias":
+            module = ctx.module_of(call)
+            name = module.resolve_alias(text(args[0])) if module is not None else text(args[0])
+            return name in ("Oban.Worker", "Oban.Pro.Worker")
+    return False
 
 
 def _seconds_form(ms, tuple_ok: bool) -> str | None:

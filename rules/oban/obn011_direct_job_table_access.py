@@ -6,7 +6,10 @@ from exhort.syntax import call_arguments, call_name, enclosing_def, string_value
 
 from exhort_rules.ecto._common import named_like_repo
 
-from ._common import is_oban_job
+from ._common import is_oban_job, oban_version
+
+# Oban's own bulk functions and the release that added each (`lib/oban.ex@v2.23.1`)
+BULK_APIS = (("cancel_all_jobs", (2, 9)), ("retry_all_jobs", (2, 9)), ("delete_all_jobs", (2, 19)), ("update_job", (2, 20)))
 
 RULE = Rule(
     code="OBN011",
@@ -15,6 +18,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="Bulk writes to oban_jobs or an \"Elixir.\"-prefixed worker string",
     fix_safety="offer",
+    workspace=True,
     query=r"""
     ((call target: (dot right: (identifier) @fun)) @call (#any-of? @fun "update_all" "delete_all"))
     ((binary_operator left: (_) @_left operator: _ @op right: (string . (quoted_content) @_content) @string) @cmp
@@ -42,6 +46,9 @@ RULE = Rule(
         ```elixir
         [worker: MyApp.Workers.Sync, state: ~w(available scheduled)] |> Oban.Job.query() |> Oban.cancel_all_jobs()
         ```
+
+        The advice names only the functions the locked Oban version has (mix.lock;
+        `Oban.Job.query/1` from 2.22).
 
         **Fix**: drop the `"Elixir."` prefix (offer: the query then starts matching rows). No
         fix for bulk writes. Test files are skipped (resetting the table there is routine).
@@ -162,9 +169,14 @@ def check(ctx: Context, match: Match):
     else:
         return
     if queryable is not None and _is_job_query(ctx, queryable, call, depth=0):
+        version = oban_version(ctx)
+        apis = [name for name, since in BULK_APIS if version >= since]
+        advice = f"use {' / '.join(f'Oban.{name}' for name in apis)}" if apis else "upgrade Oban for its bulk job functions"
+        if version >= (2, 22):
+            advice += " (select the jobs with Oban.Job.query/1)"
         yield ctx.finding(
             call,
-            f"{fun} on oban_jobs bypasses Oban: use Oban.cancel_all_jobs/retry_all_jobs/delete_all_jobs/update_job",
+            f"{fun} on oban_jobs bypasses Oban (cancelled_at stays NULL, executing jobs are not signalled): {advice}",
         )
 
 
