@@ -174,9 +174,11 @@ def check(ctx: Context, match: Match):
         advice = f"use {' / '.join(f'Oban.{name}' for name in apis)}" if apis else "upgrade Oban for its bulk job functions"
         if version >= (2, 22):
             advice += " (select the jobs with Oban.Job.query/1)"
+        if '"executing"' in text(call) or (source is not None and '"executing"' in text(source)):
+            advice += "; orphaned executing jobs are what Oban.Plugins.Lifeline rescues"
         yield ctx.finding(
             call,
-            f"{fun} on oban_jobs bypasses Oban (cancelled_at stays NULL, executing jobs are not signalled): {advice}",
+            f"{fun} on oban_jobs bypasses Oban's bookkeeping (cancelled_at, signals to executing jobs): {advice}",
         )
 
 
