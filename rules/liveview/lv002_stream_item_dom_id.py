@@ -133,6 +133,20 @@ RULE = Rule(
             </ul>
             """,
         ),
+        bad(
+            """
+            <ul id="users" phx-update="stream">
+              <li :for={{_id, %{id: id, name: name}} <- @streams.users}>{name} #{id}</li> <%!-- expect: LV002 --%>
+            </ul>
+            """,
+            path="lib/my_app_web/live/user_live.html.heex",
+            note="the item pattern already binds id: the DOM id is named dom_id",
+            fixed="""
+            <ul id="users" phx-update="stream">
+              <li :for={{dom_id, %{id: id, name: name}} <- @streams.users} id={dom_id}>{name} #{id}</li> <%!-- expect: LV002 --%>
+            </ul>
+            """,
+        ),
         good(
             """
             <tbody id="songs" phx-update="stream">
@@ -216,8 +230,12 @@ def _missing_id(ctx, generator, element, dom_id):
         return ctx.finding((element.start, element.start_tag_end),
                            f"Stream :{generator.name} item has no id={{dom_id}}")
     if variable.startswith("_"):
-        edits.append(Edit(dom_id.start_byte, dom_id.end_byte, "id"))
-        variable = "id"
+        # `_id` -> `id`, or `dom_id` when the item pattern already binds `id` ({_id, %{id: id}})
+        variable = "dom_id" if _binds(generator.pattern, ("id",)) else "id"
+        if _binds(generator.pattern, (variable,)):
+            return ctx.finding((element.start, element.start_tag_end),
+                               f"Stream :{generator.name} item has no id={{dom_id}}")
+        edits.append(Edit(dom_id.start_byte, dom_id.end_byte, variable))
     at = _insert_point(element)
     edits.append(Edit(at, at, f" id={{{variable}}}"))
     return ctx.finding(
@@ -225,6 +243,16 @@ def _missing_id(ctx, generator, element, dom_id):
         f"Stream :{generator.name} item has no id; add id={{{variable}}} (the DOM id from the stream tuple)",
         fixes=[fix(f"Add id={{{variable}}}", *edits, safe=True)],
     )
+
+
+def _binds(pattern, names) -> bool:
+    stack = [pattern]
+    while stack:
+        node = stack.pop()
+        if node.type == "identifier" and text(node) in names:
+            return True
+        stack.extend(node.named_children)
+    return False
 
 
 def _not_tuple(ctx, generator):
