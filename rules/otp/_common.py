@@ -253,7 +253,7 @@ def child_entry_module(node, resolve) -> str | None:
     """`Mod`, `{Mod, arg}` or `Supervisor.child_spec(Mod | {Mod, arg}, ...)` -> Mod."""
     if node is None:
         return None
-    if node.type in ("alias",) or (node.type == "call" and call_name(node) == (None, "__MODULE__")):
+    if node.type in ("alias",) or (node.type == "call" and call_name(node) == (None, "__MODULE__")) or (node.type == "identifier" and text(node) == "__MODULE__"):
         return resolve(node)
     if node.type == "tuple":
         items = list_items(node)
@@ -288,6 +288,33 @@ STARTER_CALLS = {
 _PROCESS_REF_NODES = "[(list) (keywords) (call target: (dot left: [(alias) (atom)] right: (identifier)))] @node"
 
 
+_LOCAL_START_NODES = '((call target: (identifier) @f) @node (#any-of? @f "start_link" "start"))'
+_STARTER_DEFS = ("start_link", "start", "child_spec", "start_child", "init")
+
+
+def _self_starter(call) -> str | None:
+    """`name/arity` of the public function holding this start call, when that function is not
+    itself a start function (`def start_link(opts), do: GenServer.start_link(__MODULE__, opts)`
+    is no reference): it starts the module on demand."""
+    for parent in ancestors(call):
+        if parent.type == "call" and call_name(parent)[1] in ("def", "defp", "defmacro", "defmacrop"):
+            if call_name(parent)[1] != "def":
+                return None  # private helpers: maybe only called from start_link
+            head = call_arguments(parent)[0] if call_arguments(parent) else None
+            if head is not None and head.type == "binary_operator":
+                head = head.child_by_field_name("left")
+            if head is None:
+                return None
+            name = text(call_target(head)) if head.type == "call" else text(head)
+            if name in _STARTER_DEFS:
+                return None
+            arity = len(call_arguments(head)) if head.type == "call" else 0
+            return f"{name}/{arity}"
+        if parent.type == "anonymous_function":
+            continue
+    return None
+
+
 def extract_process_refs(document, path) -> tuple:
     """Places that start or supervise a module: (module, how, start byte, line).
 
@@ -307,6 +334,15 @@ def extract_process_refs(document, path) -> tuple:
     def record(name, how, node):
         if name:
             refs.add((name, how, node.start_byte, node.start_point[0]))
+
+    # A local `start_link(...)` / `start(...)` call from another function of the module: the
+    # module starts itself on demand (`def send(x)` calling `start_link(x)`, linked to the caller).
+    for node in captured(_LOCAL_START_NODES, root):
+        module = _innermost_module(node, modules_by_span)
+        own = full_module_name(module) if module is not None else None
+        starter = _self_starter(node)
+        if own and starter is not None:
+            record(own, f"started on demand by its own {starter}", node)
 
     # Lists, keyword lists and remote calls (`Mod.fun` / `:mod.fun`): the only nodes read below.
     for node in captured(_PROCESS_REF_NODES, root):
@@ -332,13 +368,18 @@ def extract_process_refs(document, path) -> tuple:
         mod_resolved = resolve(call_target(node).child_by_field_name("left")) or mod
         if (mod_resolved, fun) in STARTER_CALLS or (mod_resolved == "Task.Supervisor"):
             for arg in call_arguments(node)[:2]:
-                value = bound_value(arg) if arg.type == "identifier" else arg
+                value = bound_value(arg) if arg.type == "identifier" and text(arg) != "__MODULE__" else arg
                 name = child_entry_module(value, resolve)
-                if name is None and arg.type == "identifier" and fun == "start_child" and own:
+                if name is None and arg.type == "identifier" and text(arg) != "__MODULE__" and fun == "start_child" and own:
                     # `DynamicSupervisor.start_child(sup, spec)` with a spec we cannot read,
                     # written in a module: most likely the module starting itself (unknown never fires)
                     name = own
-                if name and not (fun in ("start_link", "start") and name == own and mod_resolved in ("GenServer", "Agent", "Supervisor", "DynamicSupervisor")):
+                if name and fun in ("start_link", "start") and name == own and mod_resolved in ("GenServer", "Agent", "Supervisor", "DynamicSupervisor"):
+                    starter = _self_starter(node)
+                    if starter is not None:  # `def open(x)` starting the module on demand
+                        record(name, f"started on demand by its own {starter}", node)
+                    continue
+                if name:
                     record(name, f"{mod}.{fun}", value if value is not None else arg)
             for arg in call_arguments(node):
                 if arg.type == "keywords":

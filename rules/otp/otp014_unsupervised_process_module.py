@@ -61,7 +61,9 @@ RULE = Rule(
         `Task.Supervisor.*` and `PartitionSupervisor` arguments, `GenServer.start_link(Mod, ...)`
         outside `Mod`, a call to `Mod.start_link/start/child_spec` from another module, a module
         handed to another module's start function (`MySup.start_link(Mod, opts)`), a
-        `start_child` spec bound to a variable (and, inside `Mod`, a spec it cannot read), a module
+        `start_child` spec bound to a variable (and, inside `Mod`, a spec it cannot read), a
+        public function of `Mod` other than `start_link/start/child_spec` that starts it on
+        demand (`def run(x)` calling `start_link(x)`), a module
         given as a keyword option (for example `plugins: [Mod]`), and any mention in
         `config/*.exs`. References from `test/` do not count. The finding points to the
         application's children list. Hover the `use` line to see who starts the module.
@@ -263,6 +265,33 @@ RULE = Rule(
             path="lib/my_app/shard.ex",
             files={"lib/my_app/application.ex": APP.replace("MyApp.Repo,", "MyApp.Repo, MyApp.Shards, MyApp.ShardSup,")},
             note="a module handed to another module's start function, which builds the child spec from it",
+        ),
+        good(
+            """
+            defmodule MyApp.Probe do
+              use GenServer
+
+              def run(target, timeout) do
+                {:ok, pid} = start_link(target)
+                GenServer.call(pid, :run, timeout)
+              end
+
+              def start_link(target), do: GenServer.start_link(__MODULE__, target)
+              def init(target), do: {:ok, target}
+            end
+
+            defmodule MyApp.Lookup do
+              use GenServer
+
+              def lookup(key) do
+                {:ok, pid} = GenServer.start(__MODULE__, key)
+                GenServer.call(pid, :get)
+              end
+            end
+            """,
+            path="lib/my_app/probe.ex",
+            files={"lib/my_app/application.ex": APP},
+            note="started on demand by one of its own public functions (a per-request process linked to the caller)",
         ),
     ],
 )
