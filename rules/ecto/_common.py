@@ -230,7 +230,7 @@ def _migration_index_facts(document, path):
     return tuple(sorted(found))
 
 
-def _in_down(node) -> bool:
+def in_down(node) -> bool:
     """Inside `def down`: a rollback path, not the schema going forward."""
     for parent in ancestors(node):
         if parent.type == "call" and call_name(parent) == (None, "def"):
@@ -266,12 +266,12 @@ def _migration_drop_facts(document, path):
         if fun in ("drop", "drop_if_exists"):
             arguments = call_arguments(node)
             table = _table_name(arguments[0]) if arguments else None
-            if table and not _in_down(node):
+            if table and not in_down(node):
                 found.add((path.name, table, ""))
         elif fun == "rename":
             arguments = call_arguments(node)
             table = _table_name(arguments[0]) if arguments else None
-            if table and not _in_down(node):
+            if table and not in_down(node):
                 column = name_value(arguments[1]) if len(arguments) >= 3 else None
                 if len(arguments) >= 3 and column:
                     found.add((path.name, table, column))  # rename(table(:t), :old, to: :new)
@@ -281,7 +281,7 @@ def _migration_drop_facts(document, path):
             arguments = call_arguments(node)
             column = name_value(arguments[0]) if arguments else None
             alter = enclosing_alter_table(node)
-            if column and alter and not _in_down(node):
+            if column and alter and not in_down(node):
                 found.add((path.name, alter, column))
     return tuple(sorted(found))
 

@@ -13,7 +13,7 @@ from exhort.syntax import (
     walk,
 )
 
-from ._common import index_call, index_columns, indentation_at, is_migration_module, name_value, repo_modules
+from ._common import in_down, index_call, index_columns, indentation_at, is_migration_module, name_value, repo_modules
 
 RULE = Rule(
     code="ECT005",
@@ -47,7 +47,8 @@ RULE = Rule(
         Not flagged: the first column of the primary key (`primary_key: true`), repos using
         `Ecto.Adapters.MyXQL` (InnoDB indexes foreign keys itself), columns named in a raw
         `execute` statement of the same migration, and tables or columns that a later migration
-        (by file name) drops, removes or renames.
+        (by file name) drops, removes or renames, and anything inside `def down` (a rollback
+        restoring an older schema).
 
         **Bad**
 
@@ -227,6 +228,23 @@ RULE = Rule(
             },
             note="a later migration drops or renames the table, or removes or renames the column",
         ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.DropLegacyTags do
+              use Ecto.Migration
+
+              def up, do: drop(table(:legacy_tags))
+
+              def down do
+                create table(:legacy_tags) do
+                  add :post_id, references(:posts)
+                end
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_drop_legacy_tags.exs",
+            note="`def down` restores an older schema on rollback",
+        ),
     ],
 )
 
@@ -238,6 +256,8 @@ def check(ctx: Context, match: Match):
         return
     if _mysql_only(ctx):
         return
+    if in_down(call):
+        return  # a rollback re-creating an older schema
     op = text(match.node("op"))
     table_call = call_arguments(call)[0]
     table_arguments = call_arguments(table_call)
