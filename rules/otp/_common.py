@@ -367,10 +367,10 @@ def extract_process_refs(document, path) -> tuple:
             continue
         mod_resolved = resolve(call_target(node).child_by_field_name("left")) or mod
         if (mod_resolved, fun) in STARTER_CALLS or (mod_resolved == "Task.Supervisor"):
-            for arg in call_arguments(node)[:2]:
+            for position, arg in enumerate(call_arguments(node)[:2]):
                 value = bound_value(arg) if arg.type == "identifier" and text(arg) != "__MODULE__" else arg
                 name = child_entry_module(value, resolve)
-                if name is None and arg.type == "identifier" and text(arg) != "__MODULE__" and fun == "start_child" and own:
+                if name is None and position == 1 and arg.type == "identifier" and text(arg) != "__MODULE__" and fun == "start_child" and own:
                     # `DynamicSupervisor.start_child(sup, spec)` with a spec we cannot read,
                     # written in a module: most likely the module starting itself (unknown never fires)
                     name = own
