@@ -4,7 +4,7 @@ from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import ancestors, call_arguments, call_name, effective_arguments, is_literal, pipe_source, text
 
-from ._common import is_small_literal_collection, loop_of, repo_name
+from ._common import binds, is_small_literal_collection, loop_of, repo_name
 
 READS = ("all", "one", "one!", "get", "get!", "get_by", "get_by!", "exists?", "aggregate", "preload", "reload", "reload!")
 WRITES = ("insert", "insert!", "update", "update!", "delete", "delete!", "insert_or_update", "insert_or_update!")
@@ -37,11 +37,13 @@ RULE = Rule(
         Reads are warnings. Writes (`insert`, `update`, `delete`, ...) and raw `query` calls are
         information: a loop of writes inside a transaction is sometimes intended.
 
-        Repos are aliases ending in `Repo` and workspace modules that `use Ecto.Repo`. Loops
-        over a literal list or range (`[:a, :b]`, `1..3`) are skipped, and so is a call in a
-        clause that matches one literal option key (`fn {:tag_ids, ids}, query -> ...`, the
-        usual way to build a query from a map of filters): it runs once per key. Loops over
-        `Enum/Stream.chunk_every/chunk_by/chunk_while` are skipped too: each element is a batch.
+        Repos are aliases ending in `Repo` and workspace modules that `use Ecto.Repo`. Skipped:
+        loops over a literal list or range (`[:a, :b]`, `1..3`), over a list written out element
+        by element (`[query1, query2]`) or a module attribute (they run a number of times fixed
+        in the source); a call in a clause that matches one literal option key
+        (`fn {:tag_ids, ids}, query -> ...`, the usual way to build a query from a map of
+        filters: it runs once per key); and loops over `Enum/Stream.chunk_every/chunk_by/
+        chunk_while`, where each element is already a batch.
 
         **Bad**
 
@@ -191,6 +193,26 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Purge do
+              alias MyApp.Repo
+              @tables ~w(messages contacts)
+
+              def purge(org_id) do
+                ["DELETE FROM logs WHERE org_id = $1", "DELETE FROM events WHERE org_id = $1"]
+                |> Enum.each(&Repo.query!(&1, [org_id]))
+
+                queries = [delete_query(org_id), archive_query(org_id)]
+                Enum.each(queries, fn query -> Repo.query!(query) end)
+
+                Enum.map(@tables ++ ["users"], fn table -> Repo.query!("SELECT count(*) FROM " <> table) end)
+                (@tables ++ ["users"]) |> Enum.each(&Repo.query!("VACUUM " <> &1))
+              end
+            end
+            """,
+            note="a list written out in the source (or a module attribute) runs a fixed number of times",
+        ),
+        good(
+            """
             defmodule MyApp.Cache do
               def load(keys), do: Enum.map(keys, &MyApp.Store.get(&1))
               def rows(ids), do: Enum.map(ids, fn id -> Ecto.Repo.get(id) end)
@@ -229,7 +251,7 @@ def check(ctx: Context, match: Match):
     if found is None:
         return
     loop, collections = found
-    if not collections or all(is_small_literal_collection(c) for c in collections):
+    if not collections or all(is_small_literal_collection(c) or _fixed_length(c, loop) for c in collections):
         return
     if any(_chunked(c) for c in collections):
         return  # each element is a batch: `|> Stream.chunk_every(100) |> Stream.flat_map(&Repo.preload(&1, ...))`
@@ -251,6 +273,30 @@ def check(ctx: Context, match: Match):
     if function == "preload":
         message += "; Repo.preload/2 takes the whole list"
     yield ctx.finding(call, message, fixes=fixes, severity=severity)
+
+
+def _fixed_length(node, at, depth: int = 0) -> bool:
+    """A list written out element by element (`[q1, q2, q3]`), a module attribute, `++` of
+    those, or a variable bound once to one: the loop runs a number of times fixed in the
+    source, not once per row."""
+    if node is None:
+        return False
+    if node.type == "block" and len(node.named_children) == 1:
+        return _fixed_length(node.named_children[0], at, depth)  # `(@tables ++ @meta)`
+    if node.type == "list":
+        return not any(
+            c.type == "binary_operator" and text(c.child_by_field_name("operator")) == "|" for c in node.named_children
+        )
+    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "@":
+        return True
+    if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "++":
+        return _fixed_length(node.child_by_field_name("left"), at, depth) and _fixed_length(
+            node.child_by_field_name("right"), at, depth
+        )
+    if node.type == "identifier" and depth == 0:
+        bound = binds(at, text(node))
+        return len(bound) == 1 and _fixed_length(bound[0], at, depth + 1)
+    return False
 
 
 CHUNKERS = frozenset({"chunk_every", "chunk_by", "chunk_while", "chunk"})
