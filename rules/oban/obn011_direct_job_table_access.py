@@ -2,13 +2,14 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import call_arguments, call_name, enclosing_def, string_value, text, walk
+from exhort.syntax import call_arguments, call_name, enclosing_def, keyword_pairs, string_value, text, walk
 
 from exhort_rules.ecto._common import named_like_repo
 
 from ._common import is_oban_job, oban_version
 
 # Oban's own bulk functions and the release that added each (`lib/oban.ex@v2.23.1`)
+STATE_FIELDS = frozenset({"state", "cancelled_at", "completed_at", "discarded_at", "attempted_at"})
 BULK_APIS = (("cancel_all_jobs", (2, 9)), ("retry_all_jobs", (2, 9)), ("delete_all_jobs", (2, 19)), ("update_job", (2, 20)))
 
 RULE = Rule(
@@ -51,7 +52,8 @@ RULE = Rule(
         `Oban.Job.query/1` from 2.22).
 
         **Fix**: drop the `"Elixir."` prefix (offer: the query then starts matching rows). No
-        fix for bulk writes. Test files are skipped (resetting the table there is routine).
+        fix for bulk writes. `update_all` is flagged only when its literal updates write `state`
+        or a state timestamp (`set: [priority: 8]` bypasses nothing). Test files are skipped (resetting the table there is routine).
     """,
     examples=[
         bad(
@@ -125,6 +127,20 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Admin do
+              import Ecto.Query
+
+              def bump_discarded(updates) do
+                query = from(j in Oban.Job, where: j.state == "discarded")
+                Repo.update_all(query, set: [priority: 8])
+                Repo.update_all(query, updates)
+              end
+            end
+            """,
+            note="update_all that does not write the state (or its timestamps), or whose updates are not literal",
+        ),
+        good(
+            """
             defmodule MyApp.JobsTest do
               def reset, do: Repo.delete_all(Oban.Job)
             end
@@ -162,12 +178,15 @@ def check(ctx: Context, match: Match):
     from exhort.syntax import pipe_source
 
     source = pipe_source(call)
+    full = [*([source] if source is not None else []), *args]
     if mod.split(".")[-1] == "Multi" or mod == "Ecto.Multi":
-        queryable = args[2] if source is None and len(args) > 2 else (args[1] if source is not None and len(args) > 1 else None)
+        queryable, updates = (full[2] if len(full) > 2 else None), (full[3] if len(full) > 3 else None)
     elif named_like_repo(mod):
-        queryable = source if source is not None else (args[0] if args else None)
+        queryable, updates = (full[0] if full else None), (full[1] if len(full) > 1 else None)
     else:
         return
+    if fun == "update_all" and not _changes_state(updates):
+        return  # e.g. `set: [priority: 8]`: no state bookkeeping is bypassed (hexpm's retry helper)
     if queryable is not None and _is_job_query(ctx, queryable, call, depth=0):
         version = oban_version(ctx)
         apis = [name for name, since in BULK_APIS if version >= since]
@@ -180,6 +199,18 @@ def check(ctx: Context, match: Match):
             call,
             f"{fun} on oban_jobs bypasses Oban's bookkeeping (cancelled_at, signals to executing jobs): {advice}",
         )
+
+
+def _changes_state(updates) -> bool:
+    """A literal update keyword (`set: [state: ...]`, `inc: ...`) that writes the state or one of
+    its timestamps. Anything not literal is unknown and never fires."""
+    if updates is None:
+        return False
+    for _op, fields, _pair in keyword_pairs(updates):
+        for key, _value, _inner in keyword_pairs(fields):
+            if key in STATE_FIELDS:
+                return True
+    return False
 
 
 def _is_job_query(ctx, node, anchor, depth) -> bool:
