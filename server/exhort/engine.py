@@ -99,7 +99,14 @@ class Engine:
         generation = workspace.generation if workspace is not None else 0
 
         node_groups: list[tuple[RuleGroup, list[Rule]]] = []
-        present = self._present_tokens(document, state)
+        # Each top-level form's bytes, read once per check: both the token scan and the form
+        # cache key on them (a bytes object hashes once, however many lookups use it).
+        forms = (
+            [(form, form.text or b"") for form in document.tree.root_node.children]
+            if document.tree is not None
+            else []
+        )
+        present = self._present_tokens(document, state, forms)
         for group in self._groups:
             runnable = [
                 r
@@ -117,7 +124,7 @@ class Engine:
                 node_groups.append((group, runnable))
 
         if node_groups:
-            result.findings.extend(self._check_forms(document, ctx, state, node_groups, generation, failed))
+            result.findings.extend(self._check_forms(forms, ctx, state, node_groups, generation, failed))
 
         if failed:
             state.disabled.update(failed)
@@ -139,7 +146,9 @@ class Engine:
         result.findings = findings
         return result
 
-    def _present_tokens(self, document: Document, state: DocumentState) -> set[bytes]:
+    def _present_tokens(
+        self, document: Document, state: DocumentState, forms: list[tuple[ts.Node, bytes]]
+    ) -> set[bytes]:
         """Which rules' `requires` tokens the document contains.
 
         Scanning the whole text for every token on every keystroke would cost O(size x tokens),
@@ -153,8 +162,7 @@ class Engine:
             return {token for token in tokens if token in document.data}
         present: set[bytes] = set()
         fresh: dict[bytes, frozenset[bytes]] = {}
-        for form in document.tree.root_node.children:
-            key = form.text or b""
+        for _form, key in forms:
             found = fresh.get(key) or state.tokens.get(key)
             if found is None:
                 found = frozenset(token for token in tokens if token in key)
@@ -165,7 +173,7 @@ class Engine:
 
     def _check_forms(
         self,
-        document: Document,
+        forms: list[tuple[ts.Node, bytes]],
         ctx: Context,
         state: DocumentState,
         groups: list[tuple[RuleGroup, list[Rule]]],
@@ -191,14 +199,12 @@ class Engine:
         if state.forms_signature != signature:
             state.forms.clear()
             state.forms_signature = signature
-        assert document.tree is not None
         found: list[Finding] = []
         fresh_forms: dict[bytes, _FormResult] = {}
         fresh_units: dict[tuple, dict[tuple, list[Finding]]] = {}
-        for form in document.tree.root_node.named_children:
-            if form.type == "comment":
+        for form, key in forms:
+            if not form.is_named or form.type == "comment":
                 continue
-            key = form.text
             start = form.start_byte
             cached = fresh_forms.get(key) or state.forms.get(key)
             if cached is not None:

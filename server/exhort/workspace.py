@@ -9,6 +9,7 @@ documents that read them.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from .document import Document
 from .project import ProjectPath
 from .registry import discover_fact_extractors
 from .syntax import call_arguments, defmodules, read_module, use_kind
+
+logger = logging.getLogger("exhort.workspace")
 
 _LOCK_ENTRY = re.compile(rb'^\s*"([A-Za-z0-9_]+)":\s*\{:hex,\s*:([A-Za-z0-9_]+),\s*"([^"]+)"', re.M)
 
@@ -88,6 +91,7 @@ class WorkspaceIndex:
         self._locks: dict[str, dict[str, tuple[int, ...]]] = {}  # project root -> versions
         self._roots: dict[str, str | None] = {}
         self._lock = threading.Lock()
+        self._reported_failures: set[tuple[str, str]] = set()  # (fact, path): logged once each
         self.generation = 0
 
     # -- updating --------------------------------------------------------------------------
@@ -157,8 +161,11 @@ class WorkspaceIndex:
                 continue
             try:
                 out[name] = extractor(document, project_path)
-            except Exception:  # a broken extractor loses only its own fact
+            except Exception:  # a broken extractor loses only its own fact, loudly
                 out[name] = None
+                if (name, document.path) not in self._reported_failures:
+                    self._reported_failures.add((name, document.path))
+                    logger.exception("index fact %r could not be read from %s; rules reading it may miss this file", name, document.path)
         return out
 
     # -- reading ---------------------------------------------------------------------------

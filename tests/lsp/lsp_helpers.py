@@ -91,12 +91,14 @@ class Recorder:
 
         features[t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = record
 
-    async def wait(self, uri: str, version: int | None = None, after: int = 0, timeout: float = 10.0):
-        """The first publish for `uri` (and `version`) among those after index `after`."""
+    async def wait(self, uri: str, version: int | None = None, after: int = 0, timeout: float = 10.0, where=None):
+        """The first publish for `uri` (and `version`, and satisfying `where`) among those
+        after index `after`. `where` lets a test skip a publish that a check scheduled
+        before the change under test may still send."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             for params in self.published[after:]:
-                if params.uri == uri and (version is None or params.version == version):
+                if params.uri == uri and (version is None or params.version == version) and (where is None or where(params)):
                     return params
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"no publish for {uri} v{version}: {[(p.uri, p.version) for p in self.published]}")

@@ -7,6 +7,7 @@ and unstructuring them with cattrs costs more than the whole incremental check.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlparse
@@ -93,6 +94,77 @@ def diagnostic(
             related.append({"location": location, "message": entry.message})
         item["relatedInformation"] = related
     return item
+
+
+class DiagnosticsCache:
+    """One document's last converted diagnostics, reused for findings an edit only moved.
+
+    On a big file with many findings, converting every position and encoding every
+    diagnostic costs more per keystroke than the incremental check. After one edit that
+    adds or removes no line, a finding that ends before the edit, or starts on a line after
+    the edited one, keeps its LSP range exactly: its diagnostic and JSON text are reused.
+    Anything else (several edits between conversions, line changes, related locations)
+    is converted afresh.
+    """
+
+    __slots__ = ("_entries", "_edit", "_valid")
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple, tuple[dict, str]] = {}
+        self._edit: tuple[int, int, int] | None = None
+        self._valid = True
+
+    def edited(self, start: int, old_end: int, new_end: int, line_delta: int) -> None:
+        if self._edit is not None or line_delta:
+            self._valid = False
+        else:
+            self._edit = (start, old_end, new_end)
+
+    def invalidate(self) -> None:
+        self._valid = False
+
+    def convert(
+        self,
+        findings: list[Finding],
+        document: Document,
+        encoding: Encoding,
+        uri: str,
+        other_document: Callable[[str], Document | None],
+    ) -> list[tuple[dict, str]]:
+        """(diagnostic, its JSON text) per finding, in order."""
+        previous = self._entries if self._valid else {}
+        edit = self._edit
+        if edit is not None:
+            edit_start, old_end, new_end = edit
+            delta = new_end - old_end
+            lines = document.lines
+            next_line = lines.line_of(new_end) + 1
+            after = lines.starts[next_line] if next_line < lines.line_count else len(document.data) + 1
+        entries: dict[tuple, tuple[dict, str]] = {}
+        out: list[tuple[dict, str]] = []
+        for finding in findings:
+            entry = None
+            key = None
+            if not finding.related:
+                key = _key(finding, finding.start, finding.end)
+                if edit is None or finding.end < edit_start:
+                    entry = previous.get(key)
+                elif finding.start >= after:
+                    entry = previous.get(_key(finding, finding.start - delta, finding.end - delta))
+            if entry is None:
+                item = diagnostic(finding, document, encoding, uri, other_document)
+                entry = (item, json.dumps(item))
+            if key is not None:
+                entries[key] = entry
+            out.append(entry)
+        self._entries = entries
+        self._edit = None
+        self._valid = True
+        return out
+
+
+def _key(finding: Finding, start: int, end: int) -> tuple:
+    return (finding.code, start, end, finding.severity, finding.message, finding.deprecated, finding.unnecessary)
 
 
 def text_edit(document: Document, edit: Edit, encoding: Encoding) -> dict:

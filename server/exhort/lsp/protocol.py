@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 
 from lsprotocol import types as t
@@ -68,6 +70,22 @@ class ExhortProtocol(LanguageServerProtocol):
             self._send_error(message_id, JsonRpcInvalidRequest())
             return
         super().handle_message(message)
+
+    def send_json_text(self, body: str) -> None:
+        """Write a message already encoded as (ASCII) JSON, framed as _send_data frames it."""
+        if self.writer is None:
+            logger.error("no transport to send a message on")
+            return
+        if self._include_headers:
+            body = f"Content-Length: {len(body)}\r\nContent-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n" + body
+        try:
+            result = self.writer.write(body.encode(self.CHARSET))
+            if inspect.isawaitable(result):
+                asyncio.ensure_future(result)
+        except BrokenPipeError:
+            raise
+        except Exception:
+            logger.exception("sending a message failed")
 
     def _send_error(self, message_id, error) -> None:
         response = error.to_response_error()

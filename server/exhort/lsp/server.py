@@ -60,6 +60,8 @@ class OpenDocument:
     dirty: bool = True
     result_serial: int = 0  # bumped whenever the reported diagnostics change (pull resultId)
     last_diagnostics: list[dict] | None = None
+    last_texts: list[str] = field(default_factory=list)  # last_diagnostics as JSON, for publishing
+    converted: convert.DiagnosticsCache = field(default_factory=convert.DiagnosticsCache)
     index_timer: asyncio.TimerHandle | None = None
     full_timer: asyncio.TimerHandle | None = None
     # (start, old end, new end) byte edits since the last full check; None: cannot map (full sync)
@@ -263,7 +265,7 @@ class ExhortServer(LanguageServer):
             if full:
                 self.request_refresh()
             return
-        self._notify_diagnostics(uri, item.version, diagnostics)
+        self._publish_texts(uri, item.version, item.last_texts)
 
     def check(self, item: OpenDocument, fast: bool = False) -> list[dict]:
         """Run the engine on the current text; returns the diagnostics (also kept on `item`).
@@ -304,9 +306,9 @@ class ExhortServer(LanguageServer):
         item.findings = findings
         item.checked_version = item.version
         item.dirty = False
-        diagnostics = [
-            convert.diagnostic(f, item.document, self.encoding, item.uri, self.document_for_path) for f in findings
-        ]
+        entries = item.converted.convert(findings, item.document, self.encoding, item.uri, self.document_for_path)
+        diagnostics = [entry[0] for entry in entries]
+        item.last_texts = [entry[1] for entry in entries]
         if diagnostics != item.last_diagnostics:
             item.result_serial += 1
             item.last_diagnostics = diagnostics
@@ -341,6 +343,14 @@ class ExhortServer(LanguageServer):
             self._disk_documents.clear()
         self._disk_documents[path] = (stamp, document)
         return document
+
+    def _publish_texts(self, uri: str, version: int | None, texts: list[str]) -> None:
+        """publishDiagnostics from diagnostics already encoded as JSON (see DiagnosticsCache)."""
+        head = {"uri": uri, "version": version} if version is not None else {"uri": uri}
+        params = json.dumps(head)[:-1] + ', "diagnostics": [' + ", ".join(texts) + "]}"
+        self.protocol.send_json_text(
+            '{"jsonrpc": "2.0", "method": "' + t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS + '", "params": ' + params + "}"
+        )
 
     def _notify_diagnostics(self, uri: str, version: int | None, diagnostics: list[dict]) -> None:
         params: dict[str, Any] = {"uri": uri, "diagnostics": diagnostics}
@@ -775,15 +785,22 @@ def on_did_change(ls: ExhortServer, params: t.DidChangeTextDocumentParams) -> No
                 end = lines.offset_at(r.end.line, r.end.character, ls.encoding)
                 start, end = min(start, end), max(start, end)
                 item.edits_since_full.append((start, end, start + len(change.text.encode("utf-8", "surrogateescape"))))
+            lines_before = item.document.lines.line_count
             in_range = item.document.apply_range_edit(
                 r.start.line, r.start.character, r.end.line, r.end.character, change.text, ls.encoding
             )
+            if item.edits_since_full is not None:
+                start, end, new_end = item.edits_since_full[-1]
+                item.converted.edited(start, end, new_end, item.document.lines.line_count - lines_before)
+            else:
+                item.converted.invalidate()
             if not in_range:
                 logger.warning(
                     "edit outside %s (%d lines) clamped: %s", uri, item.document.lines.line_count, r
                 )
         else:
             item.document.replace(change.text)
+            item.converted.invalidate()
             item.edits_since_full = None  # nothing to map old findings through: check fully
     item.version = params.text_document.version
     item.dirty = True
