@@ -5,7 +5,7 @@ import re
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import call_arguments, call_name, keyword_pairs, string_value, text
+from exhort.syntax import call_arguments, call_name, keyword_pairs, string_value, text, walk
 
 from ._common import job_option_problems, oban_version
 
@@ -26,6 +26,7 @@ RULE = Rule(
     workspace=True,
     query=r"""
     ((pair key: (keyword) @key value: (list) @crontab) @pair (#match? @key "^crontab:"))
+    ((pair key: (keyword) @key value: (identifier) @var) @pair (#match? @key "^crontab:"))
     """,
     explanation="""
         ## OBN013 invalid-crontab
@@ -145,6 +146,43 @@ RULE = Rule(
             },
             note="a tz dependency; a Pro worker and a module defining perform/1 itself are valid cron workers",
         ),
+        bad(
+            """
+            import Config
+
+            crontab = [
+              {"0 4 * * *", MyApp.Nightly},
+              {"30 9 * * 7", MyApp.Weekly}  # expect: OBN013
+            ]
+
+            config :my_app, Oban, plugins: [{Oban.Plugins.Cron, crontab: crontab}]
+            """,
+            path="config/config.exs",
+            fixed="""
+            import Config
+
+            crontab = [
+              {"0 4 * * *", MyApp.Nightly},
+              {"30 9 * * 0", MyApp.Weekly}  # expect: OBN013
+            ]
+
+            config :my_app, Oban, plugins: [{Oban.Plugins.Cron, crontab: crontab}]
+            """,
+            note="a crontab bound to a variable once in the config file",
+        ),
+        good(
+            """
+            import Config
+
+            crontab = [{"0 0 * * 7", MyApp.Weekly}]
+            crontab = if config_env() == :prod, do: crontab, else: []
+
+            config :my_app, Oban, plugins: [{Oban.Plugins.Cron, crontab: crontab ++ extra_entries()}]
+            config :my_app, MyApp.Oban, plugins: [{Oban.Plugins.Cron, crontab: crontab}]
+            """,
+            path="config/config.exs",
+            note="a variable bound more than once, or a computed crontab, is unknown",
+        ),
         good(
             """
             import Config
@@ -163,7 +201,37 @@ def check(ctx: Context, match: Match):
     if not _is_oban_crontab(ctx, pair):
         return
     version = oban_version(ctx)
-    for entry in match.node("crontab").named_children:
+    crontab = match.get("crontab")
+    if crontab is None:
+        crontab = _bound_list(ctx, match.node("var"), pair)
+        if crontab is None:
+            return
+    yield from _check_entries(ctx, crontab, version)
+    yield from _timezone_hint(ctx, pair)
+
+
+def _bound_list(ctx, var, pair):
+    """`crontab: name` in a config file where `name = [...]` is bound exactly once, before the
+    use, at the top level or in the same block; else None (unknown)."""
+    if not ctx.path.is_config:
+        return None
+    name = text(var)
+    root = pair
+    while root.parent is not None:
+        root = root.parent
+    bindings = [
+        node for node in walk(root)
+        if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "="
+        and node.child_by_field_name("left").type == "identifier" and text(node.child_by_field_name("left")) == name
+    ]
+    if len(bindings) != 1 or bindings[0].end_byte > pair.start_byte:
+        return None
+    value = bindings[0].child_by_field_name("right")
+    return value if value is not None and value.type == "list" else None
+
+
+def _check_entries(ctx, crontab, version):
+    for entry in crontab.named_children:
         if entry.type == "comment":
             continue
         if entry.type != "tuple":
@@ -183,7 +251,6 @@ def check(ctx: Context, match: Match):
             for node, message, rename in job_option_problems(items[2], version):
                 fixes = [fix(f"Rename to {rename}:", replace_node(node, f"{rename}: "), safe=False)] if rename and node.type == "keyword" else []
                 yield ctx.finding(node, f"crontab job option: {message}", fixes=fixes)
-    yield from _timezone_hint(ctx, pair)
 
 
 def _is_oban_crontab(ctx, pair) -> bool:
