@@ -307,6 +307,40 @@ async def test_initialization_options_override_the_file(client: LanguageClient, 
 # -- workspace index --------------------------------------------------------------------------
 
 
+async def test_files_checked_in_the_background_open_with_the_same_findings(client: LanguageClient, tmp_path):
+    other = "defmodule Sample.Other do\n  def empty?(list), do: length(list) == 0\nend\n"
+    root, uri = project(tmp_path, {"lib/sample/other.ex": other})
+    other_path = root / "lib/sample/other.ex"
+    await initialize(client, "visual-studio-code", root)
+    recorder = Recorder(client)
+    deadline = asyncio.get_running_loop().time() + 20
+    while not (state := await debug(client, "exhort.debug.index"))["precheck_done"]:
+        assert asyncio.get_running_loop().time() < deadline, state
+        await asyncio.sleep(0.05)
+    assert state["prechecked"] == 3  # with mix.exs
+
+    # Opened with the text that was checked: the background state is used, and the findings
+    # are those of a check from scratch (the same file opened under a name on no disk).
+    open_document(client, uri, SAMPLE)
+    warm = await recorder.wait(uri, 1)
+    assert (await debug(client, "exhort.debug.document", uri))["prechecked"] is True
+    scratch_uri = (root / "lib/sample/scratch.ex").as_uri()
+    open_document(client, scratch_uri, SAMPLE)
+    cold = await recorder.wait(scratch_uri, 1)
+    assert (await debug(client, "exhort.debug.document", scratch_uri))["prechecked"] is False
+    key = lambda d: (d.code, d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character, d.message)
+    assert sorted(map(key, warm.diagnostics)) == sorted(map(key, cold.diagnostics))
+    assert {d.code for d in warm.diagnostics} == {"PRF001", "SEC001", "STY001"}
+
+    # Changed on disk after the background check: its old state is never used.
+    other_path.write_text(other.replace("length(list) == 0", "list == []"))
+    changed = other_path.read_text()
+    open_document(client, other_path.as_uri(), changed)
+    fresh = await recorder.wait(other_path.as_uri(), 1)
+    assert (await debug(client, "exhort.debug.document", other_path.as_uri()))["prechecked"] is False
+    assert [d.code for d in fresh.diagnostics] == []
+
+
 async def test_index_progress_and_watched_file_updates(client: LanguageClient, tmp_path):
     root, uri = project(tmp_path, {"lib/sample/worker.ex": "defmodule Sample.Worker do\n  use GenServer\nend\n"})
     await initialize(client, "visual-studio-code", root)

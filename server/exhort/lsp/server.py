@@ -35,6 +35,7 @@ from ..suppression import UNUSED_SUPPRESSION, suppression_at
 from ..text import Encoding, normalise_encoding
 from ..workspace import WorkspaceIndex
 from . import convert
+from .precheck import PrecheckStore
 from .protocol import ExhortProtocol
 
 logger = logging.getLogger("exhort.lsp")
@@ -67,6 +68,7 @@ class OpenDocument:
     # (start, old end, new end) byte edits since the last full check; None: cannot map (full sync)
     edits_since_full: list[tuple[int, int, int]] | None = field(default_factory=list)
     full_findings: list[Finding] = field(default_factory=list)  # whole-document ones, as last checked
+    prechecked: bool = False  # opened with the state of a background check of the same text
 
     @property
     def path(self) -> str:
@@ -89,6 +91,7 @@ class ExhortServer(LanguageServer):
         self._index: WorkspaceIndex | None = None
         self._index_lock = threading.Lock()
         self.index_done = threading.Event()
+        self.prechecks = PrecheckStore()
         self._pending_checks: set[str] = set()
         self._engines: dict[str | None, Engine] = {}
         self._configs: dict[str, Config] = {}  # config file -> last good config
@@ -237,7 +240,11 @@ class ExhortServer(LanguageServer):
     def open_document(self, uri: str, text: str, version: int | None, language_id: str | None) -> None:
         path = convert.uri_to_path(uri)
         language = "heex" if language_id in ("heex", "phoenix-heex") else language_for_path(path)
-        self.documents[uri] = OpenDocument(uri, Document(path, text, language), version)
+        document = Document(path, text, language)
+        state = self.prechecks.take(path, document.data)
+        self.documents[uri] = OpenDocument(
+            uri, document, version, state=state or DocumentState(), prechecked=state is not None
+        )
         self.schedule_check(uri)
         self.schedule_index_update(uri)
 
@@ -436,8 +443,49 @@ class ExhortServer(LanguageServer):
                 loop.call_soon_threadsafe(self.recheck_all)
         except Exception:
             logger.exception("workspace indexing failed")
+            paths = []
         finally:
             self.index_done.set()
+        self.precheck_workspace(paths)
+
+    def precheck_workspace(self, paths: list[Path]) -> None:
+        """Check the workspace's files with the per-form rules, newest first, keeping each
+        file's engine state for the moment it is opened (see precheck.py). Runs in the
+        indexing thread after the index is complete, yielding between files."""
+        try:
+            candidates = []
+            for path in paths:
+                if path.suffix == ".heex":
+                    continue
+                try:
+                    info = path.stat()
+                except OSError:
+                    continue
+                candidates.append((info.st_mtime, info.st_size, path))
+            candidates.sort(key=lambda entry: entry[0], reverse=True)
+            for _mtime, size, path in candidates:
+                absolute = str(path.absolute())
+                if not self.prechecks.has_room_for(size) or any(
+                    item.path == absolute for item in list(self.documents.values())
+                ):
+                    continue
+                engine = self.engine_for(absolute)
+                if self._is_excluded(engine, absolute):
+                    continue
+                text, skipped = files.read_source(path)
+                if text is None or skipped is not None:
+                    continue
+                document = Document(absolute, text)
+                state = DocumentState()
+                result = engine.check(document, self.index, state, scopes=FAST_SCOPES)
+                if not result.failures:  # a raising rule is reported when the file is opened
+                    self.prechecks.put(absolute, document.data, state)
+                time.sleep(0)  # let the loop thread answer the editor between files
+            logger.info("prechecked %d files", len(self.prechecks))
+        except Exception:
+            logger.exception("checking the workspace in the background failed")
+        finally:
+            self.prechecks.done.set()
 
     def _exclusion_config_for(self, folder: Path) -> Config:
         config_path = self.config_file_for(str(folder / "x.ex"))
@@ -486,6 +534,7 @@ class ExhortServer(LanguageServer):
             return False
         if any(item.path == path for item in self.documents.values()):
             return False  # the editor's buffer is the truth for open files
+        self.prechecks.discard(path)
         if kind == t.FileChangeType.Deleted:
             return bool(self.index.remove(path))
         text, skipped = files.read_source(Path(path))
@@ -909,6 +958,7 @@ def debug_document(ls: ExhortServer, uri: str) -> dict:
         "encoding": ls.encoding,
         "tree": str(tree.root_node) if tree is not None else None,
         "fresh_tree": str(fresh.root_node) if fresh is not None else None,
+        "prechecked": item.prechecked,
     }
 
 
@@ -917,6 +967,8 @@ def debug_index(ls: ExhortServer) -> dict:
     """What the workspace index holds (module names per file) and whether indexing finished."""
     return {
         "done": ls.index_done.is_set(),
+        "prechecked": len(ls.prechecks),
+        "precheck_done": ls.prechecks.done.is_set(),
         "generation": ls.index.generation,
         "modules": sorted(record.name for record in ls.index.modules()),
         "paths": sorted(ls.index.paths()),
