@@ -206,3 +206,22 @@ def test_explain_rules_and_version(tmp_path):
 def test_missing_path_is_a_usage_error(tmp_path):
     result = exhort("check", "nope/", cwd=tmp_path)
     assert result.returncode == 2 and "no such file or directory: nope" in result.stderr
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path):
+    """`exhort check | head`: the closed pipe ends the run quietly, without a traceback."""
+    import subprocess
+    import sys
+
+    write_project(tmp_path, {f"lib/app/stats{n}.ex": BAD for n in range(40)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exhort", "check", "--jobs", "1"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(40)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

@@ -133,3 +133,17 @@ def test_vscode_diagnostic_problems_hover_and_quick_fix(
     assert report["diagnostic"]["severity"] == "Warning"  # from initializationOptions
     assert report["severityAfterChange"] == "Error"  # from workspace/didChangeConfiguration
     assert report["text"] == FIXED
+
+
+@pytest.mark.timeout(900)
+def test_vsix_builds_reproducibly(vsix, tmp_path):
+    """A second build from the same checkout gives the same archive, byte for byte."""
+    import hashlib
+
+    again = subprocess.run(
+        ["bash", str(EDITORS / "vscode" / "package.sh"), str(tmp_path / "again.vsix")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    digest = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest(tmp_path / "again.vsix") == digest(vsix)
