@@ -133,21 +133,28 @@ def map_pairs(node) -> list[tuple[str | None, object, object]] | None:
     return None
 
 
-def variable_list_value(identifier, within) -> object | None:
-    """For `children` used in a def, the list literal it was bound to earlier (`children = [...]`)."""
-    if identifier is None or identifier.type != "identifier" or within is None:
-        return None
+def _values_bound_before(identifier, within) -> list:
+    """The right-hand sides of every `name = value` inside `within` before `identifier` (a
+    variable called name), in source order: the last one is what it holds there."""
     name = text(identifier)
-    found = None
+    found = []
     for node in walk(within):
         if node.start_byte >= identifier.start_byte:
             break
         if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "=":
             left = node.child_by_field_name("left")
             if left is not None and left.type == "identifier" and text(left) == name:
-                right = node.child_by_field_name("right")
-                found = right if right is not None and right.type == "list" else None
+                found.append(node.child_by_field_name("right"))
     return found
+
+
+def variable_list_value(identifier, within) -> object | None:
+    """For `children` used in a def, the list literal it was bound to earlier (`children = [...]`)."""
+    if identifier is None or identifier.type != "identifier" or within is None:
+        return None
+    bound = _values_bound_before(identifier, within)
+    last = bound[-1] if bound else None
+    return last if last is not None and last.type == "list" else None
 
 
 def bound_value(identifier):
@@ -158,16 +165,8 @@ def bound_value(identifier):
         within = within.parent
     if within is None:
         return None
-    name = text(identifier)
-    found = None
-    for node in walk(within):
-        if node.start_byte >= identifier.start_byte:
-            break
-        if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "=":
-            left = node.child_by_field_name("left")
-            if left is not None and left.type == "identifier" and text(left) == name:
-                found = node.child_by_field_name("right")
-    return found
+    bound = _values_bound_before(identifier, within)
+    return bound[-1] if bound else None
 
 
 def inside(node, ancestor) -> bool:
