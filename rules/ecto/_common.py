@@ -340,19 +340,11 @@ def module_attribute(module_node, name: str):
     return None
 
 
-def binds(node, name: str):
-    """Assignments `name = expr` before `node` in its enclosing function body: the exprs."""
+def values_bound_before(node, name: str, within) -> list:
+    """The right-hand sides of every `name = value` inside `within` that starts before `node`,
+    in source order: the last one is what the variable holds at `node`."""
     found = []
-    body = None
-    for parent in ancestors(node):
-        if parent.type == "call" and call_name(parent)[0] is None and call_name(parent)[1] in (
-            "def", "defp", "defmacro", "defmacrop"
-        ):
-            body = parent
-            break
-    if body is None:
-        return found
-    for candidate in walk(body):
+    for candidate in walk(within):
         if candidate.start_byte >= node.start_byte:
             break
         if candidate.type == "binary_operator" and text(candidate.child_by_field_name("operator")) == "=":
@@ -360,6 +352,16 @@ def binds(node, name: str):
             if left is not None and left.type == "identifier" and text(left) == name:
                 found.append(candidate.child_by_field_name("right"))
     return found
+
+
+def binds(node, name: str):
+    """Assignments `name = expr` before `node` in its enclosing function body: the exprs."""
+    for parent in ancestors(node):
+        if parent.type == "call" and call_name(parent)[0] is None and call_name(parent)[1] in (
+            "def", "defp", "defmacro", "defmacrop"
+        ):
+            return values_bound_before(node, name, parent)
+    return []
 
 
 def call_target_text(call) -> str:

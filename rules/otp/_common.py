@@ -26,6 +26,8 @@ from exhort.syntax import (
     walk,
 )
 
+from exhort_rules.ecto._common import values_bound_before
+
 OTP_USE_MODULES = ("GenServer", "Agent", "Task", "Supervisor", "DynamicSupervisor")
 CHILD_SPEC_KEYS = ("id", "start", "restart", "shutdown", "type", "modules", "significant")
 GENSERVER_START_KEYS = ("name", "timeout", "debug", "spawn_opt", "hibernate_after")
@@ -133,26 +135,11 @@ def map_pairs(node) -> list[tuple[str | None, object, object]] | None:
     return None
 
 
-def _values_bound_before(identifier, within) -> list:
-    """The right-hand sides of every `name = value` inside `within` before `identifier` (a
-    variable called name), in source order: the last one is what it holds there."""
-    name = text(identifier)
-    found = []
-    for node in walk(within):
-        if node.start_byte >= identifier.start_byte:
-            break
-        if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "=":
-            left = node.child_by_field_name("left")
-            if left is not None and left.type == "identifier" and text(left) == name:
-                found.append(node.child_by_field_name("right"))
-    return found
-
-
 def variable_list_value(identifier, within) -> object | None:
     """For `children` used in a def, the list literal it was bound to earlier (`children = [...]`)."""
     if identifier is None or identifier.type != "identifier" or within is None:
         return None
-    bound = _values_bound_before(identifier, within)
+    bound = values_bound_before(identifier, text(identifier), within)
     last = bound[-1] if bound else None
     return last if last is not None and last.type == "list" else None
 
@@ -165,7 +152,7 @@ def bound_value(identifier):
         within = within.parent
     if within is None:
         return None
-    bound = _values_bound_before(identifier, within)
+    bound = values_bound_before(identifier, text(identifier), within)
     return bound[-1] if bound else None
 
 
