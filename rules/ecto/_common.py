@@ -213,14 +213,19 @@ def index_columns(index) -> tuple[str | None, tuple[str, ...]]:
     return table, columns
 
 
+def _migration_calls(document, path):
+    """Every call of a parsed migration file; none for other files."""
+    if document.tree is None or not path.is_migration:
+        return
+    for node in walk(document.tree.root_node):
+        if node.type == "call":
+            yield node
+
+
 def _migration_index_facts(document, path):
     """(table, first column) of every index a migration creates."""
-    if document.tree is None or not path.is_migration:
-        return ()
     found = set()
-    for node in walk(document.tree.root_node):
-        if node.type != "call":
-            continue
+    for node in _migration_calls(document, path):
         found_index = index_call(node)
         if found_index is None or found_index[0] not in ("create", "create_if_not_exists"):
             continue
@@ -254,12 +259,8 @@ def _migration_drop_facts(document, path):
     """(migration file name, table, column or "") for every table a migration drops or renames
     and every column it removes or renames, outside `def down`: what later migrations take
     away again (a renamed key's index would be on the new name: unknown here)."""
-    if document.tree is None or not path.is_migration:
-        return ()
     found = set()
-    for node in walk(document.tree.root_node):
-        if node.type != "call":
-            continue
+    for node in _migration_calls(document, path):
         mod, fun = call_name(node)
         if mod is not None:
             continue
