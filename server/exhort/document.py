@@ -77,6 +77,18 @@ class Document:
     def offset(self, line: int, column: int, encoding: Encoding = "utf-8") -> int:
         return self.lines.offset_at(line, column, encoding)
 
+    def snapshot(self) -> "Document":
+        """A copy of the current text and tree that later edits of this document do not
+        reach, for reading in another thread. The bytes and line index are immutable and
+        shared; the tree is copied (cheap: tree-sitter shares its nodes)."""
+        copy = Document.__new__(Document)
+        copy.path, copy.language, copy.data, copy.lines = self.path, self.language, self.data, self.lines
+        copy._has_lone_cr = self._has_lone_cr
+        copy.memo = {}
+        copy._parser = None
+        copy.tree = self.tree.copy() if self.tree is not None else None
+        return copy
+
     # -- editing -------------------------------------------------------------------------
 
     def replace(self, text: str | bytes) -> None:

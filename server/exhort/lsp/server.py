@@ -15,6 +15,7 @@ import logging
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,7 @@ class OpenDocument:
     last_texts: list[str] = field(default_factory=list)  # last_diagnostics as JSON, for publishing
     converted: convert.DiagnosticsCache = field(default_factory=convert.DiagnosticsCache)
     index_timer: asyncio.TimerHandle | None = None
+    index_serial: int = 0  # bumped per index-facts extraction; only the latest one is stored
     full_timer: asyncio.TimerHandle | None = None
     # (start, old end, new end) byte edits since the last full check; None: cannot map (full sync)
     edits_since_full: list[tuple[int, int, int]] | None = field(default_factory=list)
@@ -92,6 +94,8 @@ class ExhortServer(LanguageServer):
         self._index_lock = threading.Lock()
         self.index_done = threading.Event()
         self.prechecks = PrecheckStore()
+        # One worker: extractions of open documents run in order, off the event loop.
+        self._facts_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exhort-facts")
         self._pending_checks: set[str] = set()
         self._engines: dict[str | None, Engine] = {}
         self._configs: dict[str, Config] = {}  # config file -> last good config
@@ -391,15 +395,36 @@ class ExhortServer(LanguageServer):
         item.index_timer = asyncio.get_running_loop().call_later(delay, self.update_index_from_open, uri)
 
     def update_index_from_open(self, uri: str) -> None:
+        """Re-read an open document's index facts from a snapshot of its text, in a worker
+        thread: on a big file the extractors take far longer than a keystroke's budget, and
+        the editor must not wait for them. Results older than the latest request are dropped."""
         item = self.documents.get(uri)
         if item is None:
             return
         item.index_timer = None
-        if item.document.language == "elixir" and "://" not in item.path:
-            changed = self.index.update(item.document)
-            if changed:
-                logger.debug("index facts changed by %s: %s", item.path, sorted(changed))
-                self.recheck_all(except_uri=uri)
+        if item.document.language != "elixir" or "://" in item.path:
+            return
+        item.index_serial += 1
+        serial, snapshot, loop = item.index_serial, item.document.snapshot(), asyncio.get_running_loop()
+
+        def extract() -> None:
+            try:
+                facts = self.index.extract(snapshot)
+            except Exception:
+                logger.exception("reading the index facts of %s failed", snapshot.path)
+                return
+            loop.call_soon_threadsafe(self._store_open_facts, uri, serial, facts)
+
+        self._facts_worker.submit(extract)
+
+    def _store_open_facts(self, uri: str, serial: int, facts: dict[str, Any]) -> None:
+        item = self.documents.get(uri)
+        if item is None or item.index_serial != serial:
+            return  # closed, or a newer extraction is on its way
+        changed = self.index.set_facts(item.path, facts)
+        if changed:
+            logger.debug("index facts changed by %s: %s", item.path, sorted(changed))
+            self.recheck_all(except_uri=uri)
 
     def index_workspace(self, token: str | None) -> None:
         """Runs in a background thread. Parsing holds the GIL, so it yields between files."""
@@ -634,13 +659,16 @@ class ExhortServer(LanguageServer):
             for finding in touched:
                 diagnostic = convert.diagnostic(finding, document, encoding, uri, self.document_for_path)
                 for fix in finding.fixes:
+                    edit = convert.workspace_edit(document, uri, fix.edits, encoding, self.document_for_path)
+                    if edit is None:
+                        continue  # it edits another file that cannot be read
                     actions.append(
                         {
                             "title": fix.title,
                             "kind": "quickfix",
                             "diagnostics": [diagnostic],
-                            "isPreferred": fix.safe,
-                            "edit": {"changes": {uri: [convert.text_edit(document, e, encoding) for e in fix.edits]}},
+                            "isPreferred": fix.safe and fix.in_document,
+                            "edit": edit,
                         }
                     )
                 if finding.code != UNUSED_SUPPRESSION.code:
