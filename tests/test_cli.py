@@ -225,3 +225,42 @@ def test_a_reader_that_stops_early_is_no_error(tmp_path):
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 1
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
+# -- a fix that edits another file (OBN012 declares the queue in config/config.exs) -------------
+
+QUEUE_WORKER = """
+defmodule App.Report do
+  use Oban.Worker, queue: :reports
+  def perform(_job), do: :ok
+  def empty?(items), do: length(items) == 0
+end
+"""
+QUEUE_CONFIG = "import Config\nconfig :app, Oban,\n  queues: [default: 10]\n"
+
+
+@pytest.fixture
+def queue_project(tmp_path):
+    return write_project(tmp_path, {"lib/app/report.ex": QUEUE_WORKER, "config/config.exs": QUEUE_CONFIG})
+
+
+def test_fix_never_writes_another_file_and_json_names_its_path(queue_project):
+    diff = exhort("check", "--diff", cwd=queue_project)
+    assert "config/config.exs" not in diff.stdout and "+  def empty?(items), do: items == []" in diff.stdout
+    result = exhort("check", "--fix", "--format", "json", cwd=queue_project)
+    assert (queue_project / "config/config.exs").read_text() == QUEUE_CONFIG  # the offered fix is not applied
+    assert "def empty?(items), do: items == []" in (queue_project / "lib/app/report.ex").read_text()  # a safe one is
+    [item] = json.loads(result.stdout)
+    assert item["code"] == "OBN012" and item["fix"]["applicability"] == "unsafe"
+    assert item["fix"]["edits"] == [
+        {"line": 3, "column": 23, "end_line": 3, "end_column": 23, "content": ", reports: 10", "path": "config/config.exs"}
+    ]
+    assert item["related"][0]["path"] == "config/config.exs"
+
+
+def test_sarif_fix_changes_the_other_file(queue_project):
+    sarif = json.loads(exhort("check", "--format", "sarif", "--select", "OBN012", cwd=queue_project).stdout)
+    [result] = sarif["runs"][0]["results"]
+    [change] = result["fixes"][0]["artifactChanges"]
+    assert change["artifactLocation"]["uri"] == (queue_project / "config/config.exs").resolve().as_uri()
+    assert change["replacements"][0]["deletedRegion"] == {"startLine": 3, "startColumn": 23, "endLine": 3, "endColumn": 23}

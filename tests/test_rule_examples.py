@@ -65,10 +65,23 @@ def test_example(rule: Rule, example: Example):
     expected = expected_lines(example, rule.code)
     assert expected, "a bad example must mark its flagged lines with `# expect: CODE`"
     assert found_lines == sorted(expected), [f.message for f in findings]
-    if example.fixed is not None:
+    if example.fixed is not None or example.fixed_files:
         edits = [edit for f in findings if f.fixes for edit in f.fixes[0].edits]
         assert edits, "the example declares a fixed text but the findings carry no fix"
-        assert apply_edits(document.data, edits).decode() == example.fixed
+        expected = example.fixed if example.fixed is not None else example.code
+        assert apply_edits(document.data, edits).decode() == expected
+        check_other_files(example, edits)
+
+
+def check_other_files(example: Example, edits) -> None:
+    """A fix's edits of other files land in exactly the files `fixed_files` names, as declared."""
+    edited = {edit.path for edit in edits if edit.path is not None}
+    declared = {f"{EXAMPLE_ROOT}/{path}": path for path in example.fixed_files}
+    assert edited == set(declared), f"the fix edits {sorted(edited)}, the example declares {sorted(declared)}"
+    for absolute, relative in declared.items():
+        before = example.files[relative].encode()
+        after = apply_edits(before, edits, path=absolute).decode()
+        assert after == example.fixed_files[relative], relative
 
 
 def test_every_rule_is_documented_and_exemplified():

@@ -464,9 +464,10 @@ def _config_call_target(call: Node) -> tuple[str, str] | None:
 def extract_oban_config(document, path) -> tuple:
     """Oban instance config entries of config/*.exs (test.exs excluded).
 
-    Each entry: (module, queues, start, end, dynamic_queues, engine) where queues is a tuple of
-    queue names, "dynamic" (not literal) or "false", and start/end locate the `queues:` pair
-    (or the config call when absent).
+    Each entry: (module, queues, start, end, dynamic_queues, engine, insertion) where queues is
+    a tuple of queue names, "dynamic" (not literal) or "false", start/end locate the `queues:`
+    pair (or the config call when absent), and insertion (for a literal list, else None) is
+    how to add a queue to it: see `queue_insertion`.
     """
     if document.tree is None or not path.is_config or path.name == "test.exs":
         return ()
@@ -488,6 +489,7 @@ def extract_oban_config(document, path) -> tuple:
         if "queues" not in pairs and "plugins" not in pairs and "engine" not in pairs and "repo" not in pairs:
             continue
         queues: object = None
+        insertion = None
         start, end = node.start_byte, node.end_byte
         if "queues" in pairs:
             value, pair = pairs["queues"]
@@ -502,12 +504,47 @@ def extract_oban_config(document, path) -> tuple:
                         break
                     names.append(key)
                 queues = tuple(names) if names is not None else "dynamic"
+                if names is not None:
+                    insertion = queue_insertion(document.data, value)
             else:
                 queues = "dynamic"
         dynamic = "plugins" in pairs and "DynamicQueues" in text(pairs["plugins"][0])
         engine = text(pairs["engine"][0]) if "engine" in pairs else None
-        out.append((module, queues, start, end, dynamic, engine))
+        out.append((module, queues, start, end, dynamic, engine, insertion))
     return tuple(out)
+
+
+def queue_insertion(data: bytes, queues: Node) -> tuple[tuple[int, str], ...]:
+    """Byte insertions that add one entry to the literal keyword list `queues`, keeping its layout.
+
+    Each is (offset, text) where "{entry}" in text stands for the new `name: limit`. After the
+    last pair on one line (`[default: 10]` -> `[default: 10, reports: 10]`); on a line of its
+    own with the last pair's indentation when that pair starts its line (a trailing comma and a
+    comment after the pair stay where they are).
+    """
+    pairs = keyword_pairs(queues)
+    if not pairs:
+        return ((queues.start_byte + 1, "{entry}"),)  # `[]`
+    last = pairs[-1][2]
+    line_start = data.rfind(b"\n", 0, last.start_byte) + 1
+    indent = data[line_start : last.start_byte]
+    if line_start <= queues.start_byte or indent.strip(b" \t"):
+        return ((last.end_byte, ", {entry}"),)
+    indent_text = indent.decode("utf-8", "replace")
+    line_end = data.find(b"\n", last.end_byte)
+    line_end = len(data) if line_end < 0 else line_end
+    newline = "\n"
+    if line_end > 0 and data[line_end - 1 : line_end] == b"\r":
+        line_end -= 1
+        newline = "\r\n"
+    if line_end >= queues.end_byte:  # the closing bracket is on the last pair's line
+        return ((last.end_byte, "," + newline + indent_text + "{entry}"),)
+    after = data[last.end_byte : line_end].lstrip(b" \t")
+    if after.startswith(b","):  # a trailing comma: the new entry gets one too
+        return ((line_end, newline + indent_text + "{entry},"),)
+    if not after:
+        return ((last.end_byte, "," + newline + indent_text + "{entry}"),)
+    return ((last.end_byte, ","), (line_end, newline + indent_text + "{entry}"))  # a comment follows
 
 
 def extract_start_queue(document, _path) -> bool:

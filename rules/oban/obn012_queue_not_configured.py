@@ -1,7 +1,9 @@
 """OBN012 queue-not-configured."""
 
-from exhort.findings import Related, Severity
-from exhort.rule import Context, Match, Rule, bad, good
+import re
+
+from exhort.findings import Edit, Related, Severity
+from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import atom_value, keyword_pairs, string_value
 
 from ._common import new_call_parts, oban_configs, worker_of_receiver, worker_settings, worker_use_at
@@ -12,7 +14,7 @@ RULE = Rule(
     category="oban",
     severity=Severity.WARNING,
     summary="A job queue that no Oban config declares",
-    fix_safety="none",
+    fix_safety="offer",
     workspace=True,
     query=r"""
     ((call target: (identifier) @use (arguments . (alias))) @call (#eq? @use "use"))
@@ -39,8 +41,11 @@ RULE = Rule(
 
         **Good** add `reports: 5` to `queues:`.
 
-        **Fix**: none offered in the editor yet (the edit belongs to another file): add
-        `queue_name: 10` to the `queues:` list (the concurrency is a choice).
+        **Fix** (offered, never applied by `exhort check --fix` or fix-all): add
+        `queue_name: 10` to the `queues:` list the related location points to, in that config
+        file, keeping the list's layout (`[default: 10]` becomes `[default: 10, reports: 10]`;
+        a list written one queue per line gets a new line). The concurrency 10 is a choice to
+        review.
     """,
     examples=[
         bad(
@@ -52,6 +57,10 @@ RULE = Rule(
             end
             """,
             files={"config/config.exs": "import Config\nconfig :my_app, Oban,\n  repo: MyApp.Repo,\n  queues: [default: 10, mailers: 5]\n"},
+            fixed_files={
+                "config/config.exs": "import Config\nconfig :my_app, Oban,\n  repo: MyApp.Repo,\n"
+                "  queues: [default: 10, mailers: 5, reports: 10, urgent: 10]\n"
+            },
         ),
         bad(
             """
@@ -65,7 +74,40 @@ RULE = Rule(
                 "config/test.exs": "import Config\nconfig :my_app, MyApp.Oban, queues: [default: 1]\n",
                 "lib/my_app/oban.ex": "defmodule MyApp.Oban do\n  use Oban, otp_app: :my_app\nend\n",
             },
+            fixed_files={"config/config.exs": "import Config\nconfig :my_app, MyApp.Oban, queues: [mailers: 5, default: 10]\n"},
             note="no queue option means :default; test.exs is ignored; a custom Oban instance",
+        ),
+        bad(
+            """
+            defmodule MyApp.Workers.Report do
+              use Oban.Worker, queue: :reports  # expect: OBN012
+              def perform(_job), do: :ok
+            end
+            """,
+            files={
+                "config/config.exs": "import Config\n\nconfig :my_app, Oban,\n  queues: [\n    default: 10,\n"
+                "    mailers: 5 # mail\n  ],\n  repo: MyApp.Repo\n"
+            },
+            fixed_files={
+                "config/config.exs": "import Config\n\nconfig :my_app, Oban,\n  queues: [\n    default: 10,\n"
+                "    mailers: 5, # mail\n    reports: 10\n  ],\n  repo: MyApp.Repo\n"
+            },
+            note="fix: a list written one queue per line gets a line with the same indentation",
+        ),
+        bad(
+            """
+            defmodule MyApp.Workers.Export do
+              use Oban.Worker
+              def perform(_job), do: :ok
+              def later(args), do: args |> new(queue: "bulk-export") |> Oban.insert()  # expect: OBN012
+            end
+            """,
+            files={"config/config.exs": "import Config\nconfig :my_app, Oban,\n  queues: [\n    default: 10,\n  ]\n"},
+            fixed_files={
+                "config/config.exs": "import Config\nconfig :my_app, Oban,\n  queues: [\n    default: 10,\n"
+                '    "bulk-export": 10,\n  ]\n'
+            },
+            note="fix: a trailing comma is kept; a queue name that is no bare atom is quoted",
         ),
         good(
             """
@@ -182,12 +224,25 @@ def check(ctx: Context, match: Match):
     names, entries = known
     if queue in names:
         return
-    related = [Related(start, end, "queues declared here", path=path) for path, (start, end) in entries[:3]]
+    related = [Related(start, end, "queues declared here", path=path) for path, (start, end), _ in entries[:3]]
     yield ctx.finding(
         where,
         f"queue :{queue} is not in any `queues:` config ({', '.join(sorted(names)) or 'none'}): its jobs stay available forever",
         related=related,
+        fixes=_add_queue(queue, entries[0]),
     )
+
+
+def _add_queue(queue: str, entry) -> list:
+    """Offer to declare the queue in the first config list (the first related location)."""
+    path, _span, insertion = entry
+    if not insertion:
+        return []
+    key = f"{queue}:" if re.fullmatch(r"[a-z_][a-zA-Z0-9_]*[?!]?", queue) else f'"{queue}":'
+    new = f"{key} 10"
+    edits = [Edit(offset, offset, text.replace("{entry}", new), path=path) for offset, text in insertion]
+    where = "/".join(path.replace("\\", "/").split("/")[-2:])
+    return [fix(f"Add `{new}` to the `queues:` list in {where}", *edits, safe=False)]
 
 
 def _declared_queues(ctx):
@@ -197,13 +252,14 @@ def _declared_queues(ctx):
         return None
     names: set[str] = set()
     entries = []
-    for path, (_module, queues, start, end, dynamic, _engine) in oban_configs(ctx):
+    for path, (_module, queues, start, end, dynamic, _engine, insertion) in oban_configs(ctx):
         if dynamic or queues in ("dynamic", "false"):
             return None
         if queues is None:
             continue
         names.update(queues)
-        entries.append((path, (start, end)))
+        entries.append((path, (start, end), insertion))
     if not entries:
         return None
+    entries.sort(key=lambda entry: (entry[0], entry[1]))  # the same order whatever the index's
     return names, entries

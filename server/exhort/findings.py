@@ -30,14 +30,19 @@ class Severity(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Edit:
-    """Replace the bytes [start, end) of the document with `text`."""
+    """Replace the bytes [start, end) of the document with `text`.
+
+    `path` None means the finding's own document; otherwise the edit is in that other file
+    (its offsets are bytes of that file, never shifted with the document's edits).
+    """
 
     start: int
     end: int
     text: str
+    path: str | None = None
 
     def shifted(self, delta: int) -> "Edit":
-        return Edit(self.start + delta, self.end + delta, self.text)
+        return self if self.path is not None else Edit(self.start + delta, self.end + delta, self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,11 @@ class Fix:
 
     def shifted(self, delta: int) -> "Fix":
         return Fix(self.title, tuple(edit.shifted(delta) for edit in self.edits), self.safe)
+
+    @property
+    def in_document(self) -> bool:
+        """Every edit is in the finding's own document (none edits another file)."""
+        return all(edit.path is None for edit in self.edits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +108,17 @@ class Finding:
         """Every in-document offset the finding refers to (for cache-validity checks)."""
         values = [self.start, self.end]
         values += [o for item in self.related if item.path is None for o in (item.start, item.end)]
-        values += [o for fix in self.fixes for edit in fix.edits for o in (edit.start, edit.end)]
+        values += [
+            o for fix in self.fixes for edit in fix.edits if edit.path is None for o in (edit.start, edit.end)
+        ]
         return values
 
     @property
     def safe_fix(self) -> Fix | None:
-        return next((fix for fix in self.fixes if fix.safe), None)
+        """The first safe fix that edits only this document: what fix-all and `--fix` apply.
+
+        A fix that edits another file is only ever offered, whatever its `safe` flag."""
+        return next((fix for fix in self.fixes if fix.safe and fix.in_document), None)
 
 
 @dataclass(slots=True)
@@ -121,11 +136,13 @@ class CheckResult:
     failures: list[RuleFailure] = field(default_factory=list)
 
 
-def apply_edits(data: bytes, edits: list[Edit]) -> bytes:
-    """Apply non-overlapping byte edits; later overlapping edits are skipped."""
+def apply_edits(data: bytes, edits: list[Edit], path: str | None = None) -> bytes:
+    """Apply the non-overlapping byte edits that belong to `data`; later overlapping edits are
+    skipped. `data` is the finding's own document when `path` is None, else the file `path`:
+    only the edits whose `path` equals it are applied, never those of another file."""
     out: list[bytes] = []
     position = 0
-    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+    for edit in sorted((e for e in edits if e.path == path), key=lambda e: (e.start, e.end)):
         if edit.start < position:
             continue
         out.append(data[position : edit.start])

@@ -68,6 +68,8 @@ class Example:
     `# expect: CODE` (Elixir) or `<%!-- expect: CODE --%>` (HEEx). `fixed` is the text after
     applying the rule's first fix (safe or offered) to every finding, when the rule has one.
     `files` adds other workspace files (path -> text) for rules that read the workspace index.
+    `fixed_files` is, for a fix that edits some of those files, their text after it (path ->
+    text); an example that gives it without `fixed` declares that the snippet is left alone.
     """
 
     code: str
@@ -76,12 +78,13 @@ class Example:
     fixed: str | None = None
     note: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    fixed_files: dict[str, str] = field(default_factory=dict)
 
 
 def bad(code: str, *, path: str = "lib/example.ex", fixed: str | None = None, note: str = "",
-        files: dict[str, str] | None = None) -> Example:
+        files: dict[str, str] | None = None, fixed_files: dict[str, str] | None = None) -> Example:
     fixed_text = textwrap.dedent(fixed).lstrip("\n") if fixed is not None else None
-    return Example(textwrap.dedent(code).lstrip("\n"), True, path, fixed_text, note, files or {})
+    return Example(textwrap.dedent(code).lstrip("\n"), True, path, fixed_text, note, files or {}, fixed_files or {})
 
 
 def good(code: str, *, path: str = "lib/example.ex", note: str = "", files: dict[str, str] | None = None) -> Example:

@@ -435,3 +435,49 @@ async def test_option_hovers_in_elixir_and_heex(client: LanguageClient, tmp_path
     )
     assert hover is not None and "phx-update" in hover.contents.value
     assert hover.range.start.line == 0
+
+
+# -- fixes that edit another file -------------------------------------------------------------
+
+REPORT_WORKER = """\
+defmodule Sample.Report do
+  use Oban.Worker, queue: :reports
+  def perform(_job), do: :ok
+end
+"""
+OBAN_CONFIG = 'import Config\nconfig :sample, Oban, prefix: "日😀", queues: [default: 10]\n'
+
+
+async def test_a_fix_in_a_config_file_edits_that_file_uri(client: LanguageClient, tmp_path):
+    root = write_project(tmp_path, {"lib/sample/report.ex": REPORT_WORKER, "config/config.exs": OBAN_CONFIG})
+    uri, config = (root / "lib/sample/report.ex").as_uri(), root / "config/config.exs"
+    await initialize(client, "visual-studio-code", root)  # utf-16: the emoji counts two units
+    await wait_for_index(client, lambda s: "Sample.Report" in s["modules"])
+    recorder = Recorder(client)
+    open_document(client, uri, REPORT_WORKER)
+    published = await recorder.wait(uri, 1, where=lambda p: any(d.code == "OBN012" for d in p.diagnostics))
+    obn = next(d for d in published.diagnostics if d.code == "OBN012")
+    assert obn.related_information[0].location.uri == config.as_uri()
+
+    async def actions():
+        return await client.text_document_code_action_async(
+            t.CodeActionParams(t.TextDocumentIdentifier(uri), obn.range, t.CodeActionContext(diagnostics=[obn]))
+        )
+
+    add = next(a for a in await actions() if a.title.startswith("Add `reports: 10`"))
+    assert not add.is_preferred  # offered, not safe
+    assert list(add.edit.changes) == [config.as_uri()]  # nothing in the worker itself
+    [edit] = add.edit.changes[config.as_uri()]
+    line = OBAN_CONFIG.splitlines()[1]
+    column = index_to_column(line, line.index("]"), "utf-16")
+    assert (edit.range.start.line, edit.range.start.character) == (1, column)
+    assert edit.range.start == edit.range.end
+    assert apply_text_edits(OBAN_CONFIG, add.edit.changes[config.as_uri()], "utf-16") == OBAN_CONFIG.replace(
+        "[default: 10]", "[default: 10, reports: 10]"
+    )
+
+    # The config file can no longer be read: the fix is not offered (disabling still is).
+    config.unlink()
+    titles = [a.title for a in await actions()]
+    assert not any(title.startswith("Add `reports") for title in titles)
+    assert "Disable OBN012 for this line" in titles

@@ -95,9 +95,11 @@ def write_json(out: TextIO, reports: list[FileReport], registry: Registry) -> No
         fix = None
         if finding.fixes:
             fix = {
-                "applicability": "safe" if finding.fixes[0].safe else "unsafe",
+                "applicability": "safe" if finding.fixes[0].safe and finding.fixes[0].in_document else "unsafe",
                 "message": finding.fixes[0].title,
-                "edits": item.fix_edits,
+                "edits": [
+                    {**e, "path": display_path(e["path"])} if "path" in e else e for e in item.fix_edits or []
+                ],
             }
         items.append(
             {
@@ -119,6 +121,14 @@ def write_json(out: TextIO, reports: list[FileReport], registry: Registry) -> No
         )
     json.dump(items, out, indent=2, ensure_ascii=False)
     out.write("\n")
+
+
+def _edits_by_file(own_path: str, edits: list[dict]) -> dict[str, list[dict]]:
+    """A fix's edits grouped by the file they change (an edit with a `path` is in that file)."""
+    grouped: dict[str, list[dict]] = {}
+    for edit in edits:
+        grouped.setdefault(edit.get("path", own_path), []).append(edit)
+    return grouped
 
 
 def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry) -> None:
@@ -145,7 +155,7 @@ def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry) -> N
                     "description": {"text": finding.fixes[0].title},
                     "artifactChanges": [
                         {
-                            "artifactLocation": {"uri": Path(report.path).resolve().as_uri()},
+                            "artifactLocation": {"uri": Path(path).resolve().as_uri()},
                             "replacements": [
                                 {
                                     "deletedRegion": {
@@ -154,9 +164,10 @@ def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry) -> N
                                     },
                                     "insertedContent": {"text": e["content"]},
                                 }
-                                for e in item.fix_edits
+                                for e in edits
                             ],
                         }
+                        for path, edits in _edits_by_file(report.path, item.fix_edits).items()
                     ],
                 }
             ]

@@ -246,12 +246,16 @@ def locate(document: Document, finding: Finding) -> Located:
     if finding.fixes:
         fix_edits = []
         for edit in finding.fixes[0].edits:
-            s_line, s_col = document.position(edit.start, "utf-32")
-            e_line, e_col = document.position(edit.end, "utf-32")
-            fix_edits.append(
-                {"line": s_line + 1, "column": s_col + 1, "end_line": e_line + 1, "end_column": e_col + 1,
-                 "content": edit.text}
-            )
+            if edit.path is None:
+                s_line, s_col = document.position(edit.start, "utf-32")
+                e_line, e_col = document.position(edit.end, "utf-32")
+            else:  # an edit of another file: its positions are in that file's text
+                (s_line, s_col), (e_line, e_col) = _positions_in_file(edit.path, edit.start, edit.end)
+            entry = {"line": s_line + 1, "column": s_col + 1, "end_line": e_line + 1, "end_column": e_col + 1,
+                     "content": edit.text}
+            if edit.path is not None:
+                entry["path"] = edit.path
+            fix_edits.append(entry)
     return Located(finding, line + 1, column + 1, end_line + 1, end_column + 1, source, related, fix_edits)
 
 
@@ -262,6 +266,16 @@ def _position_in_file(path: str, offset: int) -> tuple[int, int]:
         return 1, 1
     line, column = Document(path, data, language="text").position(offset, "utf-32")
     return line + 1, column + 1
+
+
+def _positions_in_file(path: str, *offsets: int) -> list[tuple[int, int]]:
+    """0-based (line, column) of byte offsets of another file; (0, 0) when it cannot be read."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return [(0, 0) for _ in offsets]
+    document = Document(path, data, language="text")
+    return [document.position(offset, "utf-32") for offset in offsets]
 
 
 class Progress:

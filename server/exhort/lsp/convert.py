@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import unquote, urlparse
 
 from ..document import Document
@@ -168,7 +168,32 @@ def _key(finding: Finding, start: int, end: int) -> tuple:
 
 
 def text_edit(document: Document, edit: Edit, encoding: Encoding) -> dict:
+    """An LSP TextEdit; `document` is the text the edit's offsets count in (for an edit with a
+    `path`, that other file's text, never the finding's own document)."""
     return {"range": lsp_range(document, edit.start, edit.end, encoding), "newText": edit.text}
+
+
+def workspace_edit(
+    document: Document,
+    uri: str,
+    edits: Iterable[Edit],
+    encoding: Encoding,
+    other_document: Callable[[str], Document | None],
+) -> dict | None:
+    """A WorkspaceEdit (`changes` by URI) for a fix's edits: those without a path go to `uri`
+    (positions from `document`), the others to their own file, whose text `other_document(path)`
+    gives. None when one of those files cannot be read: the fix is then not offered."""
+    changes: dict[str, list[dict]] = {}
+    for edit in edits:
+        target, text = uri, document
+        if edit.path is not None:
+            target = path_to_uri(edit.path)
+            if target != uri:
+                text = other_document(edit.path)
+                if text is None:
+                    return None
+        changes.setdefault(target, []).append(text_edit(text, edit, encoding))
+    return {"changes": changes}
 
 
 def non_overlapping_safe_edits(findings: list[Finding]) -> list[Edit]:
