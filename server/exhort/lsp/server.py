@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -510,6 +511,11 @@ class ExhortServer(LanguageServer):
         except Exception:
             logger.exception("checking the workspace in the background failed")
         finally:
+            # What start-up built (modules, index facts, the stored states) lives as long as
+            # the server: keep it out of the cyclic collector's full passes, which otherwise
+            # walk all of it and pause a keystroke now and then.
+            gc.collect()
+            gc.freeze()
             self.prechecks.done.set()
 
     def _exclusion_config_for(self, folder: Path) -> Config:
