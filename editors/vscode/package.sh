@@ -27,13 +27,18 @@ node_modules/.bin/tsc -p ./
 # --skip-license: the licence is declared in package.json (Apache-2.0, as the repository).
 node_modules/.bin/vsce package --skip-license --allow-missing-repository --out "$out" >&2
 # The same sources give the same .vsix, byte for byte: the archive records a time per entry,
-# so every entry is dated to the last commit (a fixed date outside a git checkout).
+# so every entry is dated to the last commit (a fixed date outside a git checkout), and vsce
+# walks node_modules in no fixed order, so the extension's files are written sorted by name
+# (the manifest entries stay first, in vsce's order).
 epoch="$(git log -1 --format=%ct 2>/dev/null || echo 315532800)"
 python3 - "$out" "$epoch" <<'PY'
 import os, sys, time, zipfile
 path, stamp = sys.argv[1], time.gmtime(int(sys.argv[2]))[:6]
+def order(entry):
+    inside = entry.filename.startswith("extension/")
+    return (inside, entry.filename if inside else "")
 with zipfile.ZipFile(path) as source, zipfile.ZipFile(path + ".tmp", "w", zipfile.ZIP_DEFLATED) as target:
-    for entry in source.infolist():
+    for entry in sorted(source.infolist(), key=order):
         dated = zipfile.ZipInfo(entry.filename, date_time=stamp)
         dated.external_attr, dated.create_system = entry.external_attr, 3
         target.writestr(dated, source.read(entry.filename), zipfile.ZIP_DEFLATED)
