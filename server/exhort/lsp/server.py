@@ -49,6 +49,7 @@ INDEX_DEBOUNCE_SECONDS = 0.3  # an open document's facts are re-read after typin
 # whole-document findings moved through the edits; the full check follows once typing pauses.
 FULL_CHECK_DEBOUNCE_SECONDS = 0.25
 FAST_SCOPES = frozenset({"node", "module"})
+PRECHECK_QUIET_SECONDS = 1.0  # the background check of workspace files pauses while edits arrive
 WATCHED_GLOBS = ("**/*.{ex,exs,heex}", "**/mix.lock", f"**/{CONFIG_FILE}")
 
 
@@ -95,6 +96,7 @@ class ExhortServer(LanguageServer):
         self._index_lock = threading.Lock()
         self.index_done = threading.Event()
         self.prechecks = PrecheckStore()
+        self.last_edit_at = 0.0  # time.monotonic() of the last didChange
         # One worker: extractions of open documents run in order, off the event loop.
         self._facts_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exhort-facts")
         self._pending_checks: set[str] = set()
@@ -498,6 +500,10 @@ class ExhortServer(LanguageServer):
                 engine = self.engine_for(absolute)
                 if self._is_excluded(engine, absolute):
                     continue
+                # Keystrokes first: this work only saves time later, so it waits while the
+                # user is typing rather than competing with the checks for the GIL.
+                while time.monotonic() - self.last_edit_at < PRECHECK_QUIET_SECONDS:
+                    time.sleep(PRECHECK_QUIET_SECONDS / 4)
                 text, skipped = files.read_source(path)
                 if text is None or skipped is not None:
                     continue
@@ -887,6 +893,7 @@ def on_did_change(ls: ExhortServer, params: t.DidChangeTextDocumentParams) -> No
             item.edits_since_full = None  # nothing to map old findings through: check fully
     item.version = params.text_document.version
     item.dirty = True
+    ls.last_edit_at = time.monotonic()
     ls.schedule_check(uri)
     ls.schedule_index_update(uri)
 
