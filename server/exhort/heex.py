@@ -196,6 +196,7 @@ _TEXT_SPECIAL = re.compile(rb"[<{]")
 _LT_ONLY = re.compile(rb"<")
 _NAME = re.compile(rb"[^\s/>{}\"'=<]+")
 _TAG_FIRST = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.:_")
+_TAG_FIRST_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.:_")  # as ints
 _SPACE = re.compile(rb"\s*")
 # One start-tag token after optional space. Groups: 1 name (2 its "value" | 3 its `={`), 4 `>`,
 # 5 `/>`, 6 a `{` spread, 7 `<`, 8 a stray `/`, quote, `=` or `}`.
@@ -234,16 +235,15 @@ class _Reader:
                 break
             at = match.start()
             self.pos = at
-            following = data[at + 1 : at + 2]
-            if match.group() == b"{":
+            if data[at] == 123:  # `{`
                 simple = simple_code(data, at + 1, end)
                 close = simple.end() - 1 if simple is not None else skip_code(data, at + 1, end)
                 node = HNode("expr", at, min(close + 1, end), top, code_start=at + 1, code_end=close)
                 top.children.append(node)
                 self.pos = node.end
-            elif following in _TAG_FIRST and at + 1 < end:  # the common case: a start tag
+            elif at + 1 < end and data[at + 1] in _TAG_FIRST_BYTES:  # the common case: a start tag
                 self._start_tag(at)
-            elif following == b"/":
+            elif at + 1 < end and data[at + 1] == 47:  # `</`
                 self._end_tag(at)
             else:
                 self._angle(at)
@@ -441,7 +441,8 @@ class _Reader:
         parent = self.stack[-1]
         node.parent = parent
         parent.children.append(node)
-        if node.self_closing or (kind == "tag" and name.lower() in VOID_TAGS):
+        lower = name.lower() if kind == "tag" else ""
+        if node.self_closing or lower in VOID_TAGS:
             node.closed = True
             node.end = pos
             return
@@ -452,7 +453,7 @@ class _Reader:
             data.find(b"phx-no-curly-interpolation", at, pos) >= 0 and node.attr("phx-no-curly-interpolation") is not None
         )
         self.stack.append(node)
-        if kind == "tag" and name.lower() in RAW_TEXT_TAGS:
+        if lower in RAW_TEXT_TAGS:
             self._raw_text(node)
 
     def _attr_value(self, attribute: Attribute, pos: int) -> int:
@@ -532,17 +533,29 @@ def skip_code(data: bytes, pos: int, end: int) -> int:
     while pos < end:
         if stack and stack[-1][0] == "str":
             terminator = stack[-1][1]
+            # Jump from one character that can matter in a string to the next: a backslash,
+            # `#` (of `#{`) or the terminator's first byte.
+            in_string = _string_special(terminator).search
             index = pos
-            while index < end:
-                char = data[index : index + 1]
-                if char == b"\\":
+            while True:
+                found = in_string(data, index, end)
+                if found is None:
+                    index = end
+                    break
+                index = found.start()
+                char = data[index]
+                if char == 92:  # backslash: skip the escaped character
                     index += 2
                     continue
-                if char == b"#" and data[index + 1 : index + 2] == b"{":
-                    stack.append(("code", b""))
-                    depth.append(0)
-                    index += 2
-                    break
+                if char == 35:  # `#`
+                    if data[index + 1 : index + 2] == b"{":
+                        stack.append(("code", b""))
+                        depth.append(0)
+                        index += 2
+                        break
+                    if terminator[0] != 35:
+                        index += 1
+                        continue
                 if data.startswith(terminator, index):
                     stack.pop()
                     index += len(terminator)
@@ -587,6 +600,16 @@ def skip_code(data: bytes, pos: int, end: int) -> int:
         elif char == b"~":
             pos = _skip_sigil(data, at, end, stack, depth)
     return end
+
+
+_STRING_SPECIALS: dict[bytes, "re.Pattern[bytes]"] = {}
+
+
+def _string_special(terminator: bytes) -> "re.Pattern[bytes]":
+    pattern = _STRING_SPECIALS.get(terminator)
+    if pattern is None:
+        pattern = _STRING_SPECIALS[terminator] = re.compile(b"[\\\\#" + re.escape(terminator[:1]) + b"]")
+    return pattern
 
 
 _SIGIL_PAIRS = {b"(": b")", b"[": b"]", b"{": b"}", b"<": b">"}
