@@ -260,11 +260,8 @@ def locate(document: Document, finding: Finding) -> Located:
 
 
 def _position_in_file(path: str, offset: int) -> tuple[int, int]:
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        return 1, 1
-    line, column = Document(path, data, language="text").position(offset, "utf-32")
+    """1-based (line, column) of a byte offset of another file; (1, 1) when it cannot be read."""
+    line, column = _positions_in_file(path, offset)[0]
     return line + 1, column + 1
 
 
