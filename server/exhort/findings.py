@@ -54,7 +54,7 @@ class Fix:
     safe: bool
 
     def shifted(self, delta: int) -> "Fix":
-        return Fix(self.title, tuple(edit.shifted(delta) for edit in self.edits), self.safe)
+        return Fix(self.title, tuple([edit.shifted(delta) for edit in self.edits]), self.safe)
 
     @property
     def in_document(self) -> bool:
@@ -98,8 +98,8 @@ class Finding:
             self.start + delta,
             self.end + delta,
             self.message,
-            tuple(item.shifted(delta) for item in self.related) if self.related else (),
-            tuple(fix.shifted(delta) for fix in self.fixes) if self.fixes else (),
+            tuple([item.shifted(delta) for item in self.related]) if self.related else (),
+            tuple([fix.shifted(delta) for fix in self.fixes]) if self.fixes else (),
             self.deprecated,
             self.unnecessary,
         )
