@@ -380,6 +380,27 @@ async def test_index_progress_and_watched_file_updates(client: LanguageClient, t
     await wait_for_index(client, lambda s: "Renamed" in s["modules"] and "Sample.Filters" not in s["modules"])
 
 
+async def test_closing_a_buffer_restores_the_files_facts(client: LanguageClient, tmp_path):
+    root, uri = project(tmp_path)
+    await initialize(client, "visual-studio-code", root)
+    await wait_for_index(client, lambda s: "Sample.Filters" in s["modules"])
+
+    # Unsaved edits reach the index while the buffer is open; closing it without saving
+    # brings back what the file on disk defines.
+    open_document(client, uri, SAMPLE)
+    did_change(client, uri, 2, [change(0, 10, 0, 24, "Renamed")])
+    await wait_for_index(client, lambda s: "Renamed" in s["modules"] and "Sample.Filters" not in s["modules"])
+    client.text_document_did_close(t.DidCloseTextDocumentParams(t.TextDocumentIdentifier(uri)))
+    await wait_for_index(client, lambda s: "Sample.Filters" in s["modules"] and "Renamed" not in s["modules"])
+
+    # A buffer that is on no disk leaves nothing behind.
+    scratch = (root / "lib/sample/scratch.ex").as_uri()
+    open_document(client, scratch, "defmodule Sample.Scratch do\nend\n")
+    await wait_for_index(client, lambda s: "Sample.Scratch" in s["modules"])
+    client.text_document_did_close(t.DidCloseTextDocumentParams(t.TextDocumentIdentifier(scratch)))
+    await wait_for_index(client, lambda s: "Sample.Scratch" not in s["modules"])
+
+
 # -- robustness -------------------------------------------------------------------------------
 
 

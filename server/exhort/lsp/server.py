@@ -420,6 +420,32 @@ class ExhortServer(LanguageServer):
 
         self._facts_worker.submit(extract)
 
+    def index_from_disk(self, path: str) -> None:
+        """Once a document is closed, its index facts are those of the file on disk, if any
+        (read in the facts worker, after any extraction of the buffer still under way)."""
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            facts = None
+            if files.is_source(Path(path)) and not path.endswith(".heex"):
+                text, skipped = files.read_source(Path(path))
+                if text is not None and skipped is None:
+                    try:
+                        facts = self.index.extract(Document(path, text))
+                    except Exception:
+                        logger.exception("reading the index facts of %s failed", path)
+                        return
+            loop.call_soon_threadsafe(self._store_disk_facts, path, facts)
+
+        self._facts_worker.submit(read)
+
+    def _store_disk_facts(self, path: str, facts: dict[str, Any] | None) -> None:
+        if any(item.path == path for item in self.documents.values()):
+            return  # opened again meanwhile: the buffer is the truth
+        changed = self.index.set_facts(path, facts) if facts is not None else self.index.remove(path)
+        if changed:
+            self.recheck_all()
+
     def _store_open_facts(self, uri: str, serial: int, facts: dict[str, Any]) -> None:
         item = self.documents.get(uri)
         if item is None or item.index_serial != serial:
@@ -914,7 +940,8 @@ def on_did_close(ls: ExhortServer, params: t.DidCloseTextDocumentParams) -> None
             timer.cancel()
     if not ls.pull_mode:
         ls._notify_diagnostics(uri, None, [])
-    # Its index facts stay: the file still exists on disk (a watcher reports a deletion).
+    # The buffer's facts may differ from the file's (unsaved edits), or there may be no file.
+    ls.index_from_disk(item.path)
 
 
 def on_pull_diagnostics(ls: ExhortServer, params: t.DocumentDiagnosticParams):
