@@ -22,6 +22,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Iterator
 
 import tree_sitter as ts
@@ -195,7 +196,6 @@ def read(data: bytes | str, start: int = 0, end: int | None = None) -> Template:
 _TEXT_SPECIAL = re.compile(rb"[<{]")
 _LT_ONLY = re.compile(rb"<")
 _NAME = re.compile(rb"[^\s/>{}\"'=<]+")
-_TAG_FIRST = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.:_")
 _TAG_FIRST_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.:_")  # as ints
 _SPACE = re.compile(rb"\s*")
 # One start-tag token after optional space. Groups: 1 name (2 its "value" | 3 its `={`), 4 `>`,
@@ -264,7 +264,7 @@ class _Reader:
     def _angle(self, at: int) -> None:
         data, end = self.data, self.end
         following = data[at + 1 : at + 2]
-        if following in _TAG_FIRST:  # the common case: a start tag
+        if following and following[0] in _TAG_FIRST_BYTES:  # the common case: a start tag
             if at + 1 < end:
                 self._start_tag(at)
             else:
@@ -602,14 +602,9 @@ def skip_code(data: bytes, pos: int, end: int) -> int:
     return end
 
 
-_STRING_SPECIALS: dict[bytes, "re.Pattern[bytes]"] = {}
-
-
+@lru_cache(maxsize=None)
 def _string_special(terminator: bytes) -> "re.Pattern[bytes]":
-    pattern = _STRING_SPECIALS.get(terminator)
-    if pattern is None:
-        pattern = _STRING_SPECIALS[terminator] = re.compile(b"[\\\\#" + re.escape(terminator[:1]) + b"]")
-    return pattern
+    return re.compile(b"[\\\\#" + re.escape(terminator[:1]) + b"]")
 
 
 _SIGIL_PAIRS = {b"(": b")", b"[": b"]", b"{": b"}", b"<": b">"}

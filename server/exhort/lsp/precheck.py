@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 
 from ..engine import DocumentState
 
@@ -31,7 +30,7 @@ class PrecheckStore:
     """path -> (digest of the checked bytes, size, engine state). Thread-safe."""
 
     def __init__(self, budget: int = BUDGET_BYTES) -> None:
-        self._entries: OrderedDict[str, tuple[bytes, int, DocumentState]] = OrderedDict()
+        self._entries: dict[str, tuple[bytes, int, DocumentState]] = {}
         self._size = 0
         self._budget = budget
         self._lock = threading.Lock()

@@ -367,11 +367,8 @@ class ExhortServer(LanguageServer):
         )
 
     def _notify_diagnostics(self, uri: str, version: int | None, diagnostics: list[dict]) -> None:
-        params: dict[str, Any] = {"uri": uri, "diagnostics": diagnostics}
-        if version is not None:
-            params["version"] = version
         # Plain dicts straight to the writer: cattrs unstructuring costs more than the check.
-        self.protocol._send_data({"jsonrpc": "2.0", "method": t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, "params": params})
+        self._publish_texts(uri, version, [json.dumps(item) for item in diagnostics])
 
     def recheck_all(self, except_uri: str | None = None) -> None:
         for item in self.documents.values():
@@ -426,15 +423,11 @@ class ExhortServer(LanguageServer):
         loop = asyncio.get_running_loop()
 
         def read() -> None:
-            facts = None
-            if files.is_source(Path(path)) and not path.endswith(".heex"):
-                text, skipped = files.read_source(Path(path))
-                if text is not None and skipped is None:
-                    try:
-                        facts = self.index.extract(Document(path, text))
-                    except Exception:
-                        logger.exception("reading the index facts of %s failed", path)
-                        return
+            try:
+                facts = self._disk_facts(path)
+            except Exception:
+                logger.exception("reading the index facts of %s failed", path)
+                return
             loop.call_soon_threadsafe(self._store_disk_facts, path, facts)
 
         self._facts_worker.submit(read)
@@ -442,8 +435,7 @@ class ExhortServer(LanguageServer):
     def _store_disk_facts(self, path: str, facts: dict[str, Any] | None) -> None:
         if any(item.path == path for item in self.documents.values()):
             return  # opened again meanwhile: the buffer is the truth
-        changed = self.index.set_facts(path, facts) if facts is not None else self.index.remove(path)
-        if changed:
+        if self._store_facts(path, facts):
             self.recheck_all()
 
     def _store_open_facts(self, uri: str, serial: int, facts: dict[str, Any]) -> None:
@@ -598,12 +590,22 @@ class ExhortServer(LanguageServer):
         if any(item.path == path for item in self.documents.values()):
             return False  # the editor's buffer is the truth for open files
         self.prechecks.discard(path)
-        if kind == t.FileChangeType.Deleted:
-            return bool(self.index.remove(path))
+        facts = None if kind == t.FileChangeType.Deleted else self._disk_facts(path)
+        return bool(self._store_facts(path, facts))
+
+    def _disk_facts(self, path: str) -> dict[str, Any] | None:
+        """The index facts of the file at `path` as it is on disk; None when there is no
+        readable Elixir source there."""
+        if not files.is_source(Path(path)) or path.endswith(".heex"):
+            return None
         text, skipped = files.read_source(Path(path))
         if text is None or skipped is not None:
-            return bool(self.index.remove(path))
-        return bool(self.index.update(Document(path, text)))
+            return None
+        return self.index.extract(Document(path, text))
+
+    def _store_facts(self, path: str, facts: dict[str, Any] | None) -> set[str]:
+        """Record a file's facts (None: it has none, forget it); the names of those that changed."""
+        return self.index.set_facts(path, facts) if facts is not None else self.index.remove(path)
 
     # -- hover -------------------------------------------------------------------------------
 
@@ -894,21 +896,17 @@ def on_did_change(ls: ExhortServer, params: t.DidChangeTextDocumentParams) -> No
     for change in params.content_changes:
         if isinstance(change, t.TextDocumentContentChangePartial):
             r = change.range
-            if item.edits_since_full is not None:
-                lines = item.document.lines
-                start = lines.offset_at(r.start.line, r.start.character, ls.encoding)
-                end = lines.offset_at(r.end.line, r.end.character, ls.encoding)
-                start, end = min(start, end), max(start, end)
-                item.edits_since_full.append((start, end, start + len(change.text.encode("utf-8", "surrogateescape"))))
-            lines_before = item.document.lines.line_count
+            lines = item.document.lines
+            start = lines.offset_at(r.start.line, r.start.character, ls.encoding)
+            end = lines.offset_at(r.end.line, r.end.character, ls.encoding)
+            start, end = min(start, end), max(start, end)
+            new_end = start + len(change.text.encode("utf-8", "surrogateescape"))
             in_range = item.document.apply_range_edit(
                 r.start.line, r.start.character, r.end.line, r.end.character, change.text, ls.encoding
             )
             if item.edits_since_full is not None:
-                start, end, new_end = item.edits_since_full[-1]
-                item.converted.edited(start, end, new_end, item.document.lines.line_count - lines_before)
-            else:
-                item.converted.invalidate()
+                item.edits_since_full.append((start, end, new_end))
+            item.converted.edited(start, end, new_end, item.document.lines.line_count - lines.line_count)
             if not in_range:
                 logger.warning(
                     "edit outside %s (%d lines) clamped: %s", uri, item.document.lines.line_count, r
