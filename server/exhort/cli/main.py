@@ -70,9 +70,9 @@ def _codes(value: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["serve"]:  # the server parses its own options (--tcp, --log-level)
-        from ..lsp.server import main as serve_main
+        from ..lsp import serve
 
-        return serve_main(arguments[1:])
+        return serve(arguments[1:])
     parser = build_parser()
     args = parser.parse_args(arguments)
     if args.command is None:

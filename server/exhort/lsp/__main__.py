@@ -2,6 +2,6 @@
 
 import sys
 
-from .server import main
+from . import serve
 
-sys.exit(main(sys.argv[1:]))
+sys.exit(serve(sys.argv[1:]))

@@ -25,7 +25,7 @@ from lsprotocol import types as t
 from pygls.exceptions import FeatureRequestError
 from pygls.lsp.server import LanguageServer
 
-from .. import files
+from .. import __version__, files
 from ..config import CONFIG_FILE, Config, ConfigError, find_config_file, load_config
 from ..document import Document, language_for_path
 from ..engine import DocumentState, Engine
@@ -85,7 +85,7 @@ class OpenDocument:
 
 class ExhortServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("exhort", _version(), protocol_cls=ExhortProtocol, max_workers=4)
+        super().__init__("exhort", __version__, protocol_cls=ExhortProtocol, max_workers=4)
         self.documents: dict[str, OpenDocument] = {}
         self.encoding: Encoding = "utf-16"
         self.pull_mode = False
@@ -805,15 +805,6 @@ def _read_settings(raw: Any) -> dict[str, Any]:
     elif severity is not None:
         logger.warning("editor setting 'severity' must map rule codes to severities; ignored")
     return settings
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("exhort")
-    except Exception:
-        return "0.0.0"
 
 
 # -- handlers ----------------------------------------------------------------------------------
