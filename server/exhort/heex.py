@@ -21,7 +21,6 @@ import gc
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Iterator
 
@@ -46,26 +45,44 @@ SPECIAL_ATTRIBUTES = frozenset({":for", ":if", ":let", ":key"})
 # -- the tree ------------------------------------------------------------------------------
 
 
-@dataclass(eq=False, slots=True)
+# Plain classes with __slots__ and a short positional __init__: a template builds thousands of
+# these, and a dataclass's keyword defaults and default factories cost about twice as much each.
+
+
 class Attribute:
     """`name="v"`, `name={expr}`, bare `name`, or a root spread `{@rest}` (kind "spread")."""
 
-    name: str
-    kind: str  # "string", "expr", "bare", "spread"
-    start: int
-    end: int
-    name_start: int
-    name_end: int
-    value_start: int = -1  # content range: inside the quotes or braces
-    value_end: int = -1
-    value: str | None = None  # the string content, or the expression text
+    __slots__ = ("name", "kind", "start", "end", "name_start", "name_end", "value_start", "value_end", "_data")
+
+    def __init__(self, data: bytes, name: str, kind: str, start: int, end: int, name_start: int, name_end: int,
+                 value_start: int = -1, value_end: int = -1) -> None:
+        self._data = data
+        self.name = name
+        self.kind = kind  # "string", "expr", "bare", "spread"
+        self.start = start
+        self.end = end
+        self.name_start = name_start
+        self.name_end = name_end
+        self.value_start = value_start  # content range: inside the quotes or braces
+        self.value_end = value_end
+
+    def __repr__(self) -> str:
+        return f"<Attribute {self.kind} {self.name!r} {self.start}-{self.end}>"
+
+    @property
+    def value(self) -> str | None:
+        """The string content, or the expression text (None for a bare name).
+
+        Decoded on access: rules read the values of a few attributes, the reader sees them all."""
+        if self.kind == "bare":
+            return None
+        return self._data[self.value_start : self.value_end].decode("utf-8", errors="replace")
 
     @property
     def special(self) -> bool:
         return self.name in SPECIAL_ATTRIBUTES
 
 
-@dataclass(eq=False, slots=True)
 class HNode:
     """One node of a template. kind is one of:
 
@@ -77,28 +94,33 @@ class HNode:
     - "comment": `<!-- -->`, `<%!-- --%>` or `<%# %>`.
     """
 
-    kind: str
-    start: int
-    end: int
-    parent: "HNode | None" = None
-    children: list["HNode"] = field(default_factory=list)
-    # elements
-    name: str = ""
-    name_start: int = -1
-    name_end: int = -1
-    attrs: list[Attribute] = field(default_factory=list)
-    start_tag_end: int = -1
-    self_closing: bool = False
-    closed: bool = False  # an end tag was found (or self-closing / void)
-    end_tag_start: int = -1
-    # expressions and EEx
-    code_start: int = -1
-    code_end: int = -1
-    output: bool = False  # `<%=` rather than `<%`
-    end_directive: tuple[int, int] | None = None  # `<% end %>` range of an eex_block
-    # (start, end, code_start, code_end); an empty tuple until the first clause (most nodes have none)
-    clauses: "list[tuple[int, int, int, int]] | tuple[()]" = ()
-    no_curly: bool = False  # inside phx-no-curly-interpolation: `{` is text
+    __slots__ = ("kind", "start", "end", "parent", "children", "name", "name_start", "name_end", "attrs",
+                 "start_tag_end", "self_closing", "closed", "end_tag_start", "code_start", "code_end", "output",
+                 "end_directive", "clauses", "no_curly")
+
+    def __init__(self, kind: str, start: int, end: int, parent: "HNode | None" = None) -> None:
+        self.kind = kind
+        self.start = start
+        self.end = end
+        self.parent = parent
+        self.children: list[HNode] = []
+        # elements
+        self.name = ""
+        self.name_start = -1
+        self.name_end = -1
+        self.attrs: list[Attribute] = []
+        self.start_tag_end = -1
+        self.self_closing = False
+        self.closed = False  # an end tag was found (or self-closing / void)
+        self.end_tag_start = -1
+        # expressions and EEx
+        self.code_start = -1
+        self.code_end = -1
+        self.output = False  # `<%=` rather than `<%`
+        self.end_directive: tuple[int, int] | None = None  # `<% end %>` range of an eex_block
+        # (start, end, code_start, code_end); an empty tuple until the first clause (most nodes have none)
+        self.clauses: list[tuple[int, int, int, int]] | tuple[()] = ()
+        self.no_curly = False  # inside phx-no-curly-interpolation: `{` is text
 
     def __repr__(self) -> str:
         label = self.name or self.kind
@@ -238,7 +260,8 @@ class _Reader:
             if data[at] == 123:  # `{`
                 simple = simple_code(data, at + 1, end)
                 close = simple.end() - 1 if simple is not None else skip_code(data, at + 1, end)
-                node = HNode("expr", at, min(close + 1, end), top, code_start=at + 1, code_end=close)
+                node = HNode("expr", at, min(close + 1, end), top)
+                node.code_start, node.code_end = at + 1, close
                 top.children.append(node)
                 self.pos = node.end
             elif at + 1 < end and data[at + 1] in _TAG_FIRST_BYTES:  # the common case: a start tag
@@ -311,7 +334,7 @@ class _Reader:
         if kind == "end":
             block = next((n for n in reversed(self.stack) if n.kind == "eex_block"), None)
             if block is None:
-                self._add(HNode("eex", at, stop, code_start=code_start, code_end=code_end, output=output))
+                self._add(_eex_node("eex", at, stop, code_start, code_end, output))
                 return
             while self.stack[-1] is not block:
                 self._close(self.stack.pop(), at, closed=False)
@@ -328,10 +351,9 @@ class _Reader:
                     block.clauses = []
                 block.clauses.append((at, stop, code_start, code_end))
                 return
-            self._add(HNode("eex", at, stop, code_start=code_start, code_end=code_end, output=output))
+            self._add(_eex_node("eex", at, stop, code_start, code_end, output))
             return
-        node = HNode("eex_block" if kind == "start" else "eex", at, stop, code_start=code_start,
-                     code_end=code_end, output=output)
+        node = _eex_node("eex_block" if kind == "start" else "eex", at, stop, code_start, code_end, output)
         self._add(node)
         if kind == "start":
             node.start_tag_end = stop
@@ -381,7 +403,8 @@ class _Reader:
             kind = "component"
         else:
             kind = "tag"
-        node = HNode(kind, at, end, name=name, name_start=name_start, name_end=pos)
+        node = HNode(kind, at, end)
+        node.name, node.name_start, node.name_end = name, name_start, pos
         attrs = node.attrs
         finished = False
         token = _ATTR_TOKEN.match
@@ -396,9 +419,8 @@ class _Reader:
                 name_start, name_end = found.span(1)
                 value_start, value_end = found.span(2)
                 pos = found.end()
-                attrs.append(Attribute(data[name_start:name_end].decode("utf-8", errors="replace"), "string",
-                                       name_start, pos, name_start, name_end, value_start, value_end,
-                                       data[value_start:value_end].decode("utf-8", errors="replace")))
+                attrs.append(Attribute(data, data[name_start:name_end].decode("utf-8", errors="replace"), "string",
+                                       name_start, pos, name_start, name_end, value_start, value_end))
                 continue
             if group == 3:  # name={
                 name_start, name_end = found.span(1)
@@ -406,13 +428,12 @@ class _Reader:
                 simple = simple_code(data, value_start, end)
                 close = simple.end() - 1 if simple is not None else skip_code(data, value_start, end)
                 pos = min(close + 1, end)
-                attrs.append(Attribute(data[name_start:name_end].decode("utf-8", errors="replace"), "expr",
-                                       name_start, pos, name_start, name_end, value_start, close,
-                                       data[value_start:close].decode("utf-8", errors="replace")))
+                attrs.append(Attribute(data, data[name_start:name_end].decode("utf-8", errors="replace"), "expr",
+                                       name_start, pos, name_start, name_end, value_start, close))
                 continue
             if group == 1:  # a name, maybe with a value the slow path reads
                 name_start, name_end = found.span(1)
-                attribute = Attribute(data[name_start:name_end].decode("utf-8", errors="replace"), "bare",
+                attribute = Attribute(data, data[name_start:name_end].decode("utf-8", errors="replace"), "bare",
                                       name_start, name_end, name_start, name_end)
                 attrs.append(attribute)
                 pos = self._attr_value(attribute, name_end)
@@ -428,8 +449,7 @@ class _Reader:
             if group == 6:  # `{...}` spread
                 close = skip_code(data, pos, end)
                 stop = min(close + 1, end)
-                attrs.append(Attribute("", "spread", pos - 1, stop, pos - 1, pos - 1, pos, close,
-                                       data[pos:close].decode("utf-8", errors="replace")))
+                attrs.append(Attribute(data, "", "spread", pos - 1, stop, pos - 1, pos - 1, pos, close))
                 pos = stop
                 continue
             if group == 7:  # half-typed tag: the next markup starts at `<`
@@ -469,20 +489,17 @@ class _Reader:
             stop = end if close < 0 else close + 1
             attribute.kind = "string"
             attribute.value_start, attribute.value_end = pos + 1, (end if close < 0 else close)
-            attribute.value = data[attribute.value_start : attribute.value_end].decode("utf-8", errors="replace")
             attribute.end = pos = stop
         elif quote == b"{":
             close = skip_code(data, pos + 1, end)
             attribute.kind = "expr"
             attribute.value_start, attribute.value_end = pos + 1, close
-            attribute.value = data[pos + 1 : close].decode("utf-8", errors="replace")
             attribute.end = pos = min(close + 1, end)
         else:
             bare = _BARE_VALUE.match(data, pos, end)
             if bare is not None and not data.startswith(b"/>", pos):
                 attribute.kind = "string"
                 attribute.value_start, attribute.value_end = bare.start(), bare.end()
-                attribute.value = bare.group().decode("utf-8", errors="replace")
                 attribute.end = pos = bare.end()
         return pos
 
@@ -503,6 +520,12 @@ class _Reader:
             self.pos = match.start()
             self._end_tag(match.start())
             return
+
+
+def _eex_node(kind: str, start: int, end: int, code_start: int, code_end: int, output: bool) -> HNode:
+    node = HNode(kind, start, end)
+    node.code_start, node.code_end, node.output = code_start, code_end, output
+    return node
 
 
 def eex_kind(code: bytes) -> str:
