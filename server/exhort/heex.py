@@ -215,63 +215,72 @@ def read(data: bytes | str, start: int = 0, end: int | None = None) -> Template:
 
 # -- the reader ----------------------------------------------------------------------------
 
-_TEXT_SPECIAL = re.compile(rb"[<{]")
-_LT_ONLY = re.compile(rb"<")
-_NAME = re.compile(rb"[^\s/>{}\"'=<]+")
-_TAG_FIRST_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.:_")  # as ints
-_SPACE = re.compile(rb"\s*")
-# One start-tag token after optional space. Groups: 1 name (2 its "value" | 3 its `={`), 4 `>`,
-# 5 `/>`, 6 a `{` spread, 7 `<`, 8 a stray `/`, quote, `=` or `}`.
-_ATTR_TOKEN = re.compile(
-    rb'\s*(?:([^\s/>{}"\'=<]+)(?:\s*=\s*(?:"([^"]*)"|(\{)))?|(>)|(/>)|(\{)|(<)|([/"\'=}]))'
+_NAME_BYTE = rb"[^\s/>{}\"'=<]"  # of a tag or attribute name
+_NAME = re.compile(_NAME_BYTE + rb"+")
+# Text and the markup that ends it, in one match. Groups: 1 a `{` (2 its `}` when the expression has
+# no nesting, strings or sigils), 3 a start tag's name, 4 an end tag's name (`</name ...>`), 5 any
+# other `<` (EEx, comments, doctype, a half-typed end tag, text); none at the end of the template.
+_MARKUP = re.compile(
+    rb"[^<{]*+(?:(\{)(?:[^{}\"'#?~\\]*+(\}))?|<([A-Za-z.:_]" + _NAME_BYTE + rb"*+)|</(" + _NAME_BYTE
+    + rb"*+)[^<>]*+>|(<))?"
 )
-_END_TAG = re.compile(rb'([^\s/>{}"\'=<]*)[^<>]*>')
+_SPACE = re.compile(rb"\s*")
+# One start-tag token after optional space. Groups: 1 name (2 its "value" | 3 its `={`, 4 the `}`
+# closing an expression with no nesting, strings or sigils), 5 `>`, 6 `/>`, 7 a `{` spread, 8 `<`,
+# 9 a stray `/`, quote, `=` or `}`.
+_ATTR_TOKEN = re.compile(
+    rb"\s*+(?:(" + _NAME_BYTE + rb"++)(?:\s*+=\s*+(?:\"([^\"]*+)\"|(\{)(?:[^{}\"'#?~\\]*+(\}))?))?"
+    rb"|(>)|(/>)|(\{)|(<)|([/\"'=}]))"
+)
 _BARE_VALUE = re.compile(rb"[^\s>]+")
 _CODE_SPECIAL = re.compile(rb"[{}\"'#?~\\]")
 _SIMPLE_CODE = re.compile(rb"[^{}\"'#?~\\]*\}")
-_EEX_END = re.compile(rb"\bend\b")
 
 
 class _Reader:
+    """Reads data[start:end] into root. Each step takes the position to read at and returns the next one."""
+
     def __init__(self, data: bytes, start: int, end: int, root: HNode) -> None:
         self.data = data
-        self.pos = start
+        self.start = start
         self.end = end
         self.root = root
         self.stack: list[HNode] = [root]
 
     # -- driver
     def read(self) -> None:
-        data, end = self.data, self.end
-        simple_code = _SIMPLE_CODE.match
-        text_special, lt_only = _TEXT_SPECIAL.search, _LT_ONLY.search
-        stack = self.stack
-        while self.pos < end:
+        data, end, stack = self.data, self.end, self.stack
+        markup = _MARKUP.match
+        pos = self.start
+        while pos < end:
             top = stack[-1]
             if top.name in _RAW_TEXT_NAMES and top.kind == "tag" and not top.closed:
-                self._raw_text(top)
+                pos = self._raw_text(top, pos)
                 continue
-            match = (lt_only if top.no_curly else text_special)(data, self.pos, end)
-            if match is None:
-                self.pos = end
-                break
-            at = match.start()
-            self.pos = at
-            if data[at] == 123:  # `{`
-                simple = simple_code(data, at + 1, end)
-                close = simple.end() - 1 if simple is not None else skip_code(data, at + 1, end)
-                node = HNode("expr", at, min(close + 1, end), top)
+            if top.no_curly:  # `{` is text here: go to the next `<`
+                pos = data.find(b"<", pos, end)
+                if pos < 0:
+                    break
+            found = markup(data, pos, end)
+            group = found.lastindex
+            if group == 3:  # the common case: a start tag
+                pos = self._start_tag(found)
+            elif group == 4:
+                pos = found.end()
+                self._end_tag(found.start(4) - 2, found.group(4).decode("utf-8", errors="replace"), pos)
+            elif group == 2 or group == 1:  # `{...}`
+                at = found.start(1)
+                close = found.start(2) if group == 2 else skip_nested_code(data, at + 1, end)
+                pos = min(close + 1, end)
+                node = HNode("expr", at, pos, top)
                 node.code_start, node.code_end = at + 1, close
                 top.children.append(node)
-                self.pos = node.end
-            elif at + 1 < end and data[at + 1] in _TAG_FIRST_BYTES:  # the common case: a start tag
-                self._start_tag(at)
-            elif at + 1 < end and data[at + 1] == 47:  # `</`
-                self._end_tag(at)
-            else:
-                self._angle(at)
-        for node in self.stack[1:]:
-            self._close(node, end, closed=False)
+            elif group == 5:
+                pos = self._angle(found.start(5))
+            else:  # only text left
+                break
+        for node in stack[1:]:
+            _close(node, end, False)
         self.stack = [self.root]
 
     def _add(self, node: HNode) -> None:
@@ -279,120 +288,103 @@ class _Reader:
         node.parent = parent
         parent.children.append(node)
 
-    def _close(self, node: HNode, end: int, *, closed: bool) -> None:
-        node.end = max(end, node.start_tag_end if node.start_tag_end > 0 else node.start)
-        node.closed = closed
-
     # -- `<`
-    def _angle(self, at: int) -> None:
+    def _angle(self, at: int) -> int:
+        """A `<` that starts no tag: EEx, a comment, a doctype, a half-typed end tag, or text."""
         data, end = self.data, self.end
         following = data[at + 1 : at + 2]
-        if following and following[0] in _TAG_FIRST_BYTES:  # the common case: a start tag
-            if at + 1 < end:
-                self._start_tag(at)
-            else:
-                self.pos = at + 1
-        elif following == b"/":
-            self._end_tag(at)
-        elif following == b"%":
+        if following == b"/":
+            return self._half_typed_end_tag(at)
+        if following == b"%":
             if data.startswith(b"<%!--", at):
                 close = data.find(b"--%>", at + 5, end)
                 stop = end if close < 0 else close + 4
                 self._add(HNode("comment", at, stop))
-                self.pos = stop
-            elif data.startswith(b"<%#", at):
+                return stop
+            if data.startswith(b"<%#", at):
                 close = data.find(b"%>", at + 3, end)
                 stop = end if close < 0 else close + 2
                 self._add(HNode("comment", at, stop))
-                self.pos = stop
-            elif data.startswith(b"<%%", at):  # escaped literal `<%`
-                self.pos = at + 3
-            else:
-                self._eex(at)
-        elif following == b"!":
+                return stop
+            if data.startswith(b"<%%", at):  # escaped literal `<%`
+                return at + 3
+            return self._eex(at)
+        if following == b"!":
             if data.startswith(b"<!--", at):
                 close = data.find(b"-->", at + 4, end)
                 stop = end if close < 0 else close + 3
                 self._add(HNode("comment", at, stop))
-                self.pos = stop
-            else:  # doctype
-                close = data.find(b">", at, end)
-                self.pos = end if close < 0 else close + 1
-        else:
-            self.pos = at + 1
+                return stop
+            close = data.find(b">", at, end)  # doctype
+            return end if close < 0 else close + 1
+        return at + 1
 
-    def _eex(self, at: int) -> None:
-        data, end = self.data, self.end
+    def _eex(self, at: int) -> int:
+        data, end, stack = self.data, self.end, self.stack
         output = data.startswith(b"<%=", at)
         code_start = at + (3 if output else 2)
         close = data.find(b"%>", code_start, end)
         code_end = end if close < 0 else close
         stop = end if close < 0 else close + 2
-        self.pos = stop
         code = data[code_start:code_end].strip()
         kind = eex_kind(code)
         if kind == "end":
-            block = next((n for n in reversed(self.stack) if n.kind == "eex_block"), None)
+            block = next((n for n in reversed(stack) if n.kind == "eex_block"), None)
             if block is None:
                 self._add(_eex_node("eex", at, stop, code_start, code_end, output))
-                return
-            while self.stack[-1] is not block:
-                self._close(self.stack.pop(), at, closed=False)
-            self.stack.pop()
+                return stop
+            while stack[-1] is not block:
+                _close(stack.pop(), at, False)
+            stack.pop()
             block.end_directive = (at, stop)
-            self._close(block, stop, closed=True)
-            return
+            _close(block, stop, True)
+            return stop
         if kind == "middle":
-            block = next((n for n in reversed(self.stack) if n.kind == "eex_block"), None)
+            block = next((n for n in reversed(stack) if n.kind == "eex_block"), None)
             if block is not None:
-                while self.stack[-1] is not block:
-                    self._close(self.stack.pop(), at, closed=False)
+                while stack[-1] is not block:
+                    _close(stack.pop(), at, False)
                 if not block.clauses:
                     block.clauses = []
                 block.clauses.append((at, stop, code_start, code_end))
-                return
+                return stop
             self._add(_eex_node("eex", at, stop, code_start, code_end, output))
-            return
+            return stop
         node = _eex_node("eex_block" if kind == "start" else "eex", at, stop, code_start, code_end, output)
         self._add(node)
         if kind == "start":
             node.start_tag_end = stop
-            self.stack.append(node)
+            stack.append(node)
+        return stop
 
-    def _end_tag(self, at: int) -> None:
-        data, end = self.data, self.end
-        quick = _END_TAG.match(data, at + 2, end)
-        if quick is not None:  # the common case: `</name>`
-            name = quick.group(1).decode("utf-8", errors="replace")
-            stop = quick.end()
-        else:
-            match = _NAME.match(data, at + 2, end)
-            name = match.group().decode("utf-8", errors="replace") if match else ""
-            close = data.find(b">", at + 2, end)
-            lt = data.find(b"<", at + 2, end)
-            if close < 0 or (0 <= lt < close):  # half-typed: `</div` followed by more markup
-                stop = match.end() if match else at + 2
-            else:
-                stop = close + 1
-        self.pos = stop
-        # the nearest open element of that name, without crossing an EEx block
-        for index in range(len(self.stack) - 1, 0, -1):
-            node = self.stack[index]
+    def _half_typed_end_tag(self, at: int) -> int:
+        """`</name` with no `>` before the next markup: the name ends it."""
+        match = _NAME.match(self.data, at + 2, self.end)
+        name = match.group().decode("utf-8", errors="replace") if match else ""
+        stop = match.end() if match else at + 2
+        self._end_tag(at, name, stop)
+        return stop
+
+    def _end_tag(self, at: int, name: str, stop: int) -> None:
+        """Close the nearest open element of that name, without crossing an EEx block."""
+        stack = self.stack
+        for index in range(len(stack) - 1, 0, -1):
+            node = stack[index]
             if node.kind == "eex_block":
                 return
             if node.name == name:
-                while len(self.stack) > index + 1:
-                    self._close(self.stack.pop(), at, closed=False)
-                self.stack.pop()
+                while len(stack) > index + 1:
+                    _close(stack.pop(), at, False)
+                stack.pop()
                 node.end_tag_start = at
-                self._close(node, stop, closed=True)
+                _close(node, stop, True)
                 return
 
-    def _start_tag(self, at: int) -> None:
+    def _start_tag(self, found: "re.Match[bytes]") -> int:
+        """The start tag whose name is group 3 of a _MARKUP match."""
         data, end = self.data, self.end
-        match = _NAME.match(data, at + 1, end)
-        assert match is not None
-        name_start, pos = match.span()
+        name_start, pos = found.span(3)
+        at = name_start - 1
         name = data[name_start:pos].decode("utf-8", errors="replace")
         first = name[0]
         if first == ".":
@@ -408,7 +400,6 @@ class _Reader:
         attrs = node.attrs
         finished = False
         token = _ATTR_TOKEN.match
-        simple_code = _SIMPLE_CODE.match
         while pos < end:
             found = token(data, pos, end)
             if found is None:  # only space left
@@ -417,16 +408,18 @@ class _Reader:
             group = found.lastindex
             if group == 2:  # name="value": the common case
                 name_start, name_end = found.span(1)
-                value_start, value_end = found.span(2)
                 pos = found.end()
                 attrs.append(Attribute(data, data[name_start:name_end].decode("utf-8", errors="replace"), "string",
-                                       name_start, pos, name_start, name_end, value_start, value_end))
+                                       name_start, pos, name_start, name_end, found.start(2), pos - 1))
                 continue
-            if group == 3:  # name={
+            if group == 5:  # `>`
+                pos = found.end()
+                finished = True
+                break
+            if group == 4 or group == 3:  # name={...}
                 name_start, name_end = found.span(1)
-                value_start = found.end()
-                simple = simple_code(data, value_start, end)
-                close = simple.end() - 1 if simple is not None else skip_code(data, value_start, end)
+                value_start = found.end(3)
+                close = found.start(4) if group == 4 else skip_nested_code(data, value_start, end)
                 pos = min(close + 1, end)
                 attrs.append(Attribute(data, data[name_start:name_end].decode("utf-8", errors="replace"), "expr",
                                        name_start, pos, name_start, name_end, value_start, close))
@@ -439,25 +432,21 @@ class _Reader:
                 pos = self._attr_value(attribute, name_end)
                 continue
             pos = found.end()
-            if group == 4:  # `>`
-                finished = True
-                break
-            if group == 5:  # `/>`
+            if group == 6:  # `/>`
                 node.self_closing = True
                 finished = True
                 break
-            if group == 6:  # `{...}` spread
+            if group == 7:  # `{...}` spread
                 close = skip_code(data, pos, end)
                 stop = min(close + 1, end)
                 attrs.append(Attribute(data, "", "spread", pos - 1, stop, pos - 1, pos - 1, pos, close))
                 pos = stop
                 continue
-            if group == 7:  # half-typed tag: the next markup starts at `<`
+            if group == 8:  # half-typed tag: the next markup starts at `<`
                 pos -= 1
                 break
-            # group 8: a stray `/`, quote, `=` or `}`: skip it
+            # group 9: a stray `/`, quote, `=` or `}`: skip it
         node.start_tag_end = pos
-        self.pos = pos
         parent = self.stack[-1]
         node.parent = parent
         parent.children.append(node)
@@ -465,16 +454,17 @@ class _Reader:
         if node.self_closing or lower in VOID_TAGS:
             node.closed = True
             node.end = pos
-            return
+            return pos
         if not finished:  # unterminated start tag: no children
             node.end = pos
-            return
+            return pos
         node.no_curly = parent.no_curly or (
             data.find(b"phx-no-curly-interpolation", at, pos) >= 0 and node.attr("phx-no-curly-interpolation") is not None
         )
         self.stack.append(node)
         if lower in RAW_TEXT_TAGS:
-            self._raw_text(node)
+            return self._raw_text(node, pos)
+        return pos
 
     def _attr_value(self, attribute: Attribute, pos: int) -> int:
         """After an attribute's name: an optional `= value` (the less common shapes)."""
@@ -503,23 +493,26 @@ class _Reader:
                 attribute.end = pos = bare.end()
         return pos
 
-    def _raw_text(self, node: HNode) -> None:
+    def _raw_text(self, node: HNode, pos: int) -> int:
         """Inside <script>/<style>: only `</name` ends the text (and `<%= %>` still counts)."""
         data, end = self.data, self.end
-        pattern = re.compile(rb"</" + re.escape(node.name.encode()) + rb"\s*>|<%", re.I)
+        pattern = re.compile(rb"</(" + re.escape(node.name.encode()) + rb")\s*>|<%", re.I)
         while True:
-            match = pattern.search(data, self.pos, end)
+            match = pattern.search(data, pos, end)
             if match is None:
-                self.pos = end
-                return
-            if match.group() == b"<%":
-                self._eex(match.start())
+                return end
+            if match.lastindex is None:  # `<%`
+                pos = self._eex(match.start())
                 if self.stack[-1] is not node:
-                    return
+                    return pos
                 continue
-            self.pos = match.start()
-            self._end_tag(match.start())
-            return
+            self._end_tag(match.start(), match.group(1).decode("utf-8", errors="replace"), match.end())
+            return match.end()
+
+
+def _close(node: HNode, end: int, closed: bool) -> None:
+    node.end = max(end, node.start_tag_end if node.start_tag_end > 0 else node.start)
+    node.closed = closed
 
 
 def _eex_node(kind: str, start: int, end: int, code_start: int, code_end: int, output: bool) -> HNode:
@@ -550,6 +543,11 @@ def skip_code(data: bytes, pos: int, end: int) -> int:
     simple = _SIMPLE_CODE.match(data, pos, end)
     if simple is not None:  # the common case: no nesting, strings or sigils
         return simple.end() - 1
+    return skip_nested_code(data, pos, end)
+
+
+def skip_nested_code(data: bytes, pos: int, end: int) -> int:
+    """skip_code for code that nests braces or has strings, sigils, `?` or comments."""
     stack: list[tuple[str, bytes]] = []  # ("code", b"") frames and ("str", terminator) frames
     depth = [0]
     search = _CODE_SPECIAL.search
