@@ -233,7 +233,12 @@ _ATTR_TOKEN = re.compile(
     rb"|(>)|(/>)|(\{)|(<)|([/\"'=}]))"
 )
 _BARE_VALUE = re.compile(rb"[^\s>]+")
-_CODE_SPECIAL = re.compile(rb"[{}\"'#?~\\]")
+# Code up to the next byte that matters to skip_nested_code, and that byte. Groups: 1 `{`, 2 `}`, 3 a
+# quote opening a string or charlist with escapes, interpolation or no end (or a heredoc), 4 a
+# backslash, 5 `?`, 6 `#`, 7 `~`; none when a plain string or charlist was read whole.
+_CODE_TOKEN = re.compile(
+    rb"[^{}\"'#?~\\]*+(?:(\{)|(\})|\"(?!\"\")[^\"\\#]*+\"|'(?!'')[^'\\#]*+'|([\"'])|(\\)|(\?)|(#)|(~))"
+)
 _SIMPLE_CODE = re.compile(rb"[^{}\"'#?~\\]*\}")
 
 
@@ -550,7 +555,7 @@ def skip_nested_code(data: bytes, pos: int, end: int) -> int:
     """skip_code for code that nests braces or has strings, sigils, `?` or comments."""
     stack: list[tuple[str, bytes]] = []  # ("code", b"") frames and ("str", terminator) frames
     depth = [0]
-    search = _CODE_SPECIAL.search
+    token = _CODE_TOKEN.match
     while pos < end:
         if stack and stack[-1][0] == "str":
             terminator = stack[-1][1]
@@ -584,15 +589,17 @@ def skip_nested_code(data: bytes, pos: int, end: int) -> int:
                 index += 1
             pos = index
             continue
-        match = search(data, pos, end)
-        if match is None:
+        found = token(data, pos, end)
+        if found is None:
             return end
-        at = match.start()
-        char = data[at : at + 1]
-        pos = at + 1
-        if char == b"{":
+        pos = found.end()
+        group = found.lastindex
+        if group is None:  # a string with no escapes or interpolation
+            continue
+        at = pos - 1
+        if group == 1:  # `{`
             depth[-1] += 1
-        elif char == b"}":
+        elif group == 2:  # `}`
             if depth[-1] == 0:
                 if not stack:
                     return at
@@ -600,25 +607,26 @@ def skip_nested_code(data: bytes, pos: int, end: int) -> int:
                 depth.pop()
                 continue
             depth[-1] -= 1
-        elif char in (b'"', b"'"):
+        elif group == 3:  # a quote
+            char = data[at : at + 1]
             triple = char * 3
             if data.startswith(triple, at):
                 stack.append(("str", triple))
                 pos = at + 3
             else:
                 stack.append(("str", char))
-        elif char == b"\\":
+        elif group == 4:  # backslash
             pos = at + 2
-        elif char == b"?":
+        elif group == 5:  # `?`
             previous = data[at - 1 : at] if at > 0 else b" "
             if not (previous.isalnum() or previous in b"_?!"):
                 pos = at + (3 if data[at + 1 : at + 2] == b"\\" else 2)
-        elif char == b"#":
+        elif group == 6:  # `#`: a comment
             newline = data.find(b"\n", at, end)
             if newline < 0:
                 return end
             pos = newline + 1
-        elif char == b"~":
+        else:  # `~`
             pos = _skip_sigil(data, at, end, stack, depth)
     return end
 
