@@ -218,11 +218,12 @@ def read(data: bytes | str, start: int = 0, end: int | None = None) -> Template:
 _NAME_BYTE = rb"[^\s/>{}\"'=<]"  # of a tag or attribute name
 _NAME = re.compile(_NAME_BYTE + rb"+")
 # Text and the markup that ends it, in one match. Groups: 1 a `{` (2 its `}` when the expression has
-# no nesting, strings or sigils), 3 a start tag's name, 4 an end tag's name (`</name ...>`), 5 any
-# other `<` (EEx, comments, doctype, a half-typed end tag, text); none at the end of the template.
+# no nesting, strings or sigils), 3 a start tag's name, 4 an end tag's name (`</name ...>`), 5 the
+# `<%` of an EEx tag, 6 any other `<` (comments, doctype, a half-typed end tag, text); none at the
+# end of the template.
 _MARKUP = re.compile(
     rb"[^<{]*+(?:(\{)(?:[^{}\"'#?~\\]*+(\}))?|<([A-Za-z.:_]" + _NAME_BYTE + rb"*+)|</(" + _NAME_BYTE
-    + rb"*+)[^<>]*+>|(<))?"
+    + rb"*+)[^<>]*+>|(<%)(?=[^!#%])|(<))?"
 )
 _SPACE = re.compile(rb"\s*")
 # One start-tag token after optional space. Groups: 1 name (2 its "value" | 3 its `={`, 4 the `}`
@@ -281,7 +282,9 @@ class _Reader:
                 node.code_start, node.code_end = at + 1, close
                 top.children.append(node)
             elif group == 5:
-                pos = self._angle(found.start(5))
+                pos = self._eex(found.start(5))
+            elif group == 6:
+                pos = self._angle(found.start(6))
             else:  # only text left
                 break
         for node in stack[1:]:
@@ -334,7 +337,7 @@ class _Reader:
         code = data[code_start:code_end].strip()
         kind = eex_kind(code)
         if kind == "end":
-            block = next((n for n in reversed(stack) if n.kind == "eex_block"), None)
+            block = self._innermost_block()
             if block is None:
                 self._add(_eex_node("eex", at, stop, code_start, code_end, output))
                 return stop
@@ -345,7 +348,7 @@ class _Reader:
             _close(block, stop, True)
             return stop
         if kind == "middle":
-            block = next((n for n in reversed(stack) if n.kind == "eex_block"), None)
+            block = self._innermost_block()
             if block is not None:
                 while stack[-1] is not block:
                     _close(stack.pop(), at, False)
@@ -362,6 +365,12 @@ class _Reader:
             stack.append(node)
         return stop
 
+    def _innermost_block(self) -> HNode | None:
+        for node in reversed(self.stack):
+            if node.kind == "eex_block":
+                return node
+        return None
+
     def _half_typed_end_tag(self, at: int) -> int:
         """`</name` with no `>` before the next markup: the name ends it."""
         match = _NAME.match(self.data, at + 2, self.end)
@@ -373,14 +382,12 @@ class _Reader:
     def _end_tag(self, at: int, name: str, stop: int) -> None:
         """Close the nearest open element of that name, without crossing an EEx block."""
         stack = self.stack
-        for index in range(len(stack) - 1, 0, -1):
-            node = stack[index]
-            if node.kind == "eex_block":
+        for node in reversed(stack):
+            if node.kind == "eex_block" or node is self.root:
                 return
             if node.name == name:
-                while len(stack) > index + 1:
-                    _close(stack.pop(), at, False)
-                stack.pop()
+                while (inner := stack.pop()) is not node:
+                    _close(inner, at, False)
                 node.end_tag_start = at
                 _close(node, stop, True)
                 return
@@ -406,6 +413,10 @@ class _Reader:
         finished = False
         token = _ATTR_TOKEN.match
         while pos < end:
+            if data[pos] == 62:  # `>` right after the name or a value (the common end): no regex needed
+                pos += 1
+                finished = True
+                break
             found = token(data, pos, end)
             if found is None:  # only space left
                 pos = end
