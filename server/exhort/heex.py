@@ -215,22 +215,51 @@ def read(data: bytes | str, start: int = 0, end: int | None = None) -> Template:
 
 # -- the reader ----------------------------------------------------------------------------
 
+# The common shapes of the Elixir code inside `{...}`, read by one regex exactly as skip_nested_code
+# reads them: names, strings and charlists (with plain `#{...}` interpolation), sigils, one level of
+# nested braces (`%{id: 1}`, `{id, row} <- @rows`). Code of any other shape (comments, heredocs,
+# character literals, deeper nesting) fails to match and is left to skip_nested_code.
+_PLAIN_CODE = rb"[^{}\"'#?~\\]++"  # bytes that mean nothing to skip_nested_code
+_NAME_QUESTION = rb"(?<=[A-Za-z0-9_?!])\?"  # `?` ending a name (`@open?`), not a character literal
+_ESCAPE = rb"\\[\s\S]"
+
+
+def _quoted(quote: bytes, interpolated: bytes | None) -> bytes:
+    """A string or charlist (not a heredoc) whose `#{...}` hold `interpolated` code (or are text)."""
+    interpolation = rb"|#\{" + interpolated + rb"\}" if interpolated else b""
+    return (quote + b"(?!" + quote * 2 + b")(?:[^" + quote + rb"\\#]++|" + _ESCAPE + rb"|#(?!\{)" + interpolation
+            + b")*+" + quote)
+
+
+def _delimited(opener: bytes, closer: bytes) -> bytes:
+    """A sigil's body between delimiters that are not quotes (no interpolation, no nesting)."""
+    return re.escape(opener) + b"(?:[^" + re.escape(opener + closer) + rb"\\]++|" + _ESCAPE + b")*+" + re.escape(closer)
+
+
+_INTERPOLATED_CODE = b"(?:" + b"|".join((_PLAIN_CODE, _NAME_QUESTION, _quoted(b'"', None), _quoted(b"'", None))) + b")*+"
+_STRING = _quoted(b'"', _INTERPOLATED_CODE) + b"|" + _quoted(b"'", _INTERPOLATED_CODE)
+_SIGIL = (rb"~[A-Za-z]++(?:" + _STRING + b"|"
+          + b"|".join(_delimited(bytes([o]), bytes([c])) for o, c in (b"//", b"||", b"()", b"[]", b"{}", b"<>"))
+          + b")")
+_CODE_ITEM = b"|".join((_PLAIN_CODE, _NAME_QUESTION, _STRING, _SIGIL))
+_SIMPLE_CODE_BODY = b"(?:" + _CODE_ITEM + rb"|\{(?:" + _CODE_ITEM + rb")*+\})*+"
+
 _NAME_BYTE = rb"[^\s/>{}\"'=<]"  # of a tag or attribute name
 _NAME = re.compile(_NAME_BYTE + rb"+")
-# Text and the markup that ends it, in one match. Groups: 1 a `{` (2 its `}` when the expression has
-# no nesting, strings or sigils), 3 a start tag's name, 4 an end tag's name (`</name ...>`), 5 the
-# `<%` of an EEx tag, 6 any other `<` (comments, doctype, a half-typed end tag, text); none at the
-# end of the template.
+# Text and the markup that ends it, in one match. Groups: 1 a `{` (2 its `}` when the code has one of
+# the common shapes), 3 a start tag's name, 4 an end tag's name (`</name ...>`), 5 the `<%` of an EEx
+# tag, 6 any other `<` (comments, doctype, a half-typed end tag, text); none at the end of the
+# template.
 _MARKUP = re.compile(
-    rb"[^<{]*+(?:(\{)(?:[^{}\"'#?~\\]*+(\}))?|<([A-Za-z.:_]" + _NAME_BYTE + rb"*+)|</(" + _NAME_BYTE
+    rb"[^<{]*+(?:(\{)(?:" + _SIMPLE_CODE_BODY + rb"(\}))?|<([A-Za-z.:_]" + _NAME_BYTE + rb"*+)|</(" + _NAME_BYTE
     + rb"*+)[^<>]*+>|(<%)(?=[^!#%])|(<))?"
 )
 _SPACE = re.compile(rb"\s*")
 # One start-tag token after optional space. Groups: 1 name (2 its "value" | 3 its `={`, 4 the `}`
-# closing an expression with no nesting, strings or sigils), 5 `>`, 6 `/>`, 7 a `{` spread, 8 `<`,
-# 9 a stray `/`, quote, `=` or `}`.
+# closing code of one of the common shapes), 5 `>`, 6 `/>`, 7 a `{` spread, 8 `<`, 9 a stray `/`,
+# quote, `=` or `}`.
 _ATTR_TOKEN = re.compile(
-    rb"\s*+(?:(" + _NAME_BYTE + rb"++)(?:\s*+=\s*+(?:\"([^\"]*+)\"|(\{)(?:[^{}\"'#?~\\]*+(\}))?))?"
+    rb"\s*+(?:(" + _NAME_BYTE + rb"++)(?:\s*+=\s*+(?:\"([^\"]*+)\"|(\{)(?:" + _SIMPLE_CODE_BODY + rb"(\}))?))?"
     rb"|(>)|(/>)|(\{)|(<)|([/\"'=}]))"
 )
 _BARE_VALUE = re.compile(rb"[^\s>]+")
@@ -240,7 +269,7 @@ _BARE_VALUE = re.compile(rb"[^\s>]+")
 _CODE_TOKEN = re.compile(
     rb"[^{}\"'#?~\\]*+(?:(\{)|(\})|\"(?!\"\")[^\"\\#]*+\"|'(?!'')[^'\\#]*+'|([\"'])|(\\)|(\?)|(#)|(~))"
 )
-_SIMPLE_CODE = re.compile(rb"[^{}\"'#?~\\]*\}")
+_SIMPLE_CODE = re.compile(_SIMPLE_CODE_BODY + rb"\}")
 
 
 class _Reader:
@@ -557,13 +586,13 @@ def skip_code(data: bytes, pos: int, end: int) -> int:
     sigils, character literals (`?{`) and comments.
     """
     simple = _SIMPLE_CODE.match(data, pos, end)
-    if simple is not None:  # the common case: no nesting, strings or sigils
+    if simple is not None:  # the common case: code of one of the common shapes
         return simple.end() - 1
     return skip_nested_code(data, pos, end)
 
 
 def skip_nested_code(data: bytes, pos: int, end: int) -> int:
-    """skip_code for code that nests braces or has strings, sigils, `?` or comments."""
+    """skip_code for code of any shape: nested braces and strings, heredocs, comments, `?{`..."""
     stack: list[tuple[str, bytes]] = []  # ("code", b"") frames and ("str", terminator) frames
     depth = [0]
     token = _CODE_TOKEN.match
