@@ -108,7 +108,9 @@ class Client:
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":")[1])
             body = stream.read(length)
-            self.messages.put((time.perf_counter(), json.loads(body)))
+            # Stamped on arrival: the client's own JSON parsing is not the server's latency.
+            arrived = time.perf_counter()
+            self.messages.put((arrived, json.loads(body)))
 
     def send(self, payload: dict) -> None:
         data = json.dumps(payload).encode()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exhort.config import Config, ConfigError, parse_config
-from exhort.document import Document
+from exhort.document import Document, TextChange
 from exhort.engine import DocumentState, Engine
 from exhort.findings import Severity
 from exhort.project import ProjectPath
@@ -201,3 +204,37 @@ def test_requires_tokens_skip_rules_and_extractors():
     index.update(Document("lib/a.ex", SOURCE))
     index.update(Document("lib/w.ex", "defmodule W do\n  use Oban.Worker\nend\n"))
     assert calls == ["lib/w.ex"] and [path for path, _ in index.facts("oban_only")] == ["lib/w.ex"]
+
+
+INCREMENTAL_SEED = "".join(
+    f"defmodule App.M{n} do\n  def a(x), do: length(x) > 0\n  def b(x), do: String.to_atom(x)\nend\n\n"
+    for n in range(6)
+) + "IO.inspect(:top)\n"
+INCREMENTAL_PIECES = ["x", " ", "\n", "|> f()", "end", "defmodule N do\n", '"', "#", "(", ")", "length(y) == 0",
+                      "String.to_atom(y)", "def c(z), do: z\n", "é", ""]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**31), st.lists(st.sampled_from(INCREMENTAL_PIECES), max_size=3),
+                          st.booleans()), min_size=1, max_size=14))
+def test_incremental_checks_equal_checks_from_scratch(steps):
+    """Edits, sometimes several between two checks: the kept state (form caches keyed by
+    bytes, forms found again by position through the edits) gives what a fresh check gives."""
+    engine = Engine()
+    state = DocumentState()
+    document = Document("lib/m.ex", INCREMENTAL_SEED)
+    engine.check(document, state=state)
+    for seed, pieces, check_now in steps:
+        rng = random.Random(seed)
+        size = len(document.data)
+        start = rng.randrange(size + 1)
+        end = min(size, start + rng.choice([0, 0, 1, 3, 20]))
+        document.apply(TextChange(start, end, "".join(pieces).encode()))
+        if not check_now:
+            continue
+        incremental = engine.check(document, state=state)
+        fresh = engine.check(Document("lib/m.ex", document.data))
+        assert incremental.findings == fresh.findings
+        lineage, revision, places = state.form_places
+        assert lineage is document.lineage and revision == document.revision
+        assert all(key == document.data[start:end] for start, (end, key) in places.items())

@@ -13,6 +13,7 @@ from .parsing import new_elixir_parser
 from .text import Encoding, LineIndex, line_starts
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
+EDIT_LOG_LIMIT = 64  # edits between two checks; more than that and caches rekey by text
 
 
 def language_for_path(path: str) -> str:
@@ -56,6 +57,11 @@ class Document:
         # Facts derived from this exact text (module headers, templates), shared by every rule
         # and extractor that reads the document; emptied by each edit.
         self.memo: dict = {}
+        # The edits since this text was loaded (bounded): a cache keyed by position can then
+        # tell which of its entries an edit left untouched (the engine's form keys).
+        self.lineage = object()  # replaced with the whole text: no position carries over
+        self.revision = 0
+        self._edit_log: list[tuple[int, int, int]] = []  # (start, old end, new end) per revision
         self._parser: ts.Parser | None = None
         self.tree: ts.Tree | None = None
         if self.language == "elixir":
@@ -85,9 +91,20 @@ class Document:
         copy.path, copy.language, copy.data, copy.lines = self.path, self.language, self.data, self.lines
         copy._has_lone_cr = self._has_lone_cr
         copy.memo = {}
+        copy.lineage, copy.revision, copy._edit_log = self.lineage, self.revision, list(self._edit_log)
         copy._parser = None
         copy.tree = self.tree.copy() if self.tree is not None else None
         return copy
+
+    def edits_since(self, lineage: object, revision: int) -> list[tuple[int, int, int]] | None:
+        """The (start, old end, new end) byte edits made after `revision` of `lineage`, in
+        order; None when they are unknown (another text, or older than the log keeps)."""
+        if lineage is not self.lineage or revision > self.revision:
+            return None
+        count = self.revision - revision
+        if count > len(self._edit_log):
+            return None
+        return self._edit_log[len(self._edit_log) - count :] if count else []
 
     # -- editing -------------------------------------------------------------------------
 
@@ -146,6 +163,10 @@ class Document:
         starts = keep + region + suffix
         self.data = new_data
         self.lines = LineIndex(new_data, starts)
+        self.revision += 1
+        self._edit_log.append((start, end, new_end))
+        if len(self._edit_log) > EDIT_LOG_LIMIT:
+            del self._edit_log[: len(self._edit_log) - EDIT_LOG_LIMIT]
         if self._has_lone_cr:
             self._has_lone_cr = _LONE_CR.search(new_data) is not None
         else:  # a lone "\r" can only appear where the edit joined or inserted bytes

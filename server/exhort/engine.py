@@ -51,12 +51,15 @@ class DocumentState:
     forms: dict[bytes, "_FormResult"] = field(default_factory=dict)
     forms_signature: tuple | None = None
     tokens: dict[bytes, frozenset[bytes]] = field(default_factory=dict)  # form bytes -> `requires` tokens in it
+    # where the last check found each top-level form: (document lineage, revision, {start: (end, bytes)})
+    form_places: tuple | None = None
 
     def clear(self) -> None:
         self.caches.clear()
         self.forms.clear()
         self.forms_signature = None
         self.tokens.clear()
+        self.form_places = None
 
 
 class Engine:
@@ -99,13 +102,7 @@ class Engine:
         generation = workspace.generation if workspace is not None else 0
 
         node_groups: list[tuple[RuleGroup, list[Rule]]] = []
-        # Each top-level form's bytes, read once per check: both the token scan and the form
-        # cache key on them (a bytes object hashes once, however many lookups use it).
-        forms = (
-            [(form, form.text or b"") for form in document.tree.root_node.children]
-            if document.tree is not None
-            else []
-        )
+        forms = _top_level_forms(document, state) if document.tree is not None else []
         present = self._present_tokens(document, state, forms)
         for group in self._groups:
             runnable = [
@@ -380,6 +377,47 @@ class _FormResult:
             self.absolute = [f.shifted(start) for f in self.relative]
             self.base = start
         return self.absolute
+
+
+def _top_level_forms(document: Document, state: DocumentState) -> list[tuple[ts.Node, bytes]]:
+    """Each top-level form with its bytes, the key of the per-form caches.
+
+    Slicing and hashing every form of a big file on each keystroke costs more than checking
+    the edited one. A form that no edit since the last check touched has the bytes it had
+    then, so the bytes object of then is taken again: hashed already, and found in the
+    caches by identity. A form is untouched when, mapped back through the edits, it has the
+    same start and end as a form of the last check and no edit reaches into it.
+    """
+    places = state.form_places
+    edits = document.edits_since(places[0], places[1]) if places is not None else None
+    previous = places[2] if edits is not None else None
+    forms: list[tuple[ts.Node, bytes]] = []
+    fresh: dict[int, tuple[int, bytes]] = {}
+    for form in document.tree.root_node.children:
+        start, end = form.start_byte, form.end_byte
+        key = None
+        if previous:
+            old_start, old_end = start, end
+            for edit_start, edit_old_end, edit_new_end in reversed(edits):
+                if old_end < edit_start:  # before the edit (an insertion at the end counts as touching)
+                    continue
+                if old_start > edit_new_end:  # after it: moved by its length difference
+                    shift = edit_new_end - edit_old_end
+                    old_start -= shift
+                    old_end -= shift
+                    continue
+                old_start = -1  # the edit reaches into the form
+                break
+            if old_start >= 0:
+                place = previous.get(old_start)
+                if place is not None and place[0] == old_end:
+                    key = place[1]
+        if key is None:
+            key = form.text or b""
+        forms.append((form, key))
+        fresh[start] = (end, key)
+    state.form_places = (document.lineage, document.revision, fresh)
+    return forms
 
 
 def _form_segments(form: ts.Node) -> Iterator[Segment]:

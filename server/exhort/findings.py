@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+# Edit, Fix, Related and Finding are values: never mutate one, the engine caches and shares
+# them. They are not frozen dataclasses because a frozen __init__ costs eight times a plain
+# one (2.1 against 0.26 us) and every finding an edit moves is rebuilt on each keystroke.
+
 
 class Severity(IntEnum):
     """Numbered like LSP's DiagnosticSeverity so adapters can pass the value through."""
@@ -28,7 +32,7 @@ class Severity(IntEnum):
         raise ValueError(f"unknown severity {value!r} (expected error, warning, information or hint)")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Edit:
     """Replace the bytes [start, end) of the document with `text`.
 
@@ -45,7 +49,7 @@ class Edit:
         return self if self.path is not None else Edit(self.start + delta, self.end + delta, self.text)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Fix:
     """A set of non-overlapping edits. `safe` fixes may be applied without asking."""
 
@@ -62,7 +66,7 @@ class Fix:
         return all(edit.path is None for edit in self.edits)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Related:
     """Another location that explains a finding. `path` None means the same document."""
 
@@ -75,7 +79,7 @@ class Related:
         return self if self.path is not None else Related(self.start + delta, self.end + delta, self.message)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Finding:
     code: str
     severity: Severity
@@ -89,7 +93,7 @@ class Finding:
 
     def shifted(self, delta: int) -> "Finding":
         # Built directly rather than with dataclasses.replace: this runs for every cached
-        # finding after an edit moves it, on every keystroke.
+        # finding an edit moves, on every keystroke.
         if delta == 0:
             return self
         return Finding(

@@ -23,6 +23,7 @@ from typing import Any
 
 from lsprotocol import types as t
 from pygls.exceptions import FeatureRequestError
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__, files
@@ -39,6 +40,7 @@ from ..workspace import WorkspaceIndex
 from . import convert
 from .precheck import PrecheckStore
 from .protocol import ExhortProtocol
+from .stdio import PipeReader, readable_in_loop
 
 logger = logging.getLogger("exhort.lsp")
 
@@ -115,6 +117,33 @@ class ExhortServer(LanguageServer):
             if self._index is None:
                 self._index = WorkspaceIndex(root_finder=files.project_root_for_file)
             return self._index
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def _start_io_async(self, stdin=None, stdout=None) -> None:
+        """pygls' stdio loop, with stdin read by the event loop when it is a pipe (see stdio)."""
+        stdin, stdout = stdin or sys.stdin.buffer, stdout or sys.stdout.buffer
+        if not readable_in_loop(stdin, stdout):
+            super()._start_io_async(stdin, stdout)
+            return
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout))
+
+        async def serve() -> None:
+            reader = await PipeReader.open(stdin)
+            await run_async(
+                stop_event=self._stop_event, reader=reader, protocol=self.protocol,
+                logger=logger, error_handler=self.report_server_error,
+            )
+
+        try:
+            asyncio.run(serve())
+        except BrokenPipeError:
+            logger.error("the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     # -- errors --------------------------------------------------------------------------------
 
