@@ -76,7 +76,7 @@ class Attribute:
         Decoded on access: rules read the values of a few attributes, the reader sees them all."""
         if self.kind == "bare":
             return None
-        return self._data[self.value_start : self.value_end].decode("utf-8", errors="replace")
+        return self._data[self.value_start : self.value_end].decode("utf-8", "replace")
 
     @property
     def special(self) -> bool:
@@ -190,7 +190,7 @@ class Template:
         return (n for n in self.root.walk() if n.is_element)
 
     def text(self, start: int, end: int) -> str:
-        return self.data[start:end].decode("utf-8", errors="replace")
+        return self.data[start:end].decode("utf-8", "replace")
 
     def code_ranges(self) -> Iterator[tuple[HNode, Attribute | None, int, int]]:
         """Every range of Elixir code: (node, attribute or None, start, end)."""
@@ -302,7 +302,7 @@ class _Reader:
                 pos = self._start_tag(found)
             elif group == 4:
                 pos = found.end()
-                self._end_tag(found.start(4) - 2, found.group(4).decode("utf-8", errors="replace"), pos)
+                self._end_tag(found.start(4) - 2, found.group(4).decode("utf-8", "replace"), pos)
             elif group == 2 or group == 1:  # `{...}`
                 at = found.start(1)
                 close = found.start(2) if group == 2 else skip_nested_code(data, at + 1, end)
@@ -403,7 +403,7 @@ class _Reader:
     def _half_typed_end_tag(self, at: int) -> int:
         """`</name` with no `>` before the next markup: the name ends it."""
         match = _NAME.match(self.data, at + 2, self.end)
-        name = match.group().decode("utf-8", errors="replace") if match else ""
+        name = match.group().decode("utf-8", "replace") if match else ""
         stop = match.end() if match else at + 2
         self._end_tag(at, name, stop)
         return stop
@@ -426,7 +426,7 @@ class _Reader:
         data, end = self.data, self.end
         name_start, pos = found.span(3)
         at = name_start - 1
-        name = data[name_start:pos].decode("utf-8", errors="replace")
+        name = data[name_start:pos].decode("utf-8", "replace")
         first = name[0]
         if first == ".":
             kind = "component"
@@ -454,7 +454,7 @@ class _Reader:
             if group == 2:  # name="value": the common case
                 name_start, name_end = found.span(1)
                 pos = found.end()
-                attrs.append(Attribute(data, data[name_start:name_end].decode("utf-8", errors="replace"), "string",
+                attrs.append(Attribute(data, data[name_start:name_end].decode("utf-8", "replace"), "string",
                                        name_start, pos, name_start, name_end, found.start(2), pos - 1))
                 continue
             if group == 5:  # `>`
@@ -466,12 +466,12 @@ class _Reader:
                 value_start = found.end(3)
                 close = found.start(4) if group == 4 else skip_nested_code(data, value_start, end)
                 pos = min(close + 1, end)
-                attrs.append(Attribute(data, data[name_start:name_end].decode("utf-8", errors="replace"), "expr",
+                attrs.append(Attribute(data, data[name_start:name_end].decode("utf-8", "replace"), "expr",
                                        name_start, pos, name_start, name_end, value_start, close))
                 continue
             if group == 1:  # a name, maybe with a value the slow path reads
                 name_start, name_end = found.span(1)
-                attribute = Attribute(data, data[name_start:name_end].decode("utf-8", errors="replace"), "bare",
+                attribute = Attribute(data, data[name_start:name_end].decode("utf-8", "replace"), "bare",
                                       name_start, name_end, name_start, name_end)
                 attrs.append(attribute)
                 pos = self._attr_value(attribute, name_end)
@@ -551,7 +551,7 @@ class _Reader:
                 if self.stack[-1] is not node:
                     return pos
                 continue
-            self._end_tag(match.start(), match.group(1).decode("utf-8", errors="replace"), match.end())
+            self._end_tag(match.start(), match.group(1).decode("utf-8", "replace"), match.end())
             return match.end()
 
 
