@@ -225,7 +225,7 @@ _ESCAPE = rb"\\[\s\S]"
 
 
 def _quoted(quote: bytes, interpolated: bytes | None) -> bytes:
-    """A string or charlist (not a heredoc) whose `#{...}` hold `interpolated` code (or are text)."""
+    """A string or charlist (not a heredoc) whose `#{...}` hold `interpolated` code (with None: no `#{`)."""
     interpolation = rb"|#\{" + interpolated + rb"\}" if interpolated else b""
     return (quote + b"(?!" + quote * 2 + b")(?:[^" + quote + rb"\\#]++|" + _ESCAPE + rb"|#(?!\{)" + interpolation
             + b")*+" + quote)
@@ -236,10 +236,11 @@ def _delimited(opener: bytes, closer: bytes) -> bytes:
     return re.escape(opener) + b"(?:[^" + re.escape(opener + closer) + rb"\\]++|" + _ESCAPE + b")*+" + re.escape(closer)
 
 
-_INTERPOLATED_CODE = b"(?:" + b"|".join((_PLAIN_CODE, _NAME_QUESTION, _quoted(b'"', None), _quoted(b"'", None))) + b")*+"
+_UNINTERPOLATED_STRINGS = (_quoted(b'"', None), _quoted(b"'", None))
+_INTERPOLATED_CODE = b"(?:" + b"|".join((_PLAIN_CODE, _NAME_QUESTION, *_UNINTERPOLATED_STRINGS)) + b")*+"
 _STRING = _quoted(b'"', _INTERPOLATED_CODE) + b"|" + _quoted(b"'", _INTERPOLATED_CODE)
-_SIGIL = (rb"~[A-Za-z]++(?:" + _STRING + b"|"
-          + b"|".join(_delimited(bytes([o]), bytes([c])) for o, c in (b"//", b"||", b"()", b"[]", b"{}", b"<>"))
+_SIGIL_DELIMITERS = ((b"/", b"/"), (b"|", b"|"), (b"(", b")"), (b"[", b"]"), (b"{", b"}"), (b"<", b">"))
+_SIGIL = (rb"~[A-Za-z]++(?:" + _STRING + b"|" + b"|".join(_delimited(*pair) for pair in _SIGIL_DELIMITERS)
           + b")")
 _CODE_ITEM = b"|".join((_PLAIN_CODE, _NAME_QUESTION, _STRING, _SIGIL))
 _SIMPLE_CODE_BODY = b"(?:" + _CODE_ITEM + rb"|\{(?:" + _CODE_ITEM + rb")*+\})*+"
@@ -327,7 +328,8 @@ class _Reader:
 
     # -- `<`
     def _angle(self, at: int) -> int:
-        """A `<` that starts no tag: EEx, a comment, a doctype, a half-typed end tag, or text."""
+        """A `<` that starts no tag: a comment, `<%%`, a doctype, a half-typed end tag, text, or an EEx
+        tag cut by the end of the template."""
         data, end = self.data, self.end
         following = data[at + 1 : at + 2]
         if following == b"/":
