@@ -159,6 +159,27 @@ def test_expressions_with_nested_braces_and_strings():
     assert exprs == ['%{a: "}"}', '"#{x}}"', "?}", "@y"]
 
 
+@pytest.mark.parametrize(
+    "code",
+    ["@rows}", '["row", a && "b"]}', '~p"/s/#{song}"}', 'JS.push("x", value: %{id: s.id})}', "song.new?}",
+     "{id, s} <- @s}", "~w(a b)a}", "'c#{x}'}", '"a\\"b"}', "?a}", "# c\n}", "{{a}}}", '"""x"""}', "~r/a\\/b/}",
+     '"#{"x"}"}', "~s{a}}", "x ?} y}", '"""}'],
+)
+def test_skip_code_ends_where_the_full_scan_ends(code):
+    # skip_code reads the common shapes with one regex; it must end where skip_nested_code does
+    data = code.encode()
+    assert heex.skip_code(data, 0, len(data)) == heex.skip_nested_code(data, 0, len(data))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(['"', "'", "{", "}", "#", "#{", "?", "x?", "~", "~p", "~s(", ")", "/", "|", "<", ">",
+                                 "\\", '"""', "a", " ", "\n", "%{"]), max_size=20))
+def test_fuzz_skip_code_agrees_with_the_full_scan(parts):
+    data = "".join(parts).encode() + b"}"
+    for end in (len(data), len(data) - 1):
+        assert heex.skip_code(data, 0, end) == heex.skip_nested_code(data, 0, end)
+
+
 def test_script_and_style_are_raw_text():
     template = heex.read("<script>{x}<p></script><style>a{b}</style>")
     assert [n.name for n in template.nodes()] == ["script", "style"]
