@@ -206,6 +206,12 @@ def test_half_typed_templates(text):
         assert 0 <= node.start <= node.end <= len(text.encode())
 
 
+def test_a_range_ending_before_an_equals_sign():
+    # a sigil body's range can end just before a `=` of the file: it is not the attribute's
+    element = next(heex.read(b'<div a=b>', 0, 6).elements())
+    assert [(a.name, a.kind, a.end) for a in element.attrs] == [("a", "bare", 6)]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.integers(min_value=0, max_value=len(TEMPLATE)), st.integers(min_value=0, max_value=len(TEMPLATE)),
        st.sampled_from(["<", ">", "{", "}", '"', "<%", "%>", "<% end %>", "</div>", "<.x", "/>", "=", "'", "do %>"]))

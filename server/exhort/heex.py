@@ -517,7 +517,7 @@ class _Reader:
         """After an attribute's name: an optional `= value` (the less common shapes)."""
         data, end = self.data, self.end
         after = _SPACE.match(data, pos, end).end()
-        if data[after : after + 1] != b"=":
+        if after >= end or data[after] != 61:  # no `=` (a `=` just past the end of a range is not ours)
             return pos
         pos = _SPACE.match(data, after + 1, end).end()
         quote = data[pos : pos + 1]
