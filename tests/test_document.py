@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exhort.document import Document
+from exhort.document import Document, TextChange
 from exhort.text import LineIndex, byte_column_to_units, units_to_byte_column
 
 ALPHABET = ["a", "x", " ", "\n", "\r\n", "\r", "\x0c", "\u2028", "é", "日", "😀", "(", ")", "do", "end",
@@ -120,3 +120,23 @@ def test_crlf_joined_by_an_edit():
     assert document.text == "a\rb\r\n"
     assert document.lines.line_count == 3
     assert str(document.tree.root_node) == str(Document("lib/m.ex", document.text).tree.root_node)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**31), st.sampled_from(["", "x", "\n", "ab\ncd", "\r", "\r\n", "\n\n\n", "é"]),
+                          st.integers(0, 40)), min_size=1, max_size=25))
+def test_line_index_after_edits_anywhere(edits):
+    """Edits near and far from each other (the pending shift of line starts is carried, applied
+    to the kept lines, or taken back from the lines it had not reached): every lookup agrees
+    with an index built from scratch."""
+    document = Document("notes.txt", "one\ntwo\r\nthree\rfour\n" * 8, language="text")
+    for seed, text, length in edits:
+        rng = random.Random(seed)
+        start = rng.randrange(len(document.data) + 1)
+        document.apply(TextChange(start, min(len(document.data), start + length), text.encode()))
+        fresh = LineIndex(document.data)
+        assert document.lines.starts == fresh.starts
+        assert [document.lines.start(line) for line in range(fresh.line_count)] == fresh.starts
+        for offset in range(0, len(document.data) + 1, 3):
+            assert document.lines.line_of(offset) == fresh.line_of(offset)
+            assert document.lines.position_at(offset, "utf-16") == fresh.position_at(offset, "utf-16")

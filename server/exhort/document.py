@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -145,24 +144,31 @@ class Document:
 
         # Lines before the edit keep their starts; rescan from the start of the edited line.
         # A "\r" right before the edit may now pair with a "\n" we insert, so step back one line.
+        stored, shift_from, shift = self.lines.stored()
         first_line = max(self.lines.line_of(start) - 1, 0)
-        old_starts = self.lines.starts
-        keep = old_starts[: first_line + 1]
+        keep = stored[: first_line + 1]
+        if shift_from <= first_line:  # the pending shift begins among the kept lines: apply it there
+            keep[shift_from:] = [position + shift for position in keep[shift_from:]]
         # Only the edited stretch is rescanned: a line start after the old end depends on
         # bytes that did not change, so it just moves by the edit's length difference.
         # Scanning one byte past new_end lets a "\r" there pair with its "\n".
         region = [
             position
-            for position in line_starts(new_data[: new_end + 2], keep[-1], keep[-1])[1:]
+            for position in line_starts(new_data, keep[-1], keep[-1], new_end + 2)[1:]
             if position <= new_end
         ]
-        delta = new_end - end
-        suffix = old_starts[bisect_right(old_starts, end) :]
-        if delta:
-            suffix = [position + delta for position in suffix]
+        # The lines after the old end move by the edit's length difference: added to the
+        # pending shift, which then covers all of them (those the old shift did not reach
+        # yet are stored one shift lower, so that it does).
+        first_after = self.lines.line_of(end) + 1
+        suffix = stored[first_after:]
+        if shift and shift_from > first_after:
+            count = shift_from - first_after
+            suffix[:count] = [position - shift for position in suffix[:count]]
         starts = keep + region + suffix
+        lines = LineIndex(new_data, starts, len(keep) + len(region), shift + new_end - end)
         self.data = new_data
-        self.lines = LineIndex(new_data, starts)
+        self.lines = lines
         self.revision += 1
         self._edit_log.append((start, end, new_end))
         if len(self._edit_log) > EDIT_LOG_LIMIT:
@@ -187,5 +193,5 @@ class Document:
         """tree-sitter point of `offset` in the *current* data (rows split on "\\n")."""
         if not self._has_lone_cr:
             line = self.lines.line_of(offset)
-            return line, offset - self.lines.starts[line]
+            return line, offset - self.lines.start(line)
         return self.lines.point_at(offset)

@@ -213,12 +213,12 @@ def _unused(document: Document, suppressions: list[Suppression], enabled: set[st
 def _removal(document: Document, item: Suppression) -> Edit:
     """Delete the comment; delete its whole line when nothing else is on it."""
     lines = document.lines
-    line_start = lines.starts[item.comment_line]
+    line_start = lines.start(item.comment_line)
     line_end = lines.line_end(item.comment_line)
     before = document.data[line_start : item.start]
     after = document.data[item.end : line_end]
     if not before.strip() and not after.strip():
-        next_start = lines.starts[item.comment_line + 1] if item.comment_line + 1 < lines.line_count else line_end
+        next_start = lines.start(item.comment_line + 1) if item.comment_line + 1 < lines.line_count else line_end
         return Edit(line_start, next_start, "")
     start = item.start - (len(before) - len(before.rstrip()))
     return Edit(start, item.end, "")

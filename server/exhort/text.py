@@ -25,10 +25,11 @@ def normalise_encoding(value: object) -> Encoding:
     return value if value in ENCODINGS else "utf-16"  # type: ignore[return-value]
 
 
-def line_starts(data: bytes, start_offset: int = 0, first_line_start: int = 0) -> list[int]:
-    """Byte offsets where each line begins, scanning `data` from `start_offset`."""
+def line_starts(data: bytes, start_offset: int = 0, first_line_start: int = 0, end_offset: int | None = None) -> list[int]:
+    """Byte offsets where each line begins, scanning `data` from `start_offset` (to `end_offset`)."""
     starts = [first_line_start]
-    starts.extend(m.end() for m in _LINE_BREAK.finditer(data, start_offset))
+    matches = _LINE_BREAK.finditer(data, start_offset) if end_offset is None else _LINE_BREAK.finditer(data, start_offset, end_offset)
+    starts.extend(m.end() for m in matches)
     return starts
 
 
@@ -68,25 +69,54 @@ def byte_column_to_units(line: bytes, byte_column: int, encoding: Encoding) -> i
 
 
 class LineIndex:
-    """Line starts of a byte buffer, with conversions between offsets and positions."""
+    """Line starts of a byte buffer, with conversions between offsets and positions.
 
-    __slots__ = ("data", "starts")
+    After an edit, every line below it starts `delta` bytes later. Rewriting those starts
+    costs O(lines) per keystroke (25,000 new ints on a 50,000-line file), so the index keeps
+    a pending shift instead: lines from `shift_from` on start at their stored value plus
+    `shift`. `Document.apply` carries the pending shift into the next index, so typing in one
+    place never rewrites the lines below it. The stored list is shared between indexes and
+    never mutated.
+    """
 
-    def __init__(self, data: bytes, starts: list[int] | None = None) -> None:
+    __slots__ = ("data", "_starts", "_shift_from", "_shift")
+
+    def __init__(self, data: bytes, starts: list[int] | None = None, shift_from: int | None = None, shift: int = 0) -> None:
         self.data = data
-        self.starts = starts if starts is not None else line_starts(data)
+        self._starts = starts if starts is not None else line_starts(data)
+        self._shift_from = len(self._starts) if shift_from is None or not shift else shift_from
+        self._shift = shift
+
+    @property
+    def starts(self) -> list[int]:
+        """Every line's start (a new list, built in O(lines): prefer start() and line_of())."""
+        cut, shift = self._shift_from, self._shift
+        if not shift:
+            return list(self._starts)
+        return self._starts[:cut] + [position + shift for position in self._starts[cut:]]
 
     @property
     def line_count(self) -> int:
-        return len(self.starts)
+        return len(self._starts)
+
+    def start(self, line: int) -> int:
+        position = self._starts[line]
+        return position + self._shift if line >= self._shift_from else position
 
     def line_of(self, offset: int) -> int:
-        return bisect_right(self.starts, offset) - 1
+        starts, cut = self._starts, self._shift_from
+        if cut < len(starts) and offset >= starts[cut] + self._shift:
+            return bisect_right(starts, offset - self._shift, cut) - 1
+        return bisect_right(starts, offset, 0, cut) - 1
+
+    def stored(self) -> tuple[list[int], int, int]:
+        """(stored starts, shift_from, shift): for Document.apply to build the next index."""
+        return self._starts, self._shift_from, self._shift
 
     def line_bytes(self, line: int) -> bytes:
         """The bytes of `line` without its line break."""
-        start = self.starts[line]
-        end = self.starts[line + 1] if line + 1 < len(self.starts) else len(self.data)
+        start = self.start(line)
+        end = self.start(line + 1) if line + 1 < len(self._starts) else len(self.data)
         text = self.data[start:end]
         if text.endswith(b"\n"):
             text = text[:-1]
@@ -96,21 +126,21 @@ class LineIndex:
 
     def line_end(self, line: int) -> int:
         """Offset of the end of `line`, before its line break."""
-        return self.starts[line] + len(self.line_bytes(line))
+        return self.start(line) + len(self.line_bytes(line))
 
     def offset_at(self, line: int, column: int, encoding: Encoding = "utf-8") -> int:
         """(line, column in `encoding` units) -> byte offset, clamped into the buffer."""
         if line < 0:
             return 0
-        if line >= len(self.starts):
+        if line >= len(self._starts):
             return len(self.data)
-        return self.starts[line] + units_to_byte_column(self.line_bytes(line), column, encoding)
+        return self.start(line) + units_to_byte_column(self.line_bytes(line), column, encoding)
 
     def position_at(self, offset: int, encoding: Encoding = "utf-8") -> tuple[int, int]:
         """byte offset -> (0-based line, column in `encoding` units)."""
         offset = max(0, min(offset, len(self.data)))
-        line = bisect_right(self.starts, offset) - 1
-        prefix = self.data[self.starts[line] : offset]
+        line = self.line_of(offset)
+        prefix = self.data[self.start(line) : offset]
         if prefix.endswith(b"\r"):  # an offset inside "\r\n" belongs to the line end
             prefix = prefix[:-1]
         if encoding == "utf-8" or prefix.isascii():

@@ -139,7 +139,7 @@ class DiagnosticsCache:
             delta = new_end - old_end
             lines = document.lines
             next_line = lines.line_of(new_end) + 1
-            after = lines.starts[next_line] if next_line < lines.line_count else len(document.data) + 1
+            after = lines.start(next_line) if next_line < lines.line_count else len(document.data) + 1
         entries: dict[tuple, tuple[dict, str]] = {}
         out: list[tuple[dict, str]] = []
         for finding in findings:
