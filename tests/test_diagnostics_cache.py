@@ -63,6 +63,7 @@ def test_cached_conversion_equals_a_fresh_one(spans, edits, encoding, checks_bet
         line, column = document.lines.position_at(start, encoding)
         end_line, end_column = document.lines.position_at(end, encoding)
         start, end = document.lines.offset_at(line, column, encoding), document.lines.offset_at(end_line, end_column, encoding)
+        start, end = min(start, end), max(start, end)  # as the server orders them (an offset inside a character can reverse them)
         document.apply_range_edit(line, column, end_line, end_column, text, encoding)
         new_end = start + len(text.encode())
         cache.edited(start, end, new_end, document.lines.line_count - lines_before)

@@ -136,9 +136,7 @@ class Engine:
         findings = apply_suppressions(document, result.findings, self.enabled, report_unused_suppressions)
         overrides = self.config.severity_overrides
         if overrides:
-            from dataclasses import replace
-
-            findings = [replace(f, severity=overrides[f.code]) if f.code in overrides else f for f in findings]
+            findings = [f.with_severity(overrides[f.code]) if f.code in overrides else f for f in findings]
         findings.sort(key=lambda f: (f.start, f.end, f.code))
         result.findings = findings
         return result
@@ -200,7 +198,10 @@ class Engine:
         fresh_forms: dict[bytes, _FormResult] = {}
         fresh_units: dict[tuple, dict[tuple, list[Finding]]] = {}
         for form, key in forms:
-            if not form.is_named or form.type == "comment":
+            # An ERROR node yields nothing (its members are unknown), and it may hold the very
+            # bytes of a form that parsed cleanly before an edit elsewhere broke the file: its
+            # cached findings must not come back.
+            if not form.is_named or form.type in ("comment", "ERROR"):
                 continue
             start = form.start_byte
             cached = fresh_forms.get(key) or state.forms.get(key)

@@ -8,6 +8,7 @@ from enum import IntEnum
 # Edit, Fix, Related and Finding are values: never mutate one, the engine caches and shares
 # them. They are not frozen dataclasses because a frozen __init__ costs eight times a plain
 # one (2.1 against 0.26 us) and every finding an edit moves is rebuilt on each keystroke.
+_new_finding = object.__new__
 
 
 class Severity(IntEnum):
@@ -79,34 +80,89 @@ class Related:
         return self if self.path is not None else Related(self.start + delta, self.end + delta, self.message)
 
 
-@dataclass(slots=True, unsafe_hash=True)
 class Finding:
-    code: str
-    severity: Severity
-    start: int
-    end: int
-    message: str
-    related: tuple[Related, ...] = ()
-    fixes: tuple[Fix, ...] = ()
-    deprecated: bool = False  # the finding is about a deprecated API (LSP tag Deprecated)
-    unnecessary: bool = False  # the flagged code does nothing (LSP tag Unnecessary)
+    """One reported problem: a rule code, a byte range, a message, related locations, fixes.
+
+    A value: compared and hashed by its fields, never mutated. A finding that an edit only
+    moved is rebuilt on every keystroke (a 50,000-line file moves hundreds), so `shifted`
+    copies the scalar fields and defers moving the related locations and fixes until they
+    are read: the diagnostics publish needs neither, code actions and fix-all read few.
+    """
+
+    __slots__ = ("code", "severity", "start", "end", "message", "deprecated", "unnecessary",
+                 "_related", "_fixes", "_moved", "_moved_related", "_moved_fixes")
+
+    def __init__(
+        self,
+        code: str,
+        severity: Severity,
+        start: int,
+        end: int,
+        message: str,
+        related: tuple[Related, ...] = (),
+        fixes: tuple[Fix, ...] = (),
+        deprecated: bool = False,  # the finding is about a deprecated API (LSP tag Deprecated)
+        unnecessary: bool = False,  # the flagged code does nothing (LSP tag Unnecessary)
+    ) -> None:
+        self.code = code
+        self.severity = severity
+        self.start = start
+        self.end = end
+        self.message = message
+        self.deprecated = deprecated
+        self.unnecessary = unnecessary
+        self._related = related
+        self._fixes = fixes
+        self._moved = 0  # how far `related` and `fixes` are from `_related` and `_fixes`
+        self._moved_related: tuple[Related, ...] | None = None
+        self._moved_fixes: tuple[Fix, ...] | None = None
+
+    @property
+    def related(self) -> tuple[Related, ...]:
+        if not self._moved or not self._related:
+            return self._related
+        if self._moved_related is None:  # computed once; two threads would compute the same
+            self._moved_related = tuple([item.shifted(self._moved) for item in self._related])
+        return self._moved_related
+
+    @property
+    def fixes(self) -> tuple[Fix, ...]:
+        if not self._moved or not self._fixes:
+            return self._fixes
+        if self._moved_fixes is None:
+            self._moved_fixes = tuple([fix.shifted(self._moved) for fix in self._fixes])
+        return self._moved_fixes
 
     def shifted(self, delta: int) -> "Finding":
-        # Built directly rather than with dataclasses.replace: this runs for every cached
-        # finding an edit moves, on every keystroke.
         if delta == 0:
             return self
-        return Finding(
-            self.code,
-            self.severity,
-            self.start + delta,
-            self.end + delta,
-            self.message,
-            tuple([item.shifted(delta) for item in self.related]) if self.related else (),
-            tuple([fix.shifted(delta) for fix in self.fixes]) if self.fixes else (),
-            self.deprecated,
-            self.unnecessary,
-        )
+        moved = _new_finding(Finding)
+        moved.code, moved.severity, moved.message = self.code, self.severity, self.message
+        moved.start, moved.end = self.start + delta, self.end + delta
+        moved.deprecated, moved.unnecessary = self.deprecated, self.unnecessary
+        moved._related, moved._fixes, moved._moved = self._related, self._fixes, self._moved + delta
+        moved._moved_related = moved._moved_fixes = None
+        return moved
+
+    def with_severity(self, severity: Severity) -> "Finding":
+        return Finding(self.code, severity, self.start, self.end, self.message, self.related, self.fixes,
+                       self.deprecated, self.unnecessary)
+
+    def _fields(self) -> tuple:
+        return (self.code, self.severity, self.start, self.end, self.message, self.related, self.fixes,
+                self.deprecated, self.unnecessary)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Finding:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        names = ("code", "severity", "start", "end", "message", "related", "fixes", "deprecated", "unnecessary")
+        return "Finding(" + ", ".join(f"{name}={value!r}" for name, value in zip(names, self._fields())) + ")"
 
     def offsets(self) -> list[int]:
         """Every in-document offset the finding refers to (for cache-validity checks)."""
