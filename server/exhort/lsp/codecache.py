@@ -22,7 +22,6 @@ import logging
 import marshal
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from types import CodeType
@@ -54,6 +53,8 @@ def _load(path: Path) -> dict[bytes, CodeType]:
 def _save(path: Path, entries: dict[bytes, CodeType]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only when writing: keeps its imports off every start
+
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as stream:
@@ -89,8 +90,9 @@ def cached_attrs_methods(path: Path | None = None) -> Iterator[None]:
         return
     path = path or cache_file()
     stored = _load(path)
-    used: dict[bytes, CodeType] = {}
-    compiled: dict[bytes, CodeType] = {}
+    cached_files = {code.co_filename for code in stored.values()}
+    used: set[bytes] = set()
+    added: dict[bytes, CodeType] = {}
     inherited = _future_flags(attrs_make)
 
     def compile_cached(source, filename, mode, *more, **options):
@@ -98,9 +100,15 @@ def cached_attrs_methods(path: Path | None = None) -> Iterator[None]:
             return builtins.compile(source, filename, mode, *more, **options)
         key = hashlib.blake2b(f"{mode}\0{filename}\0{source}".encode(), digest_size=16).digest()
         code = stored.get(key)
-        if code is None:
-            code = compiled[key] = builtins.compile(source, filename, mode, inherited, True)
-        used[key] = code
+        if code is not None:
+            used.add(key)
+            return code
+        code = builtins.compile(source, filename, mode, inherited, True)
+        # attrs salts a generated __hash__ with the string hash of the class's name, so that
+        # source changes with each run's hash seed: a second source for a file already cached
+        # is compiled each time, never stored (it would only pile up).
+        if filename not in cached_files:
+            added[key] = code
         return code
 
     # A module global shadows the builtin for attrs' own compile() calls only.
@@ -109,10 +117,8 @@ def cached_attrs_methods(path: Path | None = None) -> Iterator[None]:
         yield
     finally:
         del attrs_make.compile
-        # Entries are kept beyond one start: a few classes' generated source depends on set
-        # order, so it varies with the hash seed. Once the file holds twice what a start uses
-        # (upgraded packages leave stale entries), it is cut back to this start's entries.
-        if len(stored) > 2 * len(used):
-            _save(path, used)
-        elif compiled:
-            _save(path, stored | compiled)
+        unused = len(stored) - len(used)
+        if unused > len(stored) // 10:  # upgraded packages left stale entries: keep what ran
+            _save(path, {**{key: stored[key] for key in used}, **added})
+        elif added:
+            _save(path, {**stored, **added})
