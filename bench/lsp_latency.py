@@ -1,6 +1,6 @@
 """Latency of the real language server over stdio (prints figures; not a test).
 
-    python bench/lsp_latency.py [--edits 200] [--lines 5000 50000]
+    python bench/lsp_latency.py [--edits 200] [--lines 5000 50000] [--starts 10]
 
 Measures, with a minimal JSON-RPC client on pipes (so the client's own parsing stays small):
 process start -> initialize answered -> initialized sent; didOpen -> first publishDiagnostics,
@@ -219,12 +219,30 @@ def run(lines: int, edits: int, command: list[str]) -> None:
     )
 
 
+def measure_startup(command: list[str], starts: int) -> None:
+    """Process start -> initialized, `starts` times in an empty folder (one start is noisy)."""
+    timings = []
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(starts):
+            started = time.perf_counter()
+            client = Client(command, folder)
+            client.request("initialize", {"processId": os.getpid(), "rootUri": Path(folder).as_uri(), "capabilities": {}})
+            client.notify("initialized", {})
+            timings.append((time.perf_counter() - started) * 1000)
+            client.close()
+    print(f"process start -> initialized ({starts} starts): median {statistics.median(timings):.1f} ms, "
+          f"min {min(timings):.1f} ms, max {max(timings):.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=200)
-    parser.add_argument("--lines", type=int, nargs="+", default=[5000, 50000])
+    parser.add_argument("--lines", type=int, nargs="*", default=[5000, 50000])
+    parser.add_argument("--starts", type=int, default=10, help="server starts to time (0: none)")
     parser.add_argument("--server", nargs="+", default=[sys.executable, "-m", "exhort.lsp", "--log-level", "warning"])
     arguments = parser.parse_args()
+    if arguments.starts:
+        measure_startup(arguments.server, arguments.starts)
     for lines in arguments.lines:
         run(lines, arguments.edits, arguments.server)
 
