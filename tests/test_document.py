@@ -140,3 +140,19 @@ def test_line_index_after_edits_anywhere(edits):
         for offset in range(0, len(document.data) + 1, 3):
             assert document.lines.line_of(offset) == fresh.line_of(offset)
             assert document.lines.position_at(offset, "utf-16") == fresh.position_at(offset, "utf-16")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**31), st.sampled_from(["", "x", "exh", "ort:", "exhort:", ":", "e"]),
+                          st.integers(0, 9), st.booleans()), min_size=1, max_size=30))
+def test_contains_follows_edits(edits):
+    """An absence is remembered across edits; the pieces of the needle typed one by one, or
+    joined by deleting what stood between them, are seen."""
+    document = Document("lib/m.ex", "# exh ort:\n", language="text")
+    for seed, text, length, ask in edits:
+        rng = random.Random(seed)
+        start = rng.randrange(len(document.data) + 1)
+        document.apply(TextChange(start, min(len(document.data), start + length), text.encode()))
+        if ask:
+            assert document.contains(b"exhort:") == (b"exhort:" in document.data)
+    assert document.contains(b"exhort:") == (b"exhort:" in document.data)

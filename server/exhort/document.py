@@ -61,6 +61,7 @@ class Document:
         self.lineage = object()  # replaced with the whole text: no position carries over
         self.revision = 0
         self._edit_log: list[tuple[int, int, int]] = []  # (start, old end, new end) per revision
+        self._absent: set[bytes] = set()  # byte strings known not to occur (see contains)
         self._parser: ts.Parser | None = None
         self.tree: ts.Tree | None = None
         if self.language == "elixir":
@@ -91,9 +92,21 @@ class Document:
         copy._has_lone_cr = self._has_lone_cr
         copy.memo = {}
         copy.lineage, copy.revision, copy._edit_log = self.lineage, self.revision, list(self._edit_log)
+        copy._absent = set(self._absent)
         copy._parser = None
         copy.tree = self.tree.copy() if self.tree is not None else None
         return copy
+
+    def contains(self, needle: bytes) -> bool:
+        """Does the text contain `needle`? A per-keystroke question (is there any suppression
+        comment?) that would scan megabytes each time: an absence is remembered, and an edit
+        can only create an occurrence that overlaps it, so only its surroundings are searched."""
+        if needle in self._absent:
+            return False
+        if needle in self.data:
+            return True
+        self._absent.add(needle)
+        return False
 
     def edits_since(self, lineage: object, revision: int) -> list[tuple[int, int, int]] | None:
         """The (start, old end, new end) byte edits made after `revision` of `lineage`, in
@@ -169,6 +182,10 @@ class Document:
         lines = LineIndex(new_data, starts, len(keep) + len(region), shift + new_end - end)
         self.data = new_data
         self.lines = lines
+        self._absent = {
+            needle for needle in self._absent
+            if needle not in new_data[max(0, start - len(needle) + 1) : new_end + len(needle) - 1]
+        }
         self.revision += 1
         self._edit_log.append((start, end, new_end))
         if len(self._edit_log) > EDIT_LOG_LIMIT:

@@ -99,7 +99,7 @@ class Suppression:
 
 def find_suppressions(document: Document) -> list[Suppression]:
     data = document.data
-    if b"exhort:" not in data:
+    if not document.contains(b"exhort:"):
         return []
     found: list[Suppression] = []
     patterns = [_HEEX_COMMENT] if document.language == "heex" else [_ELIXIR_COMMENT, _HEEX_COMMENT]

@@ -332,7 +332,8 @@ class ExhortServer(LanguageServer):
             findings = result.findings if result is not None else item.findings
             if result is not None and fast:
                 carried = _moved_through(item.full_findings, item.edits_since_full or [])
-                findings = sorted([*findings, *carried], key=lambda f: (f.start, f.end, f.code))
+                if carried:
+                    findings = sorted([*findings, *carried], key=lambda f: (f.start, f.end, f.code))
             elif result is not None:
                 slow_codes = {r.code for r in engine.registry.rules if r.scope == "document"} | {UNUSED_SUPPRESSION.code}
                 item.full_findings = [f for f in findings if f.code in slow_codes]
