@@ -332,6 +332,17 @@ async def test_files_checked_in_the_background_open_with_the_same_findings(clien
     key = lambda d: (d.code, d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character, d.message)
     assert sorted(map(key, warm.diagnostics)) == sorted(map(key, cold.diagnostics))
     assert {d.code for d in warm.diagnostics} == {"PRF001", "SEC001", "STY001"}
+    # It took the document that check parsed, too; edits of it go on like any other's.
+    state = await debug(client, "exhort.debug.document", uri)
+    assert state["parsed_in_background"] is True
+    for target in (uri, scratch_uri):
+        did_change(client, target, 2, [change(5, 0, 6, 0, "")])
+    warm = await recorder.wait(uri, 2)
+    cold = await recorder.wait(scratch_uri, 2)
+    assert sorted(map(key, warm.diagnostics)) == sorted(map(key, cold.diagnostics))
+    assert {d.code for d in warm.diagnostics} == {"PRF001", "SEC001"}
+    state = await debug(client, "exhort.debug.document", uri)
+    assert state["tree"] == state["fresh_tree"]
 
     # Changed on disk after the background check: its old state is never used.
     other_path.write_text(other.replace("length(list) == 0", "list == []"))

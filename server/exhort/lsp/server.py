@@ -76,6 +76,7 @@ class OpenDocument:
     edits_since_full: list[tuple[int, int, int]] | None = field(default_factory=list)
     full_findings: list[Finding] = field(default_factory=list)  # whole-document ones, as last checked
     prechecked: bool = False  # opened with the state of a background check of the same text
+    parsed_in_background: bool = False  # and with the document that check parsed
 
     @property
     def path(self) -> str:
@@ -277,10 +278,14 @@ class ExhortServer(LanguageServer):
     def open_document(self, uri: str, text: str, version: int | None, language_id: str | None) -> None:
         path = convert.uri_to_path(uri)
         language = "heex" if language_id in ("heex", "phoenix-heex") else language_for_path(path)
-        document = Document(path, text, language)
-        state = self.prechecks.take(path, document.data)
+        data = text.encode("utf-8", errors="surrogateescape")
+        prechecked = self.prechecks.take(path, data)
+        state, document = prechecked if prechecked is not None else (DocumentState(), None)
+        reused = document is not None and document.language == language
+        if not reused:
+            document = Document(path, data, language)
         self.documents[uri] = OpenDocument(
-            uri, document, version, state=state or DocumentState(), prechecked=state is not None
+            uri, document, version, state=state, prechecked=prechecked is not None, parsed_in_background=reused
         )
         self.schedule_check(uri)
         self.schedule_index_update(uri)
@@ -560,7 +565,7 @@ class ExhortServer(LanguageServer):
                 state = DocumentState()
                 result = engine.check(document, self.index, state, scopes=FAST_SCOPES)
                 if not result.failures:  # a raising rule is reported when the file is opened
-                    self.prechecks.put(absolute, document.data, state)
+                    self.prechecks.put(absolute, document, state)
                 time.sleep(0)  # let the loop thread answer the editor between files
             logger.info("prechecked %d files", len(self.prechecks))
         except Exception:
@@ -1047,6 +1052,7 @@ def debug_document(ls: ExhortServer, uri: str) -> dict:
         "tree": str(tree.root_node) if tree is not None else None,
         "fresh_tree": str(fresh.root_node) if fresh is not None else None,
         "prechecked": item.prechecked,
+        "parsed_in_background": item.parsed_in_background,
     }
 
 
