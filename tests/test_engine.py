@@ -6,7 +6,7 @@ import random
 import textwrap
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from exhort.config import Config, ConfigError, parse_config
@@ -215,11 +215,16 @@ INCREMENTAL_PIECES = ["x", " ", "\n", "|> f()", "end", "defmodule N do\n", '"', 
 
 
 @settings(max_examples=80, deadline=None)
+# A `"` typed in the last module wraps an earlier, untouched module into an ERROR node with
+# the very bytes it had: its cached findings must not come back.
+@example(steps=[(707398, ["x"], False), (154, [], False), (12, ['"'], True)])
 @given(st.lists(st.tuples(st.integers(0, 2**31), st.lists(st.sampled_from(INCREMENTAL_PIECES), max_size=3),
                           st.booleans()), min_size=1, max_size=14))
 def test_incremental_checks_equal_checks_from_scratch(steps):
     """Edits, sometimes several between two checks: the kept state (form caches keyed by
-    bytes, forms found again by position through the edits) gives what a fresh check gives."""
+    bytes, forms found again by position through the edits) gives what a check from scratch
+    of the same document gives. (Of the same tree: after edits that leave errors, tree-sitter's
+    incremental parse may differ from a parse of the text anew, which is not the engine's doing.)"""
     engine = Engine()
     state = DocumentState()
     document = Document("lib/m.ex", INCREMENTAL_SEED)
@@ -233,7 +238,7 @@ def test_incremental_checks_equal_checks_from_scratch(steps):
         if not check_now:
             continue
         incremental = engine.check(document, state=state)
-        fresh = engine.check(Document("lib/m.ex", document.data))
+        fresh = engine.check(document, state=DocumentState())
         assert incremental.findings == fresh.findings
         lineage, revision, places = state.form_places
         assert lineage is document.lineage and revision == document.revision
