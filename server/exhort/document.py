@@ -108,6 +108,12 @@ class Document:
         self._absent.add(needle)
         return False
 
+    @property
+    def last_edit(self) -> tuple[int, int, int] | None:
+        """(start, old end, new end) of the latest edit as applied (clamped); None when the
+        text has not been edited since it was loaded."""
+        return self._edit_log[-1] if self._edit_log else None
+
     def edits_since(self, lineage: object, revision: int) -> list[tuple[int, int, int]] | None:
         """The (start, old end, new end) byte edits made after `revision` of `lineage`, in
         order; None when they are unknown (another text, or older than the log keeps)."""
@@ -184,7 +190,7 @@ class Document:
         self.lines = lines
         self._absent = {
             needle for needle in self._absent
-            if needle not in new_data[max(0, start - len(needle) + 1) : new_end + len(needle) - 1]
+            if new_data.find(needle, max(0, start - len(needle) + 1), new_end + len(needle) - 1) < 0
         }
         self.revision += 1
         self._edit_log.append((start, end, new_end))

@@ -394,23 +394,13 @@ def _top_level_forms(document: Document, state: DocumentState) -> list[tuple[ts.
     previous = places[2] if edits is not None else None
     forms: list[tuple[ts.Node, bytes]] = []
     fresh: dict[int, tuple[int, bytes]] = {}
-    # One edit since the last check (a keystroke) is by far the usual case: unrolled.
-    single = edits is not None and len(edits) == 1
-    if single:
-        (only_start, only_old_end, only_new_end), = edits
-        only_shift = only_new_end - only_old_end
+    latest_first = edits[::-1] if previous else ()
     for form in document.tree.root_node.children:
         start, end = form.start_byte, form.end_byte
         key = None
-        if single:
-            old_start = start if end < only_start else start - only_shift if start > only_new_end else -1
-            if old_start >= 0:
-                place = previous.get(old_start)
-                if place is not None and place[0] == end - start + old_start:
-                    key = place[1]
-        elif previous:
+        if previous:
             old_start, old_end = start, end
-            for edit_start, edit_old_end, edit_new_end in reversed(edits):
+            for edit_start, edit_old_end, edit_new_end in latest_first:
                 if old_end < edit_start:  # before the edit (an insertion at the end counts as touching)
                     continue
                 if old_start > edit_new_end:  # after it: moved by its length difference

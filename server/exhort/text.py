@@ -28,8 +28,8 @@ def normalise_encoding(value: object) -> Encoding:
 def line_starts(data: bytes, start_offset: int = 0, first_line_start: int = 0, end_offset: int | None = None) -> list[int]:
     """Byte offsets where each line begins, scanning `data` from `start_offset` (to `end_offset`)."""
     starts = [first_line_start]
-    matches = _LINE_BREAK.finditer(data, start_offset) if end_offset is None else _LINE_BREAK.finditer(data, start_offset, end_offset)
-    starts.extend(m.end() for m in matches)
+    end = len(data) if end_offset is None else end_offset
+    starts.extend(m.end() for m in _LINE_BREAK.finditer(data, start_offset, end))
     return starts
 
 

@@ -11,6 +11,7 @@ import sys
 from types import CodeType
 
 import attrs
+import pytest
 
 from exhort.lsp.codecache import cache_file, cached_attrs_methods
 
@@ -49,20 +50,15 @@ def _frames(output: bytes):
         output = output[length:]
 
 
-def _cache_path(cache_home):
-    previous = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(cache_home)
-    try:
-        return cache_file()
-    finally:
-        if previous is None:
-            del os.environ["XDG_CACHE_HOME"]
-        else:
-            os.environ["XDG_CACHE_HOME"] = previous
+@pytest.fixture
+def cache_path(tmp_path, monkeypatch):
+    """Where a server started with XDG_CACHE_HOME=tmp_path keeps its cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    return cache_file()
 
 
-def test_first_start_writes_the_cache_and_a_warm_start_uses_every_entry(tmp_path):
-    path = _cache_path(tmp_path)
+def test_first_start_writes_the_cache_and_a_warm_start_uses_every_entry(tmp_path, cache_path):
+    path = cache_path
     assert _start_and_stop(tmp_path)["serverInfo"]["name"] == "exhort"
     entries = marshal.loads(path.read_bytes())
     assert len(entries) > 500 and all(isinstance(code, CodeType) for code in entries.values())
@@ -74,16 +70,16 @@ def test_first_start_writes_the_cache_and_a_warm_start_uses_every_entry(tmp_path
     assert path.read_bytes() == written
 
 
-def test_a_corrupt_cache_is_ignored_and_replaced(tmp_path):
-    path = _cache_path(tmp_path)
+def test_a_corrupt_cache_is_ignored_and_replaced(tmp_path, cache_path):
+    path = cache_path
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\x00not marshal data\xff" * 100)
     assert _start_and_stop(tmp_path)["capabilities"]["textDocumentSync"]
     assert len(marshal.loads(path.read_bytes())) > 500
 
 
-def test_stale_entries_are_dropped(tmp_path):
-    path = _cache_path(tmp_path)
+def test_stale_entries_are_dropped(tmp_path, cache_path):
+    path = cache_path
     _start_and_stop(tmp_path)
     entries = marshal.loads(path.read_bytes())
     stale = compile("x = 1", "<stale>", "exec")
@@ -94,10 +90,10 @@ def test_stale_entries_are_dropped(tmp_path):
     assert (0).to_bytes(16, "big") not in kept and len(kept) > 500
 
 
-def test_a_source_that_varies_with_the_hash_seed_is_not_piled_up(tmp_path):
+def test_a_source_that_varies_with_the_hash_seed_is_not_piled_up(tmp_path, cache_path):
     """attrs salts generated __hash__ methods with str hashes: starts with other seeds must
     neither grow the file nor rewrite it."""
-    path = _cache_path(tmp_path)
+    path = cache_path
     _start_and_stop(tmp_path)
     written = path.read_bytes()
     for seed in ("1", "2", "3"):

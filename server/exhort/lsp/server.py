@@ -923,17 +923,14 @@ def on_did_change(ls: ExhortServer, params: t.DidChangeTextDocumentParams) -> No
     for change in params.content_changes:
         if isinstance(change, t.TextDocumentContentChangePartial):
             r = change.range
-            lines = item.document.lines
-            start = lines.offset_at(r.start.line, r.start.character, ls.encoding)
-            end = lines.offset_at(r.end.line, r.end.character, ls.encoding)
-            start, end = min(start, end), max(start, end)
-            new_end = start + len(change.text.encode("utf-8", "surrogateescape"))
+            line_count = item.document.lines.line_count
             in_range = item.document.apply_range_edit(
                 r.start.line, r.start.character, r.end.line, r.end.character, change.text, ls.encoding
             )
+            start, end, new_end = item.document.last_edit
             if item.edits_since_full is not None:
                 item.edits_since_full.append((start, end, new_end))
-            item.converted.edited(start, end, new_end, item.document.lines.line_count - lines.line_count)
+            item.converted.edited(start, end, new_end, item.document.lines.line_count - line_count)
             if not in_range:
                 logger.warning(
                     "edit outside %s (%d lines) clamped: %s", uri, item.document.lines.line_count, r
