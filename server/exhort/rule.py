@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
 import tree_sitter as ts
 
+from .execution import Runs, file_runs as runs_in_file, runs
 from .findings import Edit, Finding, Fix, Related, Severity
 from .project import ProjectPath
 from .syntax import ModuleInfo, enclosing_module, read_module
@@ -108,6 +109,9 @@ class Rule:
     # b"~H", ...). A cheap test that spares documents the rule's check; empty: always run.
     requires: tuple[bytes, ...] = ()
     fix_safety: str = "none"  # "safe", "offer", "safe/offer" or "none", as the catalog labels it
+    # Where the risk the rule describes exists (exhort.execution.Runs): findings on code that
+    # runs elsewhere (tests, Mix tasks, migrations, macros...) are dropped. None: everywhere.
+    runs_in: frozenset[Runs] | None = None
     params: dict[str, Param] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
     pack: str = ""
@@ -121,7 +125,10 @@ class Rule:
     def run(self, ctx: "Context", match: "Match | None") -> list[Finding]:
         if self._check is None:
             return []
-        return list(self._check(ctx, match) or ())
+        findings = list(self._check(ctx, match) or ())
+        if self.runs_in is not None and findings:
+            findings = [f for f in findings if ctx.runs_at(f.start) in self.runs_in]
+        return findings
 
     @property
     def explanation_markdown(self) -> str:
@@ -183,6 +190,17 @@ class Context:
         if module is None:
             return None
         return module_info(self.document, module)
+
+    def runs(self, node: ts.Node) -> Runs:
+        """Where `node`'s code runs: production, tests, build, migration, console, compile time."""
+        return runs(self.document, self.path, node)
+
+    def runs_at(self, offset: int) -> Runs:
+        """Where the code at a byte offset runs (see `runs`); templates take their file's role."""
+        tree = self.document.tree
+        if tree is None or self.document.language != "elixir":
+            return runs_in_file(self.path)
+        return runs(self.document, self.path, tree.root_node.descendant_for_byte_range(offset, offset))
 
     def version(self, package: str) -> tuple[int, ...] | None:
         """The locked version of a Hex package (from mix.lock), or None when unknown."""

@@ -625,8 +625,13 @@ def member_signature(member: Node) -> bytes:
 def header_digest(module: Node, members: list[Node]) -> bytes:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(module_name(module).encode() if module_name(module) else b"?")
-    for member in members:
-        digest.update(member_signature(member))
+    signatures = [member_signature(member) for member in members]
+    # In a module that defines macros, whether a private helper runs at compile time depends
+    # on who calls it (exhort.execution), so every member's text is part of the header.
+    if any(signature.startswith(b"defmacro") for signature in signatures):
+        signatures = [member.text or b"" for member in members]
+    for signature in signatures:
+        digest.update(signature)
         digest.update(b"\0")
     return digest.digest()
 
