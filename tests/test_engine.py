@@ -243,3 +243,17 @@ def test_incremental_checks_equal_checks_from_scratch(steps):
         lineage, revision, places = state.form_places
         assert lineage is document.lineage and revision == document.revision
         assert all(key == document.data[start:end] for start, (end, key) in places.items())
+
+
+def test_a_rule_off_by_default_runs_only_when_named():
+    from exhort.config import Config
+
+    rule = exploding_rule()
+    rule.enabled_by_default = False
+    registry = Registry([*default_registry().rules, rule])
+    assert "TST001" not in Config().enabled_codes(registry)
+    assert "TST001" not in Config(select=("TST",)).enabled_codes(registry)
+    assert "TST001" not in Config(select=("test",)).enabled_codes(registry)
+    assert "TST001" in Config(select=("ALL", "TST001")).enabled_codes(registry)
+    assert "TST001" in Config(select=("explodes",)).enabled_codes(registry)
+    assert "TST001" not in Config(select=("TST001",), ignore=("TST",)).enabled_codes(registry)

@@ -112,6 +112,9 @@ class Rule:
     # Where the risk the rule describes exists (exhort.execution.Runs): findings on code that
     # runs elsewhere (tests, Mix tasks, migrations, macros...) are dropped. None: everywhere.
     runs_in: frozenset[Runs] | None = None
+    # False: only runs when selected by its exact code or name (not by "ALL", a prefix or a
+    # category); the explanation says why it is off.
+    enabled_by_default: bool = True
     params: dict[str, Param] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
     pack: str = ""
