@@ -166,3 +166,29 @@ def test_a_rule_that_names_where_its_risk_exists_is_silent_elsewhere():
     lines = [source.count("\n", 0, f.start) + 1 for f in engine.check(Document("lib/app/thing.ex", source)).findings]
     assert lines == [4]
     assert engine.check(Document("test/app/thing_test.exs", source)).findings == []
+
+
+def test_the_configuration_can_widen_where_a_rule_reports():
+    from exhort.config import ConfigError, parse_config
+    from exhort.engine import Engine
+    from exhort.findings import Severity
+    from exhort.registry import Registry
+    from exhort.rule import Rule, bad, good
+
+    rule = Rule(
+        code="TST003", name="production-only", category="test", severity=Severity.WARNING,
+        summary="flags risky()", explanation="## TST003\n", runs_in=frozenset({Runs.PRODUCTION}),
+        query='((call target: (identifier) @name) @call (#eq? @name "risky"))',
+        examples=[bad("risky()  # expect: TST003"), good("1")],
+    )
+    rule.pack = "test"
+    rule.check(lambda ctx, match: [ctx.finding(match.node("call"), "risky")])
+    registry = Registry([rule])
+    source = "defmodule App.ThingTest do\n  def f, do: risky()\nend\n"
+    test_file = Document("test/app/thing_test.exs", source)
+
+    assert Engine(parse_config("", registry), registry).check(test_file).findings == []
+    widened = parse_config('[rules.TST003]\nruns-in = ["production", "test"]\n', registry)
+    assert len(Engine(widened, registry).check(test_file).findings) == 1
+    with pytest.raises(ConfigError, match="unknown place 'tests'.*did you mean 'test'"):
+        parse_config('[rules.TST003]\nruns-in = ["tests"]\n', registry)

@@ -20,8 +20,9 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from .execution import Runs
 from .findings import Severity
 
 if TYPE_CHECKING:
@@ -221,9 +222,12 @@ def parse_config(source: str, registry: "Registry", path: str = CONFIG_FILE, roo
                 except ValueError as error:
                     raise fail(str(error), key, table) from error
                 continue
+            if key == "runs-in" and rule.runs_in is not None:
+                params.setdefault(rule.code, {})[key] = _places(value, lambda message: fail(message, key, table))
+                continue
             param = rule.params.get(key)
             if param is None:
-                allowed = ("severity", *rule.params)
+                allowed = ("severity", *(("runs-in",) if rule.runs_in is not None else ()), *rule.params)
                 raise fail(f"unknown setting {key!r} for {rule.code}{_suggest(key, allowed)}", key, table)
             if not _same_type(value, param.default):
                 expected = type(param.default).__name__
@@ -256,6 +260,20 @@ def _valid_selector(selector: str, registry: "Registry") -> bool:
     return any(
         rule.code.startswith(upper) or rule.name == selector or rule.category == selector for rule in registry.rules
     )
+
+
+def _places(value: Any, fail: Callable[[str], ConfigError]) -> frozenset[Runs]:
+    """`runs-in = ["production", "test"]`: where a rule about run-time risk reports."""
+    names = [place.value for place in Runs]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise fail(f"runs-in must be a list of places: {', '.join(names)}")
+    places = set()
+    for item in value:
+        try:
+            places.add(Runs(item))
+        except ValueError:
+            raise fail(f"unknown place {item!r} in runs-in{_suggest(item, names)}; places: {', '.join(names)}") from None
+    return frozenset(places)
 
 
 def _same_type(value: Any, default: Any) -> bool:

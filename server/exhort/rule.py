@@ -130,7 +130,8 @@ class Rule:
             return []
         findings = list(self._check(ctx, match) or ())
         if self.runs_in is not None and findings:
-            findings = [f for f in findings if ctx.runs_at(f.start) in self.runs_in]
+            places = ctx.places(self)
+            findings = [f for f in findings if ctx.runs_at(f.start) in places]
         return findings
 
     @property
@@ -193,6 +194,11 @@ class Context:
         if module is None:
             return None
         return module_info(self.document, module)
+
+    def places(self, rule: Rule) -> frozenset[Runs]:
+        """Where `rule` reports: its `runs_in`, or the `runs-in` the configuration gives it."""
+        configured = self._params.get(rule.code, {}).get("runs-in")
+        return configured if configured is not None else (rule.runs_in or frozenset(Runs))
 
     def runs(self, node: ts.Node) -> Runs:
         """Where `node`'s code runs: production, tests, build, migration, console, compile time."""
