@@ -136,7 +136,15 @@ class Rule:
 
     @property
     def explanation_markdown(self) -> str:
-        return textwrap.dedent(self.explanation).strip() + "\n"
+        text = textwrap.dedent(self.explanation).strip() + "\n"
+        if self.runs_in is not None:
+            reported = ", ".join(place.value for place in Runs if place in self.runs_in)
+            skipped = ", ".join(place.value for place in Runs if place not in self.runs_in)
+            text += (f"\nReports in: {reported} code. Left alone: {skipped} code "
+                     f"(the `runs-in` setting of [rules.{self.code}] widens this).\n")
+        if not self.enabled_by_default:
+            text += f"\nOff by default: select it by its code ({self.code}) to run it.\n"
+        return text
 
 
 class Match:
