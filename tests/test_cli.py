@@ -36,7 +36,7 @@ def test_text_output_and_exit_code(project):
     assert "lib/app/stats.ex:5:5: SEC001" in result.stdout
     assert "    5 |     String.to_atom(params[\"kind\"])" in result.stdout
     assert "^~~~" in result.stdout
-    assert "Found 2 problems (1 warning, 1 information) in 3 files." in result.stdout
+    assert "Found 2 problems (1 warning, 1 information) in 1 file; 3 files checked." in result.stdout
     assert "[*] 1 fixable" in result.stdout
 
 
@@ -203,9 +203,9 @@ def test_explain_rules_and_version(tmp_path):
     assert exhort("--version", cwd=tmp_path).stdout.startswith("exhort ")
 
 
-def test_missing_path_is_a_usage_error(tmp_path):
+def test_missing_path_is_an_error(tmp_path):
     result = exhort("check", "nope/", cwd=tmp_path)
-    assert result.returncode == 2 and "no such file or directory: nope" in result.stderr
+    assert result.returncode == 2 and "no such file or directory: nope/" in result.stderr
 
 
 def test_a_reader_that_stops_early_is_no_error(tmp_path):

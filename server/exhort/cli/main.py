@@ -17,7 +17,7 @@ from .. import __version__
 from ..config import ConfigError, validate_selectors
 from ..registry import Registry, default_registry
 from .reporters import TextReporter, display_path, write_github, write_json, write_sarif
-from .runner import ConfigCache, Progress, RunOptions, check_paths
+from .runner import ConfigCache, Progress, RunOptions, Summary, check_paths
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -107,10 +107,14 @@ def run_check(args: argparse.Namespace) -> int:
         validate_selectors(args.ignore, registry, "--ignore")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    paths = [Path(p) for p in args.paths]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise UsageError(f"no such file or directory: {', '.join(missing)}")
+    # A path that does not exist is reported and the others are still checked (the run then
+    # exits 2), so one wrong argument neither hides the findings of the rest nor passes.
+    missing = [given for given in args.paths if not Path(given).exists()]
+    for given in missing:
+        sys.stderr.write(f"exhort: error: no such file or directory: {given}\n")
+    paths = [Path(given) for given in args.paths if given not in missing]
+    if not paths:
+        return EXIT_ERROR
 
     def overrides(config):
         return config.with_overrides(select=args.select, extend_ignore=args.ignore)
@@ -118,10 +122,11 @@ def run_check(args: argparse.Namespace) -> int:
     configs = ConfigCache(registry, overrides)
     options = RunOptions(fix=args.fix, diff=args.diff, report_unused_suppressions=args.report_unused_suppressions)
     progress = Progress(enabled=not args.no_progress)
-    reports, files = check_paths(paths, configs, options, args.jobs, progress)
+    reports, _files = check_paths(paths, configs, options, args.jobs, progress)
+    summary = Summary.of(reports, missing)
 
     for report in sorted(reports, key=lambda r: r.path):
-        if report.skipped is not None:
+        if report.skipped is not None and args.format != "text":  # the text summary names them
             sys.stderr.write(f"exhort: skipped {display_path(report.path)}: {report.skipped.reason}\n")
         for failure in report.failures:
             sys.stderr.write(f"exhort: {display_path(report.path)}: {failure}\n")
@@ -142,13 +147,17 @@ def run_check(args: argparse.Namespace) -> int:
     if args.format == "json":
         write_json(out, reports, registry)
     elif args.format == "sarif":
-        write_sarif(out, reports, registry)
+        write_sarif(out, reports, registry, summary)
     elif args.format == "github":
-        write_github(out, reports, registry)
+        write_github(out, reports, registry, summary)
     else:
         colour = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
-        TextReporter(out, registry, colour).write(reports, files, args.statistics)
+        TextReporter(out, registry, colour).write(reports, summary, args.statistics)
+    if args.format != "text" and summary.checked == 0:
+        sys.stderr.write(f"exhort: {summary.nothing_checked()}\n")
 
+    if summary.missing or summary.checked == 0:
+        return EXIT_ERROR  # a wrong path or a run that analysed nothing never passes
     found = any(r.findings for r in reports)
     return EXIT_FINDINGS if found and not args.exit_zero else EXIT_CLEAN
 

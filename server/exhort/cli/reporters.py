@@ -11,7 +11,7 @@ from typing import TextIO
 from .. import __version__
 from ..findings import Severity
 from ..registry import Registry
-from .runner import FileReport, Located
+from .runner import FileReport, Located, Summary, plural
 
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFORMATION: "note", Severity.HINT: "note"}
 GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFORMATION: "notice", Severity.HINT: "notice"}
@@ -38,7 +38,7 @@ class TextReporter:
     def paint(self, code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.colour else text
 
-    def write(self, reports: list[FileReport], files: int, statistics: bool) -> None:
+    def write(self, reports: list[FileReport], summary: Summary, statistics: bool) -> None:
         counts: Counter[Severity] = Counter()
         fixable = 0
         for report, item in _items(reports):
@@ -57,14 +57,24 @@ class TextReporter:
         if statistics:
             self._statistics(reports)
         total = sum(counts.values())
-        if total == 0:
-            self.out.write(f"All checks passed ({files} file{'s' if files != 1 else ''} checked).\n")
-            return
-        parts = [f"{counts[s]} {s.label}{'s' if counts[s] != 1 and s != Severity.INFORMATION else ''}"
-                 for s in Severity if counts[s]]
-        self.out.write(f"Found {total} problem{'s' if total != 1 else ''} ({', '.join(parts)}) in {files} files.\n")
+        checked = plural(summary.checked, "file")
+        if summary.checked == 0:
+            self.out.write(f"{summary.nothing_checked().capitalize()}.\n")
+        elif total == 0:
+            self.out.write(f"All checks passed ({checked} checked).\n")
+        else:
+            parts = [plural(counts[s], s.label, s.label if s == Severity.INFORMATION else None)
+                     for s in Severity if counts[s]]
+            with_findings = plural(sum(1 for r in reports if r.findings), "file")
+            self.out.write(f"Found {plural(total, 'problem')} ({', '.join(parts)}) in {with_findings}; "
+                           f"{checked} checked.\n")
         if fixable:
             self.out.write(f"[*] {fixable} fixable with `exhort check --fix`.\n")
+        if summary.skipped:
+            names = "; ".join(f"{display_path(item.path)}: {item.reason}" for item in summary.skipped)
+            self.out.write(f"Skipped {plural(len(summary.skipped), 'file')}, not checked: {names}.\n")
+        if summary.missing:
+            self.out.write(f"Not found: {', '.join(summary.missing)}.\n")
 
     def _snippet(self, item: Located) -> None:
         line = item.source_line.expandtabs(4) if "\t" not in item.source_line else item.source_line
@@ -131,7 +141,7 @@ def _edits_by_file(own_path: str, edits: list[dict]) -> dict[str, list[dict]]:
     return grouped
 
 
-def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry) -> None:
+def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry, summary: Summary) -> None:
     rules = registry.rules
     index = {rule.code: number for number, rule in enumerate(rules)}
     results = []
@@ -197,12 +207,32 @@ def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry) -> N
                     }
                 },
                 "columnKind": "unicodeCodePoints",
+                "invocations": [_sarif_invocation(summary)],
                 "results": results,
             }
         ],
     }
     json.dump(sarif, out, indent=2, ensure_ascii=False)
     out.write("\n")
+
+
+def _sarif_invocation(summary: Summary) -> dict:
+    """Files not analysed and paths not found, as the tool's notifications: a reader of the
+    SARIF file alone must see that the run did not cover everything it was given."""
+    notifications = [
+        {"level": "warning", "message": {"text": f"Not checked: {item.reason}"},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _relative_uri(item.path)}}}]}
+        for item in summary.skipped
+    ]
+    notifications += [
+        {"level": "error", "message": {"text": f"No such file or directory: {given}"}} for given in summary.missing
+    ]
+    if summary.checked == 0:
+        notifications.append({"level": "error", "message": {"text": summary.nothing_checked().capitalize()}})
+    return {
+        "executionSuccessful": not summary.missing and summary.checked > 0,
+        "toolExecutionNotifications": notifications,
+    }
 
 
 def _sarif_location(path: str, line: int, column: int, end_line: int, end_column: int) -> dict:
@@ -219,12 +249,17 @@ def _relative_uri(path: str) -> str:
     return relative.replace(os.sep, "/") if not relative.startswith("..") else Path(path).resolve().as_uri()
 
 
-def write_github(out: TextIO, reports: list[FileReport], registry: Registry) -> None:
+def write_github(out: TextIO, reports: list[FileReport], registry: Registry, summary: Summary) -> None:
+    for item in summary.skipped:
+        out.write(f"::warning file={_github_escape(display_path(item.path))},title=exhort::"
+                  f"Not checked: {_github_message(item.reason)}\n")
+    for given in summary.missing:
+        out.write(f"::error title=exhort::No such file or directory: {_github_message(given)}\n")
     for report, item in _items(reports):
         finding = item.finding
         rule = registry.by_code.get(finding.code)
         title = f"{finding.code} {rule.name}" if rule else finding.code
-        message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        message = _github_message(finding.message)
         properties = (
             f"file={_github_escape(display_path(report.path))},line={item.line},col={item.column},"
             f"endLine={item.end_line},endColumn={item.end_column},title={_github_escape(title)}"
@@ -232,5 +267,10 @@ def write_github(out: TextIO, reports: list[FileReport], registry: Registry) -> 
         out.write(f"::{GITHUB_LEVEL[finding.severity]} {properties}::{message}\n")
 
 
+def _github_message(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
 def _github_escape(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A").replace(":", "%3A").replace(",", "%2C")
+    """A property value (file=, title=) also escapes the separators of the property list."""
+    return _github_message(value).replace(":", "%3A").replace(",", "%2C")

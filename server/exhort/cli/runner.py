@@ -51,6 +51,30 @@ class FileReport:
 
 
 @dataclass
+class Summary:
+    """What the run covered, for the closing lines of every format."""
+
+    checked: int  # files read and analysed
+    skipped: list[Skipped]  # files found but not analysed (not UTF-8, too large, unreadable)
+    missing: list[str]  # arguments that name nothing on disk
+
+    @classmethod
+    def of(cls, reports: list["FileReport"], missing: list[str]) -> "Summary":
+        skipped = sorted((r.skipped for r in reports if r.skipped is not None), key=lambda s: s.path)
+        return cls(len(reports) - len(skipped), skipped, missing)
+
+    def nothing_checked(self) -> str:
+        if self.skipped:
+            return f"nothing checked: every file was skipped ({plural(len(self.skipped), 'file')} skipped)"
+        return "nothing checked: no .ex, .exs or .heex files under the given paths"
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """'1 file', '2 files' (or `many` when the plural is irregular)."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
+
+
+@dataclass
 class RunOptions:
     fix: bool = False
     diff: bool = False
