@@ -171,7 +171,8 @@ def test_bad_files_are_reported_and_skipped(project):
     result = exhort("check", "--format", "json", cwd=project)
     assert result.returncode == 1
     assert "skipped lib/app/latin1.ex: not UTF-8" in result.stderr
-    assert {i["path"] for i in json.loads(result.stdout)} == {"lib/app/stats.ex"}
+    assert {(i["path"], i["code"]) for i in json.loads(result.stdout)} == {
+        ("lib/app/stats.ex", "PRF001"), ("lib/app/stats.ex", "SEC001"), ("lib/app/broken.ex", "EXH002")}
 
 
 def test_parallel_matches_serial(project):

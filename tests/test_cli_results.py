@@ -76,3 +76,77 @@ def test_a_missing_path_beside_valid_ones_is_reported_and_the_rest_checked(tmp_p
     assert invocation["executionSuccessful"] is False
     assert invocation["toolExecutionNotifications"][0]["message"]["text"] == "No such file or directory: nope.ex"
     assert exhort("check", "--exit-zero", "lib", "nope.ex", cwd=project).returncode == 2
+
+
+# -- item 9: code that does not parse is a finding, in every format ------------------------------
+
+BROKEN = """
+defmodule App.Broken do
+  def parse(params) do
+    params["kind"] |> , String.to_atom()
+  end
+end
+"""
+
+
+def test_a_file_that_does_not_parse_is_reported_in_every_format(tmp_path):
+    project = write_project(tmp_path, {"lib/broken.ex": BROKEN, "lib/clean.ex": CLEAN})
+    text = exhort("check", "lib", cwd=project)
+    assert text.returncode == 1
+    assert "lib/broken.ex:3:20: " in text.stdout and "EXH002" in text.stdout
+    assert "Syntax error: Exhort cannot parse this code, so lines 1-5 (defmodule App.Broken) were not fully checked" in text.stdout
+    [item] = json.loads(exhort("check", "--format", "json", "lib", cwd=project).stdout)
+    assert (item["code"], item["name"], item["severity"], item["line"]) == ("EXH002", "syntax-error", "error", 3)
+    sarif = json.loads(exhort("check", "--format", "sarif", "lib", cwd=project).stdout)
+    [result] = sarif["runs"][0]["results"]
+    assert result["ruleId"] == "EXH002" and result["level"] == "error"
+    assert sarif["runs"][0]["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == "EXH002"
+    github = exhort("check", "--format", "github", "lib", cwd=project).stdout
+    assert github.startswith("::error file=lib/broken.ex,line=3,col=20,")
+
+
+def test_a_missing_end_is_reported_on_the_last_line(tmp_path):
+    project = write_project(tmp_path, {"lib/open.ex": "defmodule App.Open do\n  def f(x) do\n    x\nend\n"})
+    [item] = json.loads(exhort("check", "--format", "json", cwd=project).stdout)
+    assert item["code"] == "EXH002" and item["line"] == 4
+    assert item["message"].startswith("Syntax error: missing `end`")
+
+
+def test_syntax_errors_can_be_ignored_or_suppressed(tmp_path):
+    project = write_project(tmp_path, {"lib/broken.ex": BROKEN})
+    assert exhort("check", "--ignore", "EXH002", cwd=project).returncode == 0
+    (project / "lib/broken.ex").write_text("# exhort:disable-file EXH002\n" + BROKEN)
+    assert exhort("check", cwd=project).returncode == 0
+
+
+def test_explain_and_rules_know_the_syntax_error_code(tmp_path):
+    assert "## EXH002 syntax-error" in exhort("explain", "EXH002", cwd=tmp_path).stdout
+    assert any(line.startswith("EXH002  syntax-error") for line in exhort("rules", cwd=tmp_path).stdout.splitlines())
+
+
+async def test_the_editor_shows_nothing_for_code_that_does_not_parse(tmp_path):
+    """The same text in the language server: its other findings, and no EXH002."""
+    import asyncio
+    import sys
+
+    from lsprotocol import types as t
+    from pytest_lsp import ClientServerConfig, make_test_lsp_client
+
+    source = BROKEN + "\ndefmodule App.Atoms do\n  def kind(params), do: String.to_atom(params[\"kind\"])\nend\n"
+    path = write_project(tmp_path, {"lib/broken.ex": source}) / "lib/broken.ex"
+    client = make_test_lsp_client()
+    await client.start_io(sys.executable, "-m", "exhort.lsp")
+    try:
+        await client.initialize_session(t.InitializeParams(capabilities=t.ClientCapabilities(),
+                                                           root_uri=tmp_path.as_uri()))
+        uri = path.as_uri()
+        client.text_document_did_open(t.DidOpenTextDocumentParams(
+            t.TextDocumentItem(uri=uri, language_id="elixir", version=1, text=path.read_text())))
+        for _ in range(600):  # until the whole-document check has published SEC001
+            if any(d.code == "SEC001" for d in client.diagnostics.get(uri, [])):
+                break
+            await asyncio.sleep(0.05)
+        codes = [d.code for d in client.diagnostics.get(uri, [])]
+        assert "SEC001" in codes and "EXH002" not in codes, codes
+    finally:
+        await client.shutdown_session()

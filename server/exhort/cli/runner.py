@@ -206,7 +206,8 @@ def _check_one(task: tuple[str, int]) -> FileReport:
     absolute = str(Path(path).resolve())
     document = Document(absolute, text)
     try:
-        result = engine.check(document, _index, report_unused_suppressions=_options.report_unused_suppressions)
+        result = engine.check(document, _index, report_unused_suppressions=_options.report_unused_suppressions,
+                              report_syntax_errors=True)
         if _options.fix or _options.diff:
             original = document.data
             for _ in range(MAX_FIX_PASSES):
@@ -216,7 +217,8 @@ def _check_one(task: tuple[str, int]) -> FileReport:
                 report.fixed += count
                 document = Document(absolute, apply_edits(document.data, edits))
                 result = engine.check(
-                    document, _index, report_unused_suppressions=_options.report_unused_suppressions
+                    document, _index, report_unused_suppressions=_options.report_unused_suppressions,
+                    report_syntax_errors=True,
                 )
             if document.data != original:
                 if _options.diff:
