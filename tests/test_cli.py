@@ -32,8 +32,8 @@ def project(tmp_path):
 def test_text_output_and_exit_code(project):
     result = exhort("check", cwd=project)
     assert result.returncode == 1
-    assert "lib/app/stats.ex:2:24: PRF001 [*] length/1" in result.stdout
-    assert "lib/app/stats.ex:5:5: SEC001" in result.stdout
+    assert "lib/app/stats.ex:2:24: information: PRF001 [*] length/1" in result.stdout
+    assert "lib/app/stats.ex:5:5: warning: SEC001" in result.stdout
     assert "    5 |     String.to_atom(params[\"kind\"])" in result.stdout
     assert "^~~~" in result.stdout
     assert "Found 2 problems (1 warning, 1 information) in 1 file; 3 files checked." in result.stdout

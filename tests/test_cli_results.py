@@ -93,7 +93,7 @@ def test_a_file_that_does_not_parse_is_reported_in_every_format(tmp_path):
     project = write_project(tmp_path, {"lib/broken.ex": BROKEN, "lib/clean.ex": CLEAN})
     text = exhort("check", "lib", cwd=project)
     assert text.returncode == 1
-    assert "lib/broken.ex:3:20: " in text.stdout and "EXH002" in text.stdout
+    assert "lib/broken.ex:3:20: error: EXH002 " in text.stdout
     assert "Syntax error: Exhort cannot parse this code, so lines 1-5 (defmodule App.Broken) were not fully checked" in text.stdout
     [item] = json.loads(exhort("check", "--format", "json", "lib", cwd=project).stdout)
     assert (item["code"], item["name"], item["severity"], item["line"]) == ("EXH002", "syntax-error", "error", 3)
@@ -150,3 +150,16 @@ async def test_the_editor_shows_nothing_for_code_that_does_not_parse(tmp_path):
         assert "SEC001" in codes and "EXH002" not in codes, codes
     finally:
         await client.shutdown_session()
+
+
+# -- item 10: severity in words, files with findings apart from files checked --------------------
+
+
+def test_text_output_names_each_severity_and_counts_files_apart(tmp_path):
+    project = write_project(tmp_path, {"lib/app/stats.ex": BAD, "lib/clean.ex": CLEAN, "lib/broken.ex": BROKEN})
+    out = exhort("check", cwd=project).stdout
+    assert "lib/app/stats.ex:3:5: warning: SEC001 " in out
+    assert "lib/broken.ex:3:20: error: EXH002 " in out
+    assert "Found 2 problems (1 error, 1 warning) in 2 files; 4 files checked." in out
+    single = exhort("check", "lib/app/stats.ex", cwd=project).stdout
+    assert "Found 1 problem (1 warning) in 1 file; 1 file checked." in single

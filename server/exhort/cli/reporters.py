@@ -47,10 +47,12 @@ class TextReporter:
             fixable += finding.safe_fix is not None
             if statistics:
                 continue
+            # `path:line:col: severity: CODE message`, the shape compilers print, so the severity
+            # survives logs and pipes and editors' error parsers (Emacs compile, Vim) read it
             where = self.paint("1", f"{display_path(report.path)}:{item.line}:{item.column}:")
-            code = self.paint(COLOUR[finding.severity], finding.code)
+            severity = self.paint(COLOUR[finding.severity], f"{finding.severity.label}:")
             marker = self.paint("2", " [*]") if finding.safe_fix is not None else ""
-            self.out.write(f"{where} {code}{marker} {finding.message}\n")
+            self.out.write(f"{where} {severity} {self.paint('1', finding.code)}{marker} {finding.message}\n")
             self._snippet(item)
             for path, line, column, message in item.related:
                 self.out.write(f"    {self.paint('2', f'note: {display_path(path)}:{line}:{column}:')} {message}\n")
