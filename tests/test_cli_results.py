@@ -163,3 +163,50 @@ def test_text_output_names_each_severity_and_counts_files_apart(tmp_path):
     assert "Found 2 problems (1 error, 1 warning) in 2 files; 4 files checked." in out
     single = exhort("check", "lib/app/stats.ex", cwd=project).stdout
     assert "Found 1 problem (1 warning) in 1 file; 1 file checked." in single
+
+
+# -- item 11: paths as given, one kind of SARIF URI ----------------------------------------------
+
+QUEUE_WORKER = """
+defmodule App.Report do
+  use Oban.Worker, queue: :reports
+  def perform(_job), do: :ok
+end
+"""
+QUEUE_CONFIG = "import Config\nconfig :app, Oban,\n  queues: [default: 10]\n"
+
+
+def test_an_absolute_argument_is_printed_as_given(tmp_path):
+    (tmp_path / "app").mkdir()
+    project = write_project(tmp_path / "app", {"lib/app/report.ex": QUEUE_WORKER, "config/config.exs": QUEUE_CONFIG})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    given = str(project / "lib")
+    text = exhort("check", given, str(project / "config"), cwd=elsewhere).stdout
+    assert f"{given}/app/report.ex:2:20: warning: OBN012 " in text
+    assert f"note: {project}/config/config.exs:" in text
+    assert "../" not in text
+    [item] = json.loads(exhort("check", "--format", "json", given, str(project / "config"), cwd=elsewhere).stdout)
+    assert item["path"] == f"{given}/app/report.ex"
+    assert item["related"][0]["path"] == f"{project}/config/config.exs"
+    assert item["fix"]["edits"][0]["path"] == f"{project}/config/config.exs"
+
+
+def test_sarif_uris_follow_the_argument(tmp_path):
+    project = write_project(tmp_path, {"lib/app/report.ex": QUEUE_WORKER, "config/config.exs": QUEUE_CONFIG})
+
+    def uris(*args):
+        sarif = json.loads(exhort("check", "--format", "sarif", *args, cwd=project).stdout)
+        [result] = sarif["runs"][0]["results"]
+        location = result["locations"][0]["physicalLocation"]["artifactLocation"]
+        [change] = result["fixes"][0]["artifactChanges"]
+        related = result["relatedLocations"][0]["physicalLocation"]["artifactLocation"]
+        return sarif["runs"][0], location, change["artifactLocation"], related
+
+    run, location, change, related = uris("lib", "config")
+    assert location == {"uri": "lib/app/report.ex", "uriBaseId": "%SRCROOT%"}
+    assert change == related == {"uri": "config/config.exs", "uriBaseId": "%SRCROOT%"}
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == project.as_uri() + "/"
+    _run, location, change, related = uris(str(project / "lib"), str(project / "config"))
+    assert location == {"uri": (project / "lib/app/report.ex").as_uri()}
+    assert change == related == {"uri": (project / "config/config.exs").as_uri()}

@@ -6,6 +6,7 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 from typing import TextIO
 
 from .. import __version__
@@ -15,13 +16,20 @@ from .runner import FileReport, Located, Summary, plural
 
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFORMATION: "note", Severity.HINT: "note"}
 GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFORMATION: "notice", Severity.HINT: "notice"}
+SOURCE_ROOT = "%SRCROOT%"  # SARIF's conventional base of relative URIs: the folder exhort ran in
 COLOUR = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFORMATION: "36", Severity.HINT: "2"}
 
 
-def display_path(path: str) -> str:
+def display_path(path: str, like: str | None = None) -> str:
+    """A path the way the user named the file it belongs to: an absolute argument is printed
+    as given, a relative one relative to the current folder. `like` is that file's path, for
+    the other paths of its findings (related locations, edits of other files), which the
+    engine keeps absolute."""
+    if os.path.isabs(like if like is not None else path):
+        return os.path.abspath(path)
     try:
         return os.path.relpath(path)
-    except ValueError:
+    except ValueError:  # another drive (Windows): no relative path exists
         return path
 
 
@@ -55,7 +63,8 @@ class TextReporter:
             self.out.write(f"{where} {severity} {self.paint('1', finding.code)}{marker} {finding.message}\n")
             self._snippet(item)
             for path, line, column, message in item.related:
-                self.out.write(f"    {self.paint('2', f'note: {display_path(path)}:{line}:{column}:')} {message}\n")
+                note = f"note: {display_path(path, report.path)}:{line}:{column}:"
+                self.out.write(f"    {self.paint('2', note)} {message}\n")
         if statistics:
             self._statistics(reports)
         total = sum(counts.values())
@@ -110,7 +119,8 @@ def write_json(out: TextIO, reports: list[FileReport], registry: Registry) -> No
                 "applicability": "safe" if finding.fixes[0].safe and finding.fixes[0].in_document else "unsafe",
                 "message": finding.fixes[0].title,
                 "edits": [
-                    {**e, "path": display_path(e["path"])} if "path" in e else e for e in item.fix_edits or []
+                    {**e, "path": display_path(e["path"], report.path)} if "path" in e else e
+                    for e in item.fix_edits or []
                 ],
             }
         items.append(
@@ -126,7 +136,7 @@ def write_json(out: TextIO, reports: list[FileReport], registry: Registry) -> No
                 "end_column": item.end_column,
                 "fix": fix,
                 "related": [
-                    {"path": display_path(p), "line": line, "column": column, "message": message}
+                    {"path": display_path(p, report.path), "line": line, "column": column, "message": message}
                     for p, line, column, message in item.related
                 ],
             }
@@ -154,11 +164,13 @@ def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry, summ
             "ruleIndex": index.get(finding.code, 0),
             "level": SARIF_LEVEL[finding.severity],
             "message": {"text": finding.message},
-            "locations": [_sarif_location(report.path, item.line, item.column, item.end_line, item.end_column)],
+            "locations": [_sarif_location(report.path, report.path, item.line, item.column, item.end_line,
+                                          item.end_column)],
         }
         if item.related:
             result["relatedLocations"] = [
-                {**_sarif_location(path, line, column, line, column), "id": number, "message": {"text": message}}
+                {**_sarif_location(path, report.path, line, column, line, column), "id": number,
+                 "message": {"text": message}}
                 for number, (path, line, column, message) in enumerate(item.related)
             ]
         if finding.fixes and item.fix_edits:
@@ -167,7 +179,7 @@ def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry, summ
                     "description": {"text": finding.fixes[0].title},
                     "artifactChanges": [
                         {
-                            "artifactLocation": {"uri": Path(path).resolve().as_uri()},
+                            "artifactLocation": _artifact(path, report.path),
                             "replacements": [
                                 {
                                     "deletedRegion": {
@@ -208,6 +220,7 @@ def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry, summ
                         ],
                     }
                 },
+                "originalUriBaseIds": {SOURCE_ROOT: {"uri": Path.cwd().as_uri().rstrip("/") + "/"}},
                 "columnKind": "unicodeCodePoints",
                 "invocations": [_sarif_invocation(summary)],
                 "results": results,
@@ -223,7 +236,7 @@ def _sarif_invocation(summary: Summary) -> dict:
     SARIF file alone must see that the run did not cover everything it was given."""
     notifications = [
         {"level": "warning", "message": {"text": f"Not checked: {item.reason}"},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _relative_uri(item.path)}}}]}
+         "locations": [{"physicalLocation": {"artifactLocation": _artifact(item.path, item.path)}}]}
         for item in summary.skipped
     ]
     notifications += [
@@ -237,18 +250,22 @@ def _sarif_invocation(summary: Summary) -> dict:
     }
 
 
-def _sarif_location(path: str, line: int, column: int, end_line: int, end_column: int) -> dict:
+def _sarif_location(path: str, like: str, line: int, column: int, end_line: int, end_column: int) -> dict:
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": _relative_uri(path)},
+            "artifactLocation": _artifact(path, like),
             "region": {"startLine": line, "startColumn": column, "endLine": end_line, "endColumn": end_column},
         }
     }
 
 
-def _relative_uri(path: str) -> str:
-    relative = display_path(path)
-    return relative.replace(os.sep, "/") if not relative.startswith("..") else Path(path).resolve().as_uri()
+def _artifact(path: str, like: str) -> dict:
+    """A SARIF artifactLocation of the same kind as the argument that named the file: a file://
+    URI for an absolute one, else a path relative to the current folder (SOURCE_ROOT)."""
+    shown = display_path(path, like)
+    if os.path.isabs(shown):
+        return {"uri": Path(shown).as_uri()}
+    return {"uri": quote(shown.replace(os.sep, "/")), "uriBaseId": SOURCE_ROOT}
 
 
 def write_github(out: TextIO, reports: list[FileReport], registry: Registry, summary: Summary) -> None:
