@@ -193,7 +193,7 @@ def test_unused_suppressions_are_opt_in(tmp_path):
 
 
 def test_explain_rules_and_version(tmp_path):
-    explained = exhort("explain", "SEC001", cwd=tmp_path)
+    explained = exhort("explain", "SEC001", "--format", "markdown", cwd=tmp_path)
     assert explained.returncode == 0 and explained.stdout.startswith("## SEC001 unsafe-atom-creation")
     unknown = exhort("explain", "SEC0001", cwd=tmp_path)
     assert unknown.returncode == 2 and "did you mean" in unknown.stderr

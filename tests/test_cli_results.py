@@ -120,7 +120,7 @@ def test_syntax_errors_can_be_ignored_or_suppressed(tmp_path):
 
 
 def test_explain_and_rules_know_the_syntax_error_code(tmp_path):
-    assert "## EXH002 syntax-error" in exhort("explain", "EXH002", cwd=tmp_path).stdout
+    assert "## EXH002 syntax-error" in exhort("explain", "EXH002", "--format", "markdown", cwd=tmp_path).stdout
     assert any(line.startswith("EXH002  syntax-error") for line in exhort("rules", cwd=tmp_path).stdout.splitlines())
 
 
@@ -210,3 +210,48 @@ def test_sarif_uris_follow_the_argument(tmp_path):
     _run, location, change, related = uris(str(project / "lib"), str(project / "config"))
     assert location == {"uri": (project / "lib/app/report.ex").as_uri()}
     assert change == related == {"uri": (project / "config/config.exs").as_uri()}
+
+
+# -- item 12: help for every option, explanations readable in a terminal --------------------------
+
+
+def _undescribed(help_text: str) -> list[str]:
+    """Entries of argparse's argument lists ("  --flag ARG   description") without a description."""
+    lines = help_text.splitlines()
+    missing = []
+    in_list = False
+    for number, line in enumerate(lines):
+        if line.endswith(":") and not line.startswith(" "):  # "options:", "positional arguments:"
+            in_list = line in ("options:", "positional arguments:")
+            continue
+        if not in_list or not line.startswith("  ") or line.startswith("   "):
+            continue
+        entry, _, description = line.strip().partition("  ")
+        following = lines[number + 1] if number + 1 < len(lines) else ""
+        if not description.strip() and not following.startswith(" " * 6):
+            missing.append(entry)
+    return missing
+
+
+def test_every_option_and_argument_is_described(tmp_path):
+    for command in ("check", "explain", "rules"):
+        result = exhort(command, "--help", cwd=tmp_path)
+        assert result.returncode == 0
+        assert _undescribed(result.stdout) == [], (command, result.stdout)
+    check = exhort("check", "--help", cwd=tmp_path).stdout
+    for option in ("PATH", "--format", "--select", "--ignore", "--fix", "--diff", "--exit-zero", "--statistics",
+                   "--report-unused-suppressions", "--jobs", "--no-progress", "--color"):
+        assert option in check
+
+
+def test_explain_renders_for_a_terminal_and_keeps_markdown_on_request(tmp_path):
+    text = exhort("explain", "SEC001", cwd=tmp_path).stdout
+    lines = text.splitlines()
+    assert lines[0] == "SEC001 unsafe-atom-creation" and set(lines[1]) == {"="} and len(lines[1]) == len(lines[0])
+    assert "##" not in text and "```" not in text and "**" not in text
+    assert "\nBad\n\n    %{status: String.to_atom(params[\"status\"])}\n\nGood\n" in text
+    assert "\x1b[" not in text  # not a terminal: no colour
+    coloured = exhort("explain", "SEC001", "--color", "always", cwd=tmp_path).stdout
+    assert "\x1b[1mSEC001 unsafe-atom-creation\x1b[0m" in coloured
+    markdown = exhort("explain", "SEC001", "--format", "markdown", cwd=tmp_path).stdout
+    assert markdown.startswith("## SEC001 unsafe-atom-creation") and "```elixir" in markdown

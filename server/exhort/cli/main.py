@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import ConfigError, validate_selectors
 from ..registry import Registry, default_registry
+from .markdown import render_markdown
 from .reporters import TextReporter, display_path, write_github, write_json, write_sarif
 from .runner import ConfigCache, Progress, RunOptions, Summary, check_paths
 
@@ -38,26 +39,50 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"exhort {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    check = commands.add_parser("check", help="check files and folders (default: .)")
-    check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    check.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text")
-    check.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to run (replaces the config)")
-    check.add_argument("--ignore", type=_codes, help="comma-separated codes or prefixes to skip (added to the config)")
+    check = commands.add_parser(
+        "check",
+        help="check files and folders (default: .)",
+        description="Check Elixir files (.ex, .exs, .heex) and report what the rules find.",
+        epilog="Exit status: 0 clean, 1 findings (with --diff: fixes to apply), 2 usage or configuration "
+        "error, a path that does not exist, or nothing checked.",
+    )
+    check.add_argument("paths", nargs="*", default=["."], metavar="PATH",
+                       help="files or folders to check (default: the current folder); files named here "
+                       "are checked even when the config excludes them")
+    check.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text",
+                       help="output format: text for people, json, sarif 2.1.0, or github workflow "
+                       "annotations (default: text)")
+    check.add_argument("--select", type=_codes, metavar="CODES",
+                       help="comma-separated codes or prefixes to run (replaces the config's select)")
+    check.add_argument("--ignore", type=_codes, metavar="CODES",
+                       help="comma-separated codes or prefixes to skip (added to the config's ignore)")
     check.add_argument("--fix", action="store_true", help="apply safe fixes, then report what remains")
     check.add_argument("--diff", action="store_true", help="print safe fixes as a unified diff; write nothing")
-    check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    check.add_argument("--exit-zero", action="store_true",
+                       help="exit 0 even when there are findings (usage errors still exit 2)")
     check.add_argument("--statistics", action="store_true", help="print counts per rule instead of each finding")
     check.add_argument("--report-unused-suppressions", action="store_true",
                        help="report suppression comments that silence nothing (EXH001)")
-    check.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    check.add_argument("--no-progress", action="store_true", help="never show the progress bar")
-    check.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    check.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
+                       help="worker processes (default: all cores)")
+    check.add_argument("--no-progress", action="store_true",
+                       help="never show progress on stderr (shown on a terminal when a run takes a while)")
+    check.add_argument("--color", choices=["auto", "always", "never"], default="auto",
+                       help="colour the text output: auto (on a terminal, unless NO_COLOR is set), "
+                       "always or never")
 
-    explain = commands.add_parser("explain", help="show a rule's explanation")
-    explain.add_argument("code")
+    explain = commands.add_parser("explain", help="show a rule's explanation",
+                                  description="Explain a rule: why it matters, bad and good code, fix safety.")
+    explain.add_argument("code", metavar="CODE", help="a rule code (SEC001) or name (unsafe-atom-creation)")
+    explain.add_argument("--format", choices=["text", "markdown"], default="text",
+                         help="text for a terminal, or the Markdown it is written in (default: text)")
+    explain.add_argument("--color", choices=["auto", "always", "never"], default="auto",
+                         help="colour the text: auto (on a terminal, unless NO_COLOR is set), always or never")
 
-    rules = commands.add_parser("rules", help="list every rule")
-    rules.add_argument("--format", choices=["text", "json"], default="text")
+    rules = commands.add_parser("rules", help="list every rule",
+                                description="List every rule with its category, severity and fix safety.")
+    rules.add_argument("--format", choices=["text", "json"], default="text",
+                       help="a table, or JSON for tools (default: text)")
 
     commands.add_parser("serve", help="run the language server (stdio, or --tcp HOST:PORT)", add_help=False)
     return parser
@@ -82,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             return run_check(args)
         if args.command == "explain":
-            return run_explain(args.code)
+            return run_explain(args.code, args.format, _colour(args.color, sys.stdout))
         if args.command == "rules":
             return run_rules(args.format)
     except (ConfigError, UsageError) as error:
@@ -151,8 +176,7 @@ def run_check(args: argparse.Namespace) -> int:
     elif args.format == "github":
         write_github(out, reports, registry, summary)
     else:
-        colour = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
-        TextReporter(out, registry, colour).write(reports, summary, args.statistics)
+        TextReporter(out, registry, _colour(args.color, out)).write(reports, summary, args.statistics)
     if args.format != "text" and summary.checked == 0:
         sys.stderr.write(f"exhort: {summary.nothing_checked()}\n")
 
@@ -162,7 +186,7 @@ def run_check(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if found and not args.exit_zero else EXIT_CLEAN
 
 
-def run_explain(code: str) -> int:
+def run_explain(code: str, output_format: str, colour: bool) -> int:
     registry = default_registry()
     rule = registry.by_code.get(code.upper()) or next((r for r in registry.rules if r.name == code), None)
     if rule is None:
@@ -172,12 +196,16 @@ def run_explain(code: str) -> int:
         )
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise UsageError(f"unknown rule {code!r}{hint}")
-    sys.stdout.write(rule.explanation_markdown)
-    sys.stdout.write(
-        f"\nCategory: {rule.category} · default severity: {rule.severity.label} · "
+    markdown = (
+        f"{rule.explanation_markdown}\nCategory: {rule.category} · default severity: {rule.severity.label} · "
         f"fix: {rule.fix_safety}\n"
     )
+    sys.stdout.write(markdown if output_format == "markdown" else render_markdown(markdown, colour))
     return EXIT_CLEAN
+
+
+def _colour(choice: str, stream) -> bool:
+    return choice == "always" or (choice == "auto" and stream.isatty() and not os.environ.get("NO_COLOR"))
 
 
 def run_rules(output_format: str) -> int:
