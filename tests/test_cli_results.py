@@ -255,3 +255,40 @@ def test_explain_renders_for_a_terminal_and_keeps_markdown_on_request(tmp_path):
     assert "\x1b[1mSEC001 unsafe-atom-creation\x1b[0m" in coloured
     markdown = exhort("explain", "SEC001", "--format", "markdown", cwd=tmp_path).stdout
     assert markdown.startswith("## SEC001 unsafe-atom-creation") and "```elixir" in markdown
+
+
+# -- item 13: a large file is never a silent terminal -------------------------------------------
+
+
+def test_a_single_large_file_shows_progress_on_a_terminal(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    functions = "\n".join(f"  def empty_{n}?(items), do: length(items) > 0" for n in range(6000))
+    project = write_project(tmp_path, {"lib/big.ex": f"defmodule Big do\n{functions}\nend\n"})
+    size_kb = (project / "lib/big.ex").stat().st_size // 1024
+    controller, terminal = pty.openpty()
+    with open(tmp_path / "out.json", "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "exhort", "check", "--format", "json", "lib/big.ex"],
+            cwd=project, stdout=out, stderr=terminal, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+        )
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert process.wait(timeout=300) == 1
+    status = seen.decode()
+    assert "checking 0/1 file · " in status, status
+    assert f"waiting for lib/big.ex ({size_kb} KB)" in status, status
+    assert status.endswith("\r"), "the status line is blanked before the report"
+    assert len(json.loads((tmp_path / "out.json").read_text())) == 6000

@@ -18,7 +18,8 @@ from ..config import ConfigError, validate_selectors
 from ..registry import Registry, default_registry
 from .markdown import render_markdown
 from .reporters import TextReporter, display_path, write_github, write_json, write_sarif
-from .runner import ConfigCache, Progress, RunOptions, Summary, check_paths
+from .progress import Progress
+from .runner import ConfigCache, RunOptions, Summary, check_paths
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -146,8 +147,8 @@ def run_check(args: argparse.Namespace) -> int:
 
     configs = ConfigCache(registry, overrides)
     options = RunOptions(fix=args.fix, diff=args.diff, report_unused_suppressions=args.report_unused_suppressions)
-    progress = Progress(enabled=not args.no_progress)
-    reports, _files = check_paths(paths, configs, options, args.jobs, progress)
+    with Progress(enabled=not args.no_progress) as progress:
+        reports, _files = check_paths(paths, configs, options, args.jobs, progress)
     summary = Summary.of(reports, missing)
 
     for report in sorted(reports, key=lambda r: r.path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import multiprocessing
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -22,6 +21,7 @@ from ..files import Skipped, discover, project_root_for_file, read_source
 from ..findings import Finding, apply_edits
 from ..registry import Registry
 from ..workspace import WorkspaceIndex
+from .progress import Progress
 
 MAX_FIX_PASSES = 10
 
@@ -126,7 +126,7 @@ def check_paths(
     configs: ConfigCache,
     options: RunOptions,
     jobs: int,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[FileReport], int]:
     """Check every source file under `paths`. Returns the reports and the number of files."""
     global _index, _options
@@ -143,17 +143,23 @@ def check_paths(
     _index = index  # forked workers extract facts with it
     if needs_index:
         _feed_lockfiles(index, paths)
+        if progress is not None:
+            progress.phase("indexing", [str(p) for p in files])
         for path, facts in _map(_extract_facts, [str(p.resolve()) for p in files], jobs):
+            if progress is not None:
+                progress.advance()
             if facts is not None:
                 index.set_facts(path, facts)
     _options = options
     tasks = [(str(path), id(config)) for path, config in zip(files, file_configs)]
     _engines.update({key: _engine_for(config, registry) for key, config in by_id.items()})
     reports: list[FileReport] = []
-    for done, report in enumerate(_map(_check_one, tasks, jobs), start=1):
+    if progress is not None:
+        progress.phase("checking", [path for path, _ in tasks])
+    for report in _map(_check_one, tasks, jobs):
         reports.append(report)
         if progress is not None:
-            progress(done, len(tasks))
+            progress.advance()
     return reports, len(files)
 
 
@@ -299,26 +305,3 @@ def _positions_in_file(path: str, *offsets: int) -> list[tuple[int, int]]:
         return [(0, 0) for _ in offsets]
     document = Document(path, data, language="text")
     return [document.position(offset, "utf-32") for offset in offsets]
-
-
-class Progress:
-    """A one-line progress bar on stderr, shown only on a terminal and for long scans."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.started = time.monotonic()
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total < 50:
-            return
-        if not self.shown and time.monotonic() - self.started < 0.5:
-            return
-        self.shown = True
-        width = 30
-        filled = width * done // total
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
-        if done == total:
-            sys.stderr.write("\r" + " " * (width + 30) + "\r")
-        sys.stderr.flush()
-
