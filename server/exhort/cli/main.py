@@ -15,11 +15,14 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import ConfigError, validate_selectors
+from ..findings import Severity
+from ..suppression import UNUSED_SUPPRESSION
 from ..registry import Registry, default_registry
 from .markdown import render_markdown
 from .reporters import TextReporter, display_path, write_github, write_json, write_sarif
 from .progress import Progress
 from .runner import ConfigCache, RunOptions, Summary, check_paths
+from .triage import DEFAULT_MIN_SEVERITY, Triage
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -57,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma-separated codes or prefixes to run (replaces the config's select)")
     check.add_argument("--ignore", type=_codes, metavar="CODES",
                        help="comma-separated codes or prefixes to skip (added to the config's ignore)")
-    check.add_argument("--fix", action="store_true", help="apply safe fixes, then report what remains")
+    check.add_argument("--min-severity", choices=["hint", "information", "warning", "error"],
+                       default=DEFAULT_MIN_SEVERITY.label,
+                       help="report findings of this severity and above, in every format (default: "
+                       "information, so hints are counted but not shown; a rule named in --select is "
+                       "shown at any severity)")
+    check.add_argument("--fix", action="store_true",
+                       help="apply the safe fixes of the reported findings, then report what remains")
     check.add_argument("--diff", action="store_true", help="print safe fixes as a unified diff; write nothing")
     check.add_argument("--exit-zero", action="store_true",
                        help="exit 0 even when there are findings (usage errors still exit 2)")
@@ -146,10 +155,17 @@ def run_check(args: argparse.Namespace) -> int:
         return config.with_overrides(select=args.select, extend_ignore=args.ignore)
 
     configs = ConfigCache(registry, overrides)
-    options = RunOptions(fix=args.fix, diff=args.diff, report_unused_suppressions=args.report_unused_suppressions)
+    # A rule asked for by name is shown whatever its severity: the user wants to see it.
+    asked_for = {code for code in args.select or () if code.upper() in registry.by_code}
+    asked_for |= {rule.code for rule in registry.rules if rule.name in (args.select or ())}
+    if args.report_unused_suppressions:
+        asked_for.add(UNUSED_SUPPRESSION.code)
+    triage = Triage(Severity.parse(args.min_severity), frozenset(code.upper() for code in asked_for))
+    options = RunOptions(fix=args.fix, diff=args.diff, report_unused_suppressions=args.report_unused_suppressions,
+                         triage=triage)
     with Progress(enabled=not args.no_progress) as progress:
         reports, _files = check_paths(paths, configs, options, args.jobs, progress)
-    summary = Summary.of(reports, missing)
+    summary = Summary.triage(reports, missing, triage)
 
     for report in sorted(reports, key=lambda r: r.path):
         if report.skipped is not None and args.format != "text":  # the text summary names them
@@ -178,8 +194,11 @@ def run_check(args: argparse.Namespace) -> int:
         write_github(out, reports, registry, summary)
     else:
         TextReporter(out, registry, _colour(args.color, out)).write(reports, summary, args.statistics)
-    if args.format != "text" and summary.checked == 0:
-        sys.stderr.write(f"exhort: {summary.nothing_checked()}\n")
+    if args.format != "text":  # the text summary says these; other formats keep stdout parseable
+        if summary.checked == 0:
+            sys.stderr.write(f"exhort: {summary.nothing_checked()}\n")
+        if summary.held_back_note():
+            sys.stderr.write(f"exhort: {summary.held_back_note()}\n")
 
     if summary.missing or summary.checked == 0:
         return EXIT_ERROR  # a wrong path or a run that analysed nothing never passes

@@ -12,7 +12,7 @@ from typing import TextIO
 from .. import __version__
 from ..findings import Severity
 from ..registry import Registry
-from .runner import FileReport, Located, Summary, plural
+from .runner import FileReport, Located, Summary, plural, severity_count
 
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFORMATION: "note", Severity.HINT: "note"}
 GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFORMATION: "notice", Severity.HINT: "notice"}
@@ -74,13 +74,15 @@ class TextReporter:
         elif total == 0:
             self.out.write(f"All checks passed ({checked} checked).\n")
         else:
-            parts = [plural(counts[s], s.label, s.label if s == Severity.INFORMATION else None)
-                     for s in Severity if counts[s]]
+            parts = [severity_count(counts[s], s) for s in Severity if counts[s]]
             with_findings = plural(sum(1 for r in reports if r.findings), "file")
             self.out.write(f"Found {plural(total, 'problem')} ({', '.join(parts)}) in {with_findings}; "
                            f"{checked} checked.\n")
         if fixable:
             self.out.write(f"[*] {fixable} fixable with `exhort check --fix`.\n")
+        held_back = summary.held_back_note()
+        if held_back:
+            self.out.write(held_back + "\n")
         if summary.skipped:
             names = "; ".join(f"{display_path(item.path)}: {item.reason}" for item in summary.skipped)
             self.out.write(f"Skipped {plural(len(summary.skipped), 'file')}, not checked: {names}.\n")

@@ -18,10 +18,11 @@ from ..config import Config, find_config_file, load_config
 from ..document import Document
 from ..engine import Engine
 from ..files import Skipped, discover, project_root_for_file, read_source
-from ..findings import Finding, apply_edits
+from ..findings import Finding, Severity, apply_edits
 from ..registry import Registry
 from ..workspace import WorkspaceIndex
 from .progress import Progress
+from .triage import Outcome, Triage
 
 MAX_FIX_PASSES = 10
 
@@ -57,11 +58,29 @@ class Summary:
     checked: int  # files read and analysed
     skipped: list[Skipped]  # files found but not analysed (not UTF-8, too large, unreadable)
     missing: list[str]  # arguments that name nothing on disk
+    held_back: Outcome  # findings not shown, and why
+    min_severity: Severity
 
     @classmethod
-    def of(cls, reports: list["FileReport"], missing: list[str]) -> "Summary":
+    def triage(cls, reports: list["FileReport"], missing: list[str], triage: Triage) -> "Summary":
+        """Keep in each report only the findings the run shows; count the others."""
+        held_back = Outcome()
+        for report in reports:
+            outcome = triage.split(report.findings)
+            report.findings = outcome.shown
+            held_back.add(outcome)
         skipped = sorted((r.skipped for r in reports if r.skipped is not None), key=lambda s: s.path)
-        return cls(len(reports) - len(skipped), skipped, missing)
+        return cls(len(reports) - len(skipped), skipped, missing, held_back, triage.min_severity)
+
+    def held_back_note(self) -> str | None:
+        """'3 hints not shown; `--min-severity hint` shows them.', or None."""
+        below = self.held_back.below_severity
+        if not below:
+            return None
+        parts = [severity_count(below[s], s) for s in Severity if below[s]]
+        lowest = max(below)
+        what = parts[0] if len(parts) == 1 else f"{plural(sum(below.values()), 'finding')} ({', '.join(parts)})"
+        return f"{what} not shown; `--min-severity {lowest.label}` shows them."
 
     def nothing_checked(self) -> str:
         if self.skipped:
@@ -74,11 +93,17 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
     return f"{count} {noun if count == 1 else many or noun + 's'}"
 
 
+def severity_count(count: int, severity: Severity) -> str:
+    """'1 warning', '2 hints', '3 information'."""
+    return plural(count, severity.label, severity.label if severity == Severity.INFORMATION else None)
+
+
 @dataclass
 class RunOptions:
     fix: bool = False
     diff: bool = False
     report_unused_suppressions: bool = False
+    triage: Triage = field(default_factory=Triage)
 
 
 class ConfigCache:
@@ -217,7 +242,9 @@ def _check_one(task: tuple[str, int]) -> FileReport:
         if _options.fix or _options.diff:
             original = document.data
             for _ in range(MAX_FIX_PASSES):
-                edits, count = _safe_edits(result.findings)
+                # only what the run reports is fixed: not hidden hints, nor (later) baselined ones
+                reported = _options.triage.split([locate(document, f) for f in result.findings]).shown
+                edits, count = _safe_edits([item.finding for item in reported])
                 if not edits:
                     break
                 report.fixed += count
