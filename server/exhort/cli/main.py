@@ -11,9 +11,12 @@ import difflib
 import json
 import os
 import sys
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from .. import __version__
+from ..baseline import Baseline, BaselineError, Entry, baseline_path, fingerprint
 from ..config import ConfigError, validate_selectors
 from ..findings import Severity
 from ..suppression import UNUSED_SUPPRESSION
@@ -21,7 +24,7 @@ from ..registry import Registry, default_registry
 from .markdown import render_markdown
 from .reporters import TextReporter, display_path, write_github, write_json, write_sarif
 from .progress import Progress
-from .runner import ConfigCache, RunOptions, Summary, check_paths
+from .runner import ConfigCache, FileReport, RunOptions, Summary, check_paths, plural
 from .triage import DEFAULT_MIN_SEVERITY, Triage
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -65,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="report findings of this severity and above, in every format (default: "
                        "information, so hints are counted but not shown; a rule named in --select is "
                        "shown at any severity)")
+    check.add_argument("--baseline", metavar="FILE",
+                       help="report only findings not accepted in FILE (a JSON file written by "
+                       "--update-baseline); accepted findings that no longer occur are listed as fixed")
+    check.add_argument("--update-baseline", action="store_true",
+                       help="record every finding of the checked files in the --baseline FILE (entries of "
+                       "files outside this run are kept), then report against it")
     check.add_argument("--fix", action="store_true",
                        help="apply the safe fixes of the reported findings, then report what remains")
     check.add_argument("--diff", action="store_true", help="print safe fixes as a unified diff; write nothing")
@@ -160,12 +169,20 @@ def run_check(args: argparse.Namespace) -> int:
     asked_for |= {rule.code for rule in registry.rules if rule.name in (args.select or ())}
     if args.report_unused_suppressions:
         asked_for.add(UNUSED_SUPPRESSION.code)
-    triage = Triage(Severity.parse(args.min_severity), frozenset(code.upper() for code in asked_for))
+    baseline, baseline_folder = _load_baseline(args)
+    triage = Triage(Severity.parse(args.min_severity), frozenset(code.upper() for code in asked_for),
+                    baseline, baseline_folder)
     options = RunOptions(fix=args.fix, diff=args.diff, report_unused_suppressions=args.report_unused_suppressions,
                          triage=triage)
     with Progress(enabled=not args.no_progress) as progress:
         reports, _files = check_paths(paths, configs, options, args.jobs, progress)
-    summary = Summary.triage(reports, missing, triage)
+    gone = _entries_of_deleted_files(baseline, baseline_folder, paths) if baseline is not None else []
+    if args.update_baseline:
+        assert baseline is not None
+        triage = replace(triage, baseline=_update_baseline(Path(args.baseline), baseline, baseline_folder, reports,
+                                                           gone))
+        gone = []
+    summary = Summary.triage(reports, missing, triage, args.baseline, gone)
 
     for report in sorted(reports, key=lambda r: r.path):
         if report.skipped is not None and args.format != "text":  # the text summary names them
@@ -197,13 +214,62 @@ def run_check(args: argparse.Namespace) -> int:
     if args.format != "text":  # the text summary says these; other formats keep stdout parseable
         if summary.checked == 0:
             sys.stderr.write(f"exhort: {summary.nothing_checked()}\n")
-        if summary.held_back_note():
-            sys.stderr.write(f"exhort: {summary.held_back_note()}\n")
+        for note in summary.notes():
+            sys.stderr.write(f"exhort: {note}\n")
 
     if summary.missing or summary.checked == 0:
         return EXIT_ERROR  # a wrong path or a run that analysed nothing never passes
     found = any(r.findings for r in reports)
     return EXIT_FINDINGS if found and not args.exit_zero else EXIT_CLEAN
+
+
+def _load_baseline(args: argparse.Namespace) -> tuple[Baseline | None, str]:
+    if args.update_baseline and not args.baseline:
+        raise UsageError("--update-baseline needs --baseline FILE")
+    if not args.baseline:
+        return None, ""
+    file = Path(args.baseline)
+    folder = str(file.resolve().parent)
+    if args.update_baseline and not file.exists():
+        return Baseline(), folder
+    try:
+        return Baseline.load(file), folder
+    except BaselineError as error:
+        raise UsageError(str(error)) from None
+
+
+def _entries_of_deleted_files(baseline: Baseline, folder: str, paths: list[Path]) -> list[Entry]:
+    """Accepted entries of files that no longer exist under the folders this run checked."""
+    roots = [str(p.resolve()) for p in paths if p.is_dir()]
+    gone = []
+    for relative in baseline.paths():
+        file = os.path.normpath(os.path.join(folder, relative))
+        if not os.path.exists(file) and any(file.startswith(root.rstrip(os.sep) + os.sep) for root in roots):
+            gone.extend(baseline.matcher(relative).unmatched())
+    return gone
+
+
+def _update_baseline(file: Path, baseline: Baseline, folder: str, reports: list[FileReport],
+                     gone: list[Entry]) -> Baseline:
+    """Record every finding of the files read in this run; keep the entries of other files."""
+    recorded = Baseline()
+    for report in reports:
+        if report.skipped is not None:
+            continue
+        path = baseline_path(report.absolute, folder)
+        recorded.counts.setdefault(path, Counter())  # a file without findings drops its old entries
+        for item in report.findings:
+            assert item.identity is not None
+            recorded.add(Entry(path, item.finding.code, item.identity.context,
+                               fingerprint(item.finding.code, path, item.identity)))
+    updated = baseline.without({entry.path for entry in gone}).merged(recorded)
+    updated.counts = {path: counts for path, counts in updated.counts.items() if counts}
+    try:
+        updated.save(file)
+    except OSError as error:
+        raise UsageError(f"cannot write baseline {file}: {error.strerror or error}") from None
+    sys.stderr.write(f"Recorded {plural(len(updated), 'finding')} in {file}.\n")
+    return updated
 
 
 def run_explain(code: str, output_format: str, colour: bool) -> int:

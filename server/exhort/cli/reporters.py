@@ -80,9 +80,8 @@ class TextReporter:
                            f"{checked} checked.\n")
         if fixable:
             self.out.write(f"[*] {fixable} fixable with `exhort check --fix`.\n")
-        held_back = summary.held_back_note()
-        if held_back:
-            self.out.write(held_back + "\n")
+        for note in summary.notes():
+            self.out.write(note + "\n")
         if summary.skipped:
             names = "; ".join(f"{display_path(item.path)}: {item.reason}" for item in summary.skipped)
             self.out.write(f"Skipped {plural(len(summary.skipped), 'file')}, not checked: {names}.\n")

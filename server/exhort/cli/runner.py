@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..baseline import Entry, Identity, identify
 from ..config import Config, find_config_file, load_config
 from ..document import Document
 from ..engine import Engine
@@ -39,11 +40,13 @@ class Located:
     source_line: str
     related: list[tuple[str, int, int, str]] = field(default_factory=list)  # path, line, column, message
     fix_edits: list[dict] | None = None  # the first fix as positions, for JSON/SARIF
+    identity: Identity | None = None  # where it is and what it flags, for baseline fingerprints
 
 
 @dataclass
 class FileReport:
-    path: str
+    path: str  # as the user named it
+    absolute: str = ""
     findings: list[Located] = field(default_factory=list)
     skipped: Skipped | None = None
     failures: list[str] = field(default_factory=list)
@@ -59,28 +62,40 @@ class Summary:
     skipped: list[Skipped]  # files found but not analysed (not UTF-8, too large, unreadable)
     missing: list[str]  # arguments that name nothing on disk
     held_back: Outcome  # findings not shown, and why
-    min_severity: Severity
+    baseline_file: str | None = None  # as given
 
     @classmethod
-    def triage(cls, reports: list["FileReport"], missing: list[str], triage: Triage) -> "Summary":
-        """Keep in each report only the findings the run shows; count the others."""
+    def triage(cls, reports: list["FileReport"], missing: list[str], triage: Triage,
+               baseline_file: str | None = None, gone: Iterable[Entry] = ()) -> "Summary":
+        """Keep in each report only the findings the run shows; count the others. `gone` are
+        baseline entries of files that no longer exist where the run looked."""
         held_back = Outcome()
         for report in reports:
-            outcome = triage.split(report.findings)
-            report.findings = outcome.shown
-            held_back.add(outcome)
+            if report.skipped is None:  # a file not read says nothing about its baseline entries
+                outcome = triage.split(report.absolute, report.findings)
+                report.findings = outcome.shown
+                held_back.add(outcome)
+        held_back.fixed.extend(gone)
         skipped = sorted((r.skipped for r in reports if r.skipped is not None), key=lambda s: s.path)
-        return cls(len(reports) - len(skipped), skipped, missing, held_back, triage.min_severity)
+        return cls(len(reports) - len(skipped), skipped, missing, held_back, baseline_file)
 
-    def held_back_note(self) -> str | None:
-        """'3 hints not shown; `--min-severity hint` shows them.', or None."""
+    def notes(self) -> list[str]:
+        """Closing lines about what was held back (text: after the summary; others: on stderr)."""
+        notes = []
         below = self.held_back.below_severity
-        if not below:
-            return None
-        parts = [severity_count(below[s], s) for s in Severity if below[s]]
-        lowest = max(below)
-        what = parts[0] if len(parts) == 1 else f"{plural(sum(below.values()), 'finding')} ({', '.join(parts)})"
-        return f"{what} not shown; `--min-severity {lowest.label}` shows them."
+        if below:
+            parts = [severity_count(below[s], s) for s in Severity if below[s]]
+            what = parts[0] if len(parts) == 1 else f"{plural(sum(below.values()), 'finding')} ({', '.join(parts)})"
+            notes.append(f"{what} not shown; `--min-severity {max(below).label}` shows them.")
+        if self.held_back.baselined:
+            notes.append(f"{plural(self.held_back.baselined, 'finding')} accepted in {self.baseline_file} not shown.")
+        fixed = self.held_back.fixed
+        if fixed:
+            notes.append(f"{plural(len(fixed), 'finding')} of {self.baseline_file} no longer found; "
+                         "`--update-baseline` drops them from it:")
+            notes += [f"  fixed: {entry.path}: {entry.code}" + (f" in {entry.context}" if entry.context else "")
+                      for entry in sorted(fixed, key=lambda e: (e.path, e.code, e.context))]
+        return notes
 
     def nothing_checked(self) -> str:
         if self.skipped:
@@ -228,7 +243,7 @@ def _extract_facts(path: str):
 
 def _check_one(task: tuple[str, int]) -> FileReport:
     path, config_id = task
-    report = FileReport(path)
+    report = FileReport(path, str(Path(path).resolve()))
     text, skipped = read_source(Path(path))
     if skipped is not None or text is None:
         report.skipped = skipped
@@ -243,7 +258,7 @@ def _check_one(task: tuple[str, int]) -> FileReport:
             original = document.data
             for _ in range(MAX_FIX_PASSES):
                 # only what the run reports is fixed: not hidden hints, nor (later) baselined ones
-                reported = _options.triage.split([locate(document, f) for f in result.findings]).shown
+                reported = _options.triage.split(absolute, [locate(document, f) for f in result.findings]).shown
                 edits, count = _safe_edits([item.finding for item in reported])
                 if not edits:
                     break
@@ -315,7 +330,8 @@ def locate(document: Document, finding: Finding) -> Located:
             if edit.path is not None:
                 entry["path"] = edit.path
             fix_edits.append(entry)
-    return Located(finding, line + 1, column + 1, end_line + 1, end_column + 1, source, related, fix_edits)
+    return Located(finding, line + 1, column + 1, end_line + 1, end_column + 1, source, related, fix_edits,
+                   identify(document, finding))
 
 
 def _position_in_file(path: str, offset: int) -> tuple[int, int]:

@@ -1,11 +1,14 @@
 """Which findings a run reports, and why the others are not shown.
 
 The engine's findings of a file go through the same triage in the worker (so `--fix`
-applies only fixes of reported findings) and in the main process (for the report and its
-summary). A finding is held back, counted under the first reason that applies, when it is:
+applies only fixes of reported findings: what is new) and in the main process (for the
+report and its summary). A finding is held back, counted under the first reason that
+applies, when it is:
 
-- below the minimum severity (`--min-severity`, hints by default), unless its rule was
-  asked for by name.
+1. accepted in the baseline (`--baseline`),
+2. on a line the change under review did not touch (`--diff-base`),
+3. below the minimum severity (`--min-severity`, hints by default), unless its rule was
+   asked for by name.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..baseline import Baseline, Entry, baseline_path, fingerprint
 from ..findings import Severity
 
 if TYPE_CHECKING:
@@ -26,22 +30,37 @@ DEFAULT_MIN_SEVERITY = Severity.INFORMATION
 class Triage:
     min_severity: Severity = DEFAULT_MIN_SEVERITY
     always_shown: frozenset[str] = frozenset()  # rule codes asked for by name: shown at any severity
+    baseline: Baseline | None = None
+    baseline_folder: str = ""  # absolute: baseline paths are relative to it
 
-    def split(self, findings: list["Located"]) -> "Outcome":
+    def split(self, path: str, findings: list["Located"]) -> "Outcome":
+        """`path` is the file's absolute path; `findings` its findings in document order."""
         outcome = Outcome()
+        matcher = None
+        if self.baseline is not None:
+            key = baseline_path(path, self.baseline_folder)
+            matcher = self.baseline.matcher(key)
         for item in findings:
             finding = item.finding
-            if finding.severity > self.min_severity and finding.code not in self.always_shown:
+            if matcher is not None and matcher.accepts(fingerprint(finding.code, key, item.identity)):
+                outcome.baselined += 1
+            elif finding.severity > self.min_severity and finding.code not in self.always_shown:
                 outcome.below_severity[finding.severity] += 1
             else:
                 outcome.shown.append(item)
+        if matcher is not None:
+            outcome.fixed = matcher.unmatched()
         return outcome
 
 
 @dataclass
 class Outcome:
     shown: list["Located"] = field(default_factory=list)
+    baselined: int = 0
     below_severity: Counter[Severity] = field(default_factory=Counter)
+    fixed: list[Entry] = field(default_factory=list)  # baseline entries that no finding matched
 
     def add(self, other: "Outcome") -> None:
+        self.baselined += other.baselined
         self.below_severity.update(other.below_severity)
+        self.fixed.extend(other.fixed)
