@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..baseline import Baseline, BaselineError, Entry, baseline_path, fingerprint
+from ..changes import GitError, changed_lines
 from ..config import ConfigError, validate_selectors
 from ..findings import Severity
 from ..suppression import UNUSED_SUPPRESSION
@@ -74,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--update-baseline", action="store_true",
                        help="record every finding of the checked files in the --baseline FILE (entries of "
                        "files outside this run are kept), then report against it")
+    check.add_argument("--diff-base", metavar="REF",
+                       help="report only findings on lines changed since the merge-base of REF and HEAD "
+                       "(committed, staged, unstaged and untracked changes), for pull-request checks")
     check.add_argument("--fix", action="store_true",
                        help="apply the safe fixes of the reported findings, then report what remains")
     check.add_argument("--diff", action="store_true", help="print safe fixes as a unified diff; write nothing")
@@ -170,8 +174,14 @@ def run_check(args: argparse.Namespace) -> int:
     if args.report_unused_suppressions:
         asked_for.add(UNUSED_SUPPRESSION.code)
     baseline, baseline_folder = _load_baseline(args)
+    changes = None
+    if args.diff_base is not None:
+        try:
+            changes = changed_lines(args.diff_base, os.getcwd())
+        except GitError as error:
+            raise UsageError(f"--diff-base: {error}") from None
     triage = Triage(Severity.parse(args.min_severity), frozenset(code.upper() for code in asked_for),
-                    baseline, baseline_folder)
+                    baseline, baseline_folder, changes)
     options = RunOptions(fix=args.fix, diff=args.diff, report_unused_suppressions=args.report_unused_suppressions,
                          triage=triage)
     with Progress(enabled=not args.no_progress) as progress:
@@ -182,7 +192,8 @@ def run_check(args: argparse.Namespace) -> int:
         triage = replace(triage, baseline=_update_baseline(Path(args.baseline), baseline, baseline_folder, reports,
                                                            gone))
         gone = []
-    summary = Summary.triage(reports, missing, triage, args.baseline, gone)
+    diff_base = f"{args.diff_base} (merge-base {changes.base[:10]})" if changes is not None else None
+    summary = Summary.triage(reports, missing, triage, args.baseline, gone, diff_base)
 
     for report in sorted(reports, key=lambda r: r.path):
         if report.skipped is not None and args.format != "text":  # the text summary names them

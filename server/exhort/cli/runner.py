@@ -63,10 +63,12 @@ class Summary:
     missing: list[str]  # arguments that name nothing on disk
     held_back: Outcome  # findings not shown, and why
     baseline_file: str | None = None  # as given
+    diff_base: str | None = None  # "REF (merge-base 1a2b3c4)"
 
     @classmethod
     def triage(cls, reports: list["FileReport"], missing: list[str], triage: Triage,
-               baseline_file: str | None = None, gone: Iterable[Entry] = ()) -> "Summary":
+               baseline_file: str | None = None, gone: Iterable[Entry] = (), diff_base: str | None = None,
+               ) -> "Summary":
         """Keep in each report only the findings the run shows; count the others. `gone` are
         baseline entries of files that no longer exist where the run looked."""
         held_back = Outcome()
@@ -77,7 +79,7 @@ class Summary:
                 held_back.add(outcome)
         held_back.fixed.extend(gone)
         skipped = sorted((r.skipped for r in reports if r.skipped is not None), key=lambda s: s.path)
-        return cls(len(reports) - len(skipped), skipped, missing, held_back, baseline_file)
+        return cls(len(reports) - len(skipped), skipped, missing, held_back, baseline_file, diff_base)
 
     def notes(self) -> list[str]:
         """Closing lines about what was held back (text: after the summary; others: on stderr)."""
@@ -87,6 +89,9 @@ class Summary:
             parts = [severity_count(below[s], s) for s in Severity if below[s]]
             what = parts[0] if len(parts) == 1 else f"{plural(sum(below.values()), 'finding')} ({', '.join(parts)})"
             notes.append(f"{what} not shown; `--min-severity {max(below).label}` shows them.")
+        if self.held_back.outside_diff:
+            notes.append(f"{plural(self.held_back.outside_diff, 'finding')} on lines not changed since "
+                         f"{self.diff_base} not shown.")
         if self.held_back.baselined:
             notes.append(f"{plural(self.held_back.baselined, 'finding')} accepted in {self.baseline_file} not shown.")
         fixed = self.held_back.fixed
@@ -258,7 +263,9 @@ def _check_one(task: tuple[str, int]) -> FileReport:
             original = document.data
             for _ in range(MAX_FIX_PASSES):
                 # only what the run reports is fixed: not hidden hints, nor (later) baselined ones
-                reported = _options.triage.split(absolute, [locate(document, f) for f in result.findings]).shown
+                located = [locate(document, f) for f in result.findings]
+                lines = _line_map(original, document.data) if _options.triage.changes is not None else None
+                reported = _options.triage.split(absolute, located, lines).shown
                 edits, count = _safe_edits([item.finding for item in reported])
                 if not edits:
                     break
@@ -297,6 +304,19 @@ def _safe_edits(findings: list[Finding]):
         chosen.extend(fix.edits)
         count += 1
     return chosen, count
+
+
+def _line_map(before: bytes, after: bytes) -> Callable[[int], int | None]:
+    """Maps a 1-based line of `after` to its line in `before`, None where a fix wrote it."""
+    if before == after:
+        return lambda line: line
+    matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(), autojunk=False)
+    mapping: dict[int, int] = {}
+    for tag, old_start, _old_end, new_start, new_end in matcher.get_opcodes():
+        if tag == "equal":
+            for offset in range(new_end - new_start):
+                mapping[new_start + offset + 1] = old_start + offset + 1
+    return mapping.get
 
 
 def _unified_diff(path: str, before: bytes, after: bytes) -> str:
