@@ -11,12 +11,14 @@ import difflib
 import json
 import os
 import sys
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 from .. import __version__
 from ..baseline import Baseline, BaselineError, Entry, baseline_path, fingerprint
+from ..cache import ResultCache, cache_folder_for
 from ..changes import GitError, changed_lines
 from ..config import ConfigError, validate_selectors
 from ..findings import Severity
@@ -86,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--statistics", action="store_true", help="print counts per rule instead of each finding")
     check.add_argument("--report-unused-suppressions", action="store_true",
                        help="report suppression comments that silence nothing (EXH001)")
+    check.add_argument("--no-cache", action="store_true",
+                       help="neither read nor write the result cache (.exhort_cache/ in the project; "
+                       "EXHORT_CACHE_DIR moves it)")
+    check.add_argument("--verbose", "-v", action="store_true",
+                       help="say on stderr how many files were checked, indexed and taken from the cache")
     check.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
                        help="worker processes (default: all cores)")
     check.add_argument("--no-progress", action="store_true",
@@ -101,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="text for a terminal, or the Markdown it is written in (default: text)")
     explain.add_argument("--color", choices=["auto", "always", "never"], default="auto",
                          help="colour the text: auto (on a terminal, unless NO_COLOR is set), always or never")
+
+    clean = commands.add_parser("clean", help="remove the result cache (.exhort_cache)",
+                                description="Remove the project's result cache folder, .exhort_cache.")
+    clean.add_argument("folder", nargs="?", default=".", metavar="FOLDER",
+                       help="a folder of the project (default: the current folder)")
 
     rules = commands.add_parser("rules", help="list every rule",
                                 description="List every rule with its category, severity and fix safety.")
@@ -133,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_explain(args.code, args.format, _colour(args.color, sys.stdout))
         if args.command == "rules":
             return run_rules(args.format)
+        if args.command == "clean":
+            return run_clean(Path(args.folder))
     except (ConfigError, UsageError) as error:
         sys.stderr.write(f"exhort: error: {error}\n")
         return EXIT_ERROR
@@ -182,10 +196,21 @@ def run_check(args: argparse.Namespace) -> int:
             raise UsageError(f"--diff-base: {error}") from None
     triage = Triage(Severity.parse(args.min_severity), frozenset(code.upper() for code in asked_for),
                     baseline, baseline_folder, changes)
+    cache = None if args.no_cache else ResultCache(cache_folder_for(Path.cwd()))
     options = RunOptions(fix=args.fix, diff=args.diff, report_unused_suppressions=args.report_unused_suppressions,
-                         triage=triage)
+                         triage=triage, cache=cache)
+    started = time.monotonic()
     with Progress(enabled=not args.no_progress) as progress:
-        reports, _files = check_paths(paths, configs, options, args.jobs, progress)
+        reports, stats = check_paths(paths, configs, options, args.jobs, progress)
+    if cache is not None and cache.write_error:
+        sys.stderr.write(f"exhort: warning: the result cache could not be written ({cache.write_error})\n")
+    if args.verbose:
+        cached = f"; cache {cache.folder}" if cache is not None else "; no cache"
+        sys.stderr.write(
+            f"exhort: {plural(stats.checked_files, 'file')} to check: {stats.results_from_cache} from the cache, "
+            f"{stats.checked_files - stats.results_from_cache} checked; "
+            f"{plural(stats.indexed_files, 'file')} indexed: {stats.facts_from_cache} from the cache, "
+            f"{stats.indexed_files - stats.facts_from_cache} read{cached}; {time.monotonic() - started:.2f} s\n")
     gone = _entries_of_deleted_files(baseline, baseline_folder, paths) if baseline is not None else []
     if args.update_baseline:
         assert baseline is not None
@@ -303,6 +328,17 @@ def run_explain(code: str, output_format: str, colour: bool) -> int:
 
 def _colour(choice: str, stream) -> bool:
     return choice == "always" or (choice == "auto" and stream.isatty() and not os.environ.get("NO_COLOR"))
+
+
+def run_clean(folder: Path) -> int:
+    cache = ResultCache(cache_folder_for(folder))
+    relative = os.path.relpath(cache.folder)
+    shown = relative if not relative.startswith("..") else str(cache.folder)
+    if cache.clean():
+        sys.stdout.write(f"Removed {shown}.\n")
+    else:
+        sys.stdout.write(f"No cache to remove at {shown}.\n")
+    return EXIT_CLEAN
 
 
 def run_rules(output_format: str) -> int:
