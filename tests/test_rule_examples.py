@@ -48,7 +48,7 @@ def run_example(rule: Rule, example: Example):
         else:
             index.update(documents[path])
     document = documents[example.path]
-    result = engine.check(document, index, report_unused_suppressions=True)
+    result = engine.check(document, index, report_unused_suppressions=True, report_syntax_errors=True)
     assert not result.failures, result.failures[0].error
     return document, [f for f in result.findings if f.code == rule.code]
 

@@ -30,6 +30,7 @@ from .registry import Registry, RuleGroup, default_registry
 from .rule import Context, Match, Rule
 from .suppression import apply_suppressions
 from .syntax import call_name, header_digest, module_members
+from .syntax_errors import SYNTAX_ERROR, syntax_error_findings
 
 if TYPE_CHECKING:
     from .workspace import WorkspaceIndex
@@ -87,10 +88,13 @@ class Engine:
         project_root: str | None = None,
         report_unused_suppressions: bool = False,
         scopes: "frozenset[str] | set[str] | None" = None,
+        report_syntax_errors: bool = False,
     ) -> CheckResult:
         """Findings of the enabled rules. `scopes` limits the run to rules of those scopes
         ("node", "module", "document"); None runs them all. The language server uses it to
         answer a keystroke from the cheap scopes first and run whole-document rules later.
+        `report_syntax_errors` adds EXH002 for code that does not parse (the CLI asks for it,
+        the editor does not: half-typed code shows nothing).
         """
         state = state if state is not None else DocumentState()
         root = project_root
@@ -133,6 +137,8 @@ class Engine:
                 for unit, items in state.caches[key].items():
                     state.caches[key][unit] = [f for f in items if f.code not in failed]
 
+        if report_syntax_errors and SYNTAX_ERROR.code in self.enabled:
+            result.findings.extend(syntax_error_findings(document))
         findings = apply_suppressions(document, result.findings, self.enabled, report_unused_suppressions)
         overrides = self.config.severity_overrides
         if overrides:

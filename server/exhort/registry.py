@@ -163,6 +163,7 @@ def default_registry() -> Registry:
     with _default_lock:
         if _default is None:
             from .suppression import UNUSED_SUPPRESSION
+            from .syntax_errors import SYNTAX_ERROR
 
-            _default = Registry([*discover_rules(), UNUSED_SUPPRESSION])
+            _default = Registry([*discover_rules(), UNUSED_SUPPRESSION, SYNTAX_ERROR])
         return _default

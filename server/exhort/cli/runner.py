@@ -8,46 +8,102 @@ and sends back plain data (FileReport), positions already converted for people.
 from __future__ import annotations
 
 import difflib
+import json
 import multiprocessing
-import sys
-import time
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..baseline import Entry
+from ..cache import (
+    ReadRecorder,
+    ResultCache,
+    Unencodable,
+    decode_facts,
+    fact_digests,
+    file_key,
+    settings_key,
+    workspace_digests,
+)
 from ..config import Config, find_config_file, load_config
 from ..document import Document
 from ..engine import Engine
 from ..files import Skipped, discover, project_root_for_file, read_source
-from ..findings import Finding, apply_edits
+from ..findings import Finding, Severity, apply_edits
 from ..registry import Registry
 from ..workspace import WorkspaceIndex
+from .located import FileReport, Located, locate
+from .progress import Progress
+from .report_codec import decode_findings, encode_findings
+from .triage import Outcome, Triage
 
 MAX_FIX_PASSES = 10
+KEEP_SETTINGS = 4  # results kept per file for different settings (a --select run beside the usual one)
 
 
 @dataclass
-class Located:
-    """A finding with 1-based line/column positions (columns in characters)."""
+class Summary:
+    """What the run covered, for the closing lines of every format."""
 
-    finding: Finding
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    source_line: str
-    related: list[tuple[str, int, int, str]] = field(default_factory=list)  # path, line, column, message
-    fix_edits: list[dict] | None = None  # the first fix as positions, for JSON/SARIF
+    checked: int  # files read and analysed
+    skipped: list[Skipped]  # files found but not analysed (not UTF-8, too large, unreadable)
+    missing: list[str]  # arguments that name nothing on disk
+    held_back: Outcome  # findings not shown, and why
+    baseline_file: str | None = None  # as given
+    diff_base: str | None = None  # "REF (merge-base 1a2b3c4)"
+
+    @classmethod
+    def triage(cls, reports: list["FileReport"], missing: list[str], triage: Triage,
+               baseline_file: str | None = None, gone: Iterable[Entry] = (), diff_base: str | None = None,
+               ) -> "Summary":
+        """Keep in each report only the findings the run shows; count the others. `gone` are
+        baseline entries of files that no longer exist where the run looked."""
+        held_back = Outcome()
+        for report in reports:
+            if report.skipped is None:  # a file not read says nothing about its baseline entries
+                outcome = triage.split(report.absolute, report.findings)
+                report.findings = outcome.shown
+                held_back.add(outcome)
+        held_back.fixed.extend(gone)
+        skipped = sorted((r.skipped for r in reports if r.skipped is not None), key=lambda s: s.path)
+        return cls(len(reports) - len(skipped), skipped, missing, held_back, baseline_file, diff_base)
+
+    def notes(self) -> list[str]:
+        """Closing lines about what was held back (text: after the summary; others: on stderr)."""
+        notes = []
+        below = self.held_back.below_severity
+        if below:
+            parts = [severity_count(below[s], s) for s in Severity if below[s]]
+            what = parts[0] if len(parts) == 1 else f"{plural(sum(below.values()), 'finding')} ({', '.join(parts)})"
+            notes.append(f"{what} not shown; `--min-severity {max(below).label}` shows them.")
+        if self.held_back.outside_diff:
+            notes.append(f"{plural(self.held_back.outside_diff, 'finding')} on lines not changed since "
+                         f"{self.diff_base} not shown.")
+        if self.held_back.baselined:
+            notes.append(f"{plural(self.held_back.baselined, 'finding')} accepted in {self.baseline_file} not shown.")
+        fixed = self.held_back.fixed
+        if fixed:
+            notes.append(f"{plural(len(fixed), 'finding')} of {self.baseline_file} no longer found; "
+                         "`--update-baseline` drops them from it:")
+            notes += [f"  fixed: {entry.path}: {entry.code}" + (f" in {entry.context}" if entry.context else "")
+                      for entry in sorted(fixed, key=lambda e: (e.path, e.code, e.context))]
+        return notes
+
+    def nothing_checked(self) -> str:
+        if self.skipped:
+            return f"nothing checked: every file was skipped ({plural(len(self.skipped), 'file')} skipped)"
+        return "nothing checked: no .ex, .exs or .heex files under the given paths"
 
 
-@dataclass
-class FileReport:
-    path: str
-    findings: list[Located] = field(default_factory=list)
-    skipped: Skipped | None = None
-    failures: list[str] = field(default_factory=list)
-    fixed: int = 0  # safe fixes applied (or that would be, with --diff)
-    diff: str = ""
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """'1 file', '2 files' (or `many` when the plural is irregular)."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
+
+
+def severity_count(count: int, severity: Severity) -> str:
+    """'1 warning', '2 hints', '3 information'."""
+    return plural(count, severity.label, severity.label if severity == Severity.INFORMATION else None)
 
 
 @dataclass
@@ -55,6 +111,8 @@ class RunOptions:
     fix: bool = False
     diff: bool = False
     report_unused_suppressions: bool = False
+    triage: Triage = field(default_factory=Triage)
+    cache: ResultCache | None = None
 
 
 class ConfigCache:
@@ -64,10 +122,21 @@ class ConfigCache:
         self.registry = registry
         self.overrides = overrides
         self._by_folder: dict[Path, Config] = {}
+        self._by_written: dict[Path, Config] = {}
         self._by_file: dict[Path | None, Config] = {}
 
     def for_path(self, path: Path) -> Config:
-        folder = (path if path.is_dir() else path.parent).resolve()
+        return self._for_folder((path if path.is_dir() else path.parent).resolve())
+
+    def for_file(self, path: Path) -> Config:
+        """The config of a file known to be one: looked up by its folder as written, which
+        spares resolving the path of every file of a folder."""
+        config = self._by_written.get(path.parent)
+        if config is None:
+            config = self._by_written[path.parent] = self._for_folder(path.parent.resolve())
+        return config
+
+    def _for_folder(self, folder: Path) -> Config:
         config = self._by_folder.get(folder)
         if config is None:
             config_file = find_config_file(folder)
@@ -83,10 +152,23 @@ class ConfigCache:
         return list(self._by_file.values())
 
 
+@dataclass
+class RunStats:
+    """What a run did, for --verbose."""
+
+    checked_files: int = 0
+    indexed_files: int = 0  # files whose facts the index holds (the checked ones and their projects')
+    facts_from_cache: int = 0
+    results_from_cache: int = 0
+
+
 # State inherited by forked workers.
 _engines: dict[int, Engine] = {}
+_settings: dict[int, str] = {}  # config id -> settings key of the result cache
 _index: WorkspaceIndex | None = None
 _options = RunOptions()
+_digests: dict[str, str] = {}  # fact name -> digest over the workspace, for the result cache
+_undecoded: list[tuple[str, str]] = []  # (path, facts as JSON) not yet in _index: decoded on a worker's first miss
 
 
 def _engine_for(config: Config, registry: Registry) -> Engine:
@@ -102,39 +184,107 @@ def check_paths(
     configs: ConfigCache,
     options: RunOptions,
     jobs: int,
-    progress: Callable[[int, int], None] | None = None,
-) -> tuple[list[FileReport], int]:
-    """Check every source file under `paths`. Returns the reports and the number of files."""
-    global _index, _options
+    progress: Progress | None = None,
+) -> tuple[list[FileReport], RunStats]:
+    """Check every source file under `paths`; reuse cached results where nothing they depend
+    on changed. Cross-file rules read an index of the whole Mix project of each path, so a
+    file checked alone (a pre-commit hook) gets the findings a check of the project gives it."""
+    global _index, _options, _digests
     files = list(discover(paths, configs.for_path))
-    file_configs = [configs.for_path(path) for path in files]
+    file_configs = [configs.for_file(path) for path in files]
     registry = configs.registry
-    engines = [_engine_for(config, registry) for config in configs.configs()]
-    for engine in engines:
-        engine.warm_up()
-    by_id = {id(c): c for c in configs.configs()}
+    engines = {id(config): _engine_for(config, registry) for config in configs.configs()}
+    _options = options
+    stats = RunStats(checked_files=len(files))
+    _settings.update({key: _settings_key(engine, options) for key, engine in engines.items()})
+    absolute = [str(path.resolve()) for path in files]
 
-    needs_index = any(registry.by_code[code].workspace for engine in engines for code in engine.enabled)
+    needs_index = any(registry.by_code[code].workspace for engine in engines.values() for code in engine.enabled)
     index = WorkspaceIndex(root_finder=project_root_for_file)
     _index = index  # forked workers extract facts with it
+    lockfiles: list[tuple[str, bytes]] = []
+    per_file_digests: list[tuple[str, dict[str, str]]] = []
+    fresh_facts: dict[str, tuple[str, str, dict[str, str]]] = {}  # path -> (key, facts JSON, digests)
+    stored: dict[str, tuple[str | None, dict]] = {}  # path -> (file key, cached results by settings)
     if needs_index:
-        _feed_lockfiles(index, paths)
-        for path, facts in _map(_extract_facts, [str(p.resolve()) for p in files], jobs):
+        checked = set(absolute)
+        given_folders = {str(p.resolve()) for p in paths if p.is_dir()}
+        scope = [root for root in _index_scope(paths) if str(root) not in given_folders]  # not discovered twice
+        extra = [p for p in discover(scope, configs.for_path) if str(p.resolve()) not in checked] if scope else []
+        lockfiles = _read_lockfiles([*paths, *scope])
+        for lock, data in lockfiles:
+            index.set_lockfile(lock, data)
+        to_index = absolute + [str(p.resolve()) for p in extra]
+        stats.indexed_files = len(to_index)
+        if progress is not None:
+            progress.phase("indexing", [str(p) for p in [*files, *extra]])
+        for path, facts, facts_json, digests, key, from_cache, results in _map(_index_one, to_index, jobs):
+            if progress is not None:
+                progress.advance()
+            stored[path] = (key, results)
+            if digests is not None:
+                per_file_digests.append((path, digests))
             if facts is not None:
                 index.set_facts(path, facts)
-    _options = options
-    tasks = [(str(path), id(config)) for path, config in zip(files, file_configs)]
-    _engines.update({key: _engine_for(config, registry) for key, config in by_id.items()})
-    reports: list[FileReport] = []
-    for done, report in enumerate(_map(_check_one, tasks, jobs), start=1):
-        reports.append(report)
+            elif facts_json is not None:
+                _undecoded.append((path, facts_json))
+                stats.facts_from_cache += from_cache
+                if not from_cache:
+                    fresh_facts[path] = (key, facts_json, digests)
+    elif options.cache is not None:
+        stored = {path: (key, results) for path, key, results in _map(_look_up, absolute, jobs)}
+    _digests = workspace_digests(per_file_digests, lockfiles) if options.cache is not None else {}
+
+    reports: list[FileReport | None] = [None] * len(files)
+    missing: list[int] = []
+    for number, (path, config) in enumerate(zip(files, file_configs)):
+        report = FileReport(str(path), absolute[number])
+        key, results = stored.get(report.absolute, (None, {}))
+        if key is not None and _take_cached(report, results.get(_settings[id(config)])):
+            reports[number] = report
+            stats.results_from_cache += 1
+        else:
+            missing.append(number)
+    if missing:
+        for engine in {id(file_configs[n]): engines[id(file_configs[n])] for n in missing}.values():
+            engine.warm_up()  # compiled once here, inherited by the forked workers
+        tasks = [(str(files[n]), id(file_configs[n])) for n in missing]
         if progress is not None:
-            progress(done, len(tasks))
-    return reports, len(files)
+            progress.phase("checking", [path for path, _ in tasks])
+        for number, (report, payload) in zip(missing, _map(_check_one, tasks, jobs)):
+            reports[number] = report
+            if options.cache is not None and payload is not None:
+                _store(options.cache, report.absolute, payload, fresh_facts.pop(report.absolute, None))
+            if progress is not None:
+                progress.advance()
+    if options.cache is not None:
+        for path, facts in fresh_facts.items():  # files indexed, not checked (the rest of their project)
+            _store(options.cache, path, None, facts)
+    return [report for report in reports if report is not None], stats
 
 
-def _feed_lockfiles(index: WorkspaceIndex, paths: Iterable[Path]) -> None:
-    seen = set()
+def _settings_key(engine: Engine, options: RunOptions) -> str:
+    config = engine.config
+    return settings_key(sorted(engine.enabled), sorted(config.severity_overrides.items()),
+                        json.dumps(config.rule_params, sort_keys=True, default=str),
+                        options.report_unused_suppressions)
+
+
+def _index_scope(paths: list[Path]) -> list[Path]:
+    """The Mix projects the paths belong to: for each, the outermost folder above it holding
+    mix.exs (an umbrella's root rather than one of its apps). Empty outside any project."""
+    scope: list[Path] = []
+    for given in paths:
+        folder = (given if given.is_dir() else given.parent).resolve()
+        projects = [f for f in (folder, *folder.parents) if (f / "mix.exs").is_file()]
+        if projects and projects[-1] not in scope:
+            scope.append(projects[-1])
+    return scope
+
+
+def _read_lockfiles(paths: Iterable[Path]) -> list[tuple[str, bytes]]:
+    """Every mix.lock at or above the paths, and under the folders among them."""
+    found: dict[str, bytes] = {}
     for given in paths:
         folder = given if given.is_dir() else given.parent
         candidates = [folder.resolve(), *folder.resolve().parents]
@@ -142,13 +292,14 @@ def _feed_lockfiles(index: WorkspaceIndex, paths: Iterable[Path]) -> None:
         if given.is_dir():
             locks += [p for p in given.rglob("mix.lock") if "deps" not in p.parts and "_build" not in p.parts]
         for lock in locks:
-            if lock in seen or not lock.is_file():
+            key = str(lock.resolve())
+            if key in found or not lock.is_file():
                 continue
-            seen.add(lock)
             try:
-                index.set_lockfile(str(lock.resolve()), lock.read_bytes())
+                found[key] = lock.read_bytes()
             except OSError:
                 pass
+    return sorted(found.items())
 
 
 def _map(function, items: list, jobs: int):
@@ -163,36 +314,116 @@ def _map(function, items: list, jobs: int):
         yield from pool.imap(function, items, chunksize=chunk)
 
 
-def _extract_facts(path: str):
+def _index_one(path: str):
+    """(path, facts, facts JSON, fact digests, file key, facts from cache, cached results).
+    Without a result cache the facts come back as objects; with one, as JSON, read from the
+    cache when the file is unchanged."""
+    assert _index is not None
     text, skipped = read_source(Path(path))
     if skipped is not None or text is None:
-        return path, None
+        return path, None, None, None, None, False, {}
+    cache = _options.cache
+    if cache is None:
+        return path, _index.extract(Document(path, text)), None, None, None, False, {}
+    key = file_key(path, _index.project_root_of(path), text.encode("utf-8", errors="surrogateescape"))
+    entry = cache.load(path)
+    entry = entry if entry is not None and entry.get("key") == key else {}
+    results = entry.get("results")
+    results = results if isinstance(results, dict) else {}
+    if isinstance(entry.get("facts"), str) and isinstance(entry.get("fact_digests"), dict):
+        return path, None, entry["facts"], entry["fact_digests"], key, True, results
+    facts = _index.extract(Document(path, text))
+    try:
+        facts_json, digests = fact_digests(facts)
+    except Unencodable:
+        # a fact the cache cannot hold: the facts go to the index as they are, and their digests
+        # are new on every run, so no cached result that read them is ever taken again
+        return path, facts, None, {name: os.urandom(12).hex() for name, value in facts.items() if value}, key, \
+            False, results
+    return path, None, facts_json, digests, key, False, results
+
+
+def _look_up(path: str) -> tuple[str, str | None, dict]:
+    """(path, file key, cached results by settings) when no index is built."""
+    assert _options.cache is not None and _index is not None
+    text, skipped = read_source(Path(path))
+    if skipped is not None or text is None:
+        return path, None, {}
+    key = file_key(path, _index.project_root_of(path), text.encode("utf-8", errors="surrogateescape"))
+    entry = _options.cache.load(path)
+    results = entry.get("results") if entry is not None and entry.get("key") == key else None
+    return path, key, results if isinstance(results, dict) else {}
+
+
+def _decode_pending_facts() -> None:
+    """Put the facts read as JSON into the index, once per process, before the first check."""
     assert _index is not None
-    return path, _index.extract(Document(path, text))
+    while _undecoded:
+        path, facts_json = _undecoded.pop()
+        try:
+            facts = decode_facts(facts_json)
+        except (ValueError, TypeError, KeyError, AttributeError, ImportError):  # a damaged entry
+            text, _skipped = read_source(Path(path))
+            facts = _index.extract(Document(path, text)) if text is not None else {}
+        _index.set_facts(path, facts)
 
 
-def _check_one(task: tuple[str, int]) -> FileReport:
+def _take_cached(report: FileReport, stored: dict | None) -> bool:
+    """Fill `report` from a cached result if every index fact it read is unchanged."""
+    try:
+        if stored is None or not _reads_hold(stored["reads"]):
+            return False
+        findings = decode_findings(stored["findings"])
+    except (KeyError, TypeError, ValueError, AttributeError):  # a damaged entry is a miss
+        return False
+    if _options.fix or _options.diff:
+        reported = _options.triage.split(report.absolute, findings).shown
+        if any(item.finding.safe_fix is not None for item in reported):
+            return False  # something to fix: check it for real
+    report.findings = findings
+    report.from_cache = True
+    return True
+
+
+def _reads_hold(reads: dict) -> bool:
+    if any(_digests.get(name) != digest for name, digest in reads["facts"].items()):
+        return False
+    return all(project_root_for_file(path) == root for path, root in reads["roots"].items())
+
+
+def _check_one(task: tuple[str, int]) -> tuple[FileReport, dict | None]:
+    """A file's report, and what to cache of it (None when it came from the cache or must not
+    be kept: a rule failed, or --diff left the file on disk different from what was checked)."""
     path, config_id = task
-    report = FileReport(path)
+    report = FileReport(path, str(Path(path).resolve()))
     text, skipped = read_source(Path(path))
     if skipped is not None or text is None:
         report.skipped = skipped
-        return report
+        return report, None
+    _decode_pending_facts()
     engine = _engines[config_id]
-    absolute = str(Path(path).resolve())
+    absolute = report.absolute
     document = Document(absolute, text)
+    index = ReadRecorder(_index)
     try:
-        result = engine.check(document, _index, report_unused_suppressions=_options.report_unused_suppressions)
+        result = engine.check(document, index, report_unused_suppressions=_options.report_unused_suppressions,
+                              report_syntax_errors=True)
         if _options.fix or _options.diff:
             original = document.data
             for _ in range(MAX_FIX_PASSES):
-                edits, count = _safe_edits(result.findings)
+                # only what the run reports is fixed: not hidden hints, baselined findings or
+                # findings outside the change under review
+                located = [locate(document, f) for f in result.findings]
+                lines = _line_map(original, document.data) if _options.triage.changes is not None else None
+                reported = _options.triage.split(absolute, located, lines).shown
+                edits, count = _safe_edits([item.finding for item in reported])
                 if not edits:
                     break
                 report.fixed += count
                 document = Document(absolute, apply_edits(document.data, edits))
                 result = engine.check(
-                    document, _index, report_unused_suppressions=_options.report_unused_suppressions
+                    document, index, report_unused_suppressions=_options.report_unused_suppressions,
+                    report_syntax_errors=True,
                 )
             if document.data != original:
                 if _options.diff:
@@ -201,10 +432,37 @@ def _check_one(task: tuple[str, int]) -> FileReport:
                     Path(path).write_bytes(document.data)
     except Exception as error:  # never let one file end the run
         report.failures.append(f"internal error: {type(error).__name__}: {error}")
-        return report
+        return report, None
     report.failures.extend(f"rule {f.code} failed: {f.error.splitlines()[0]}" for f in result.failures)
     report.findings = [locate(document, finding) for finding in result.findings]
-    return report
+    if _options.cache is None or report.failures or report.diff:
+        return report, None
+    reads = index.reads(absolute)
+    payload = {
+        "key": file_key(absolute, _index.project_root_of(absolute), document.data),
+        "settings": _settings[config_id],
+        "reads": {"facts": {name: _digests.get(name) for name in reads["facts"]}, "roots": reads["roots"]},
+        "findings": encode_findings(report.findings),
+    }
+    return report, payload
+
+
+def _store(cache: ResultCache, path: str, result: dict | None, facts: tuple[str, str, dict[str, str]] | None) -> None:
+    """Write a file's entry: its facts for the bytes they came from, its result for the
+    settings it was checked with (a few settings are kept side by side)."""
+    key = result["key"] if result is not None else facts[0] if facts is not None else None
+    entry = cache.load(path) or {}
+    if entry.get("key") != key:
+        entry = {"key": key, "results": {}}
+    if facts is not None and facts[0] == key:  # after --fix the file's bytes are new: facts were of the old
+        entry["facts"], entry["fact_digests"] = facts[1], facts[2]
+    if result is not None:
+        previous = entry.get("results")
+        previous = previous if isinstance(previous, dict) else {}
+        results = {name: value for name, value in previous.items() if name != result["settings"]}
+        results[result["settings"]] = {"reads": result["reads"], "findings": result["findings"]}
+        entry["results"] = dict(list(results.items())[-KEEP_SETTINGS:])
+    cache.store(path, entry)
 
 
 def _safe_edits(findings: list[Finding]):
@@ -225,74 +483,20 @@ def _safe_edits(findings: list[Finding]):
     return chosen, count
 
 
+def _line_map(before: bytes, after: bytes) -> Callable[[int], int | None]:
+    """Maps a 1-based line of `after` to its line in `before`, None where a fix wrote it."""
+    if before == after:
+        return lambda line: line
+    matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(), autojunk=False)
+    mapping: dict[int, int] = {}
+    for tag, old_start, _old_end, new_start, new_end in matcher.get_opcodes():
+        if tag == "equal":
+            for offset in range(new_end - new_start):
+                mapping[new_start + offset + 1] = old_start + offset + 1
+    return mapping.get
+
+
 def _unified_diff(path: str, before: bytes, after: bytes) -> str:
     old = before.decode("utf-8", errors="replace").splitlines(keepends=True)
     new = after.decode("utf-8", errors="replace").splitlines(keepends=True)
     return "".join(difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}"))
-
-
-def locate(document: Document, finding: Finding) -> Located:
-    line, column = document.position(finding.start, "utf-32")
-    end_line, end_column = document.position(finding.end, "utf-32")
-    source = document.lines.line_bytes(line).decode("utf-8", errors="replace")
-    related = []
-    for item in finding.related:
-        if item.path is None:
-            r_line, r_col = document.position(item.start, "utf-32")
-            related.append((document.path, r_line + 1, r_col + 1, item.message))
-        else:
-            related.append((item.path, *_position_in_file(item.path, item.start), item.message))
-    fix_edits = None
-    if finding.fixes:
-        fix_edits = []
-        for edit in finding.fixes[0].edits:
-            if edit.path is None:
-                s_line, s_col = document.position(edit.start, "utf-32")
-                e_line, e_col = document.position(edit.end, "utf-32")
-            else:  # an edit of another file: its positions are in that file's text
-                (s_line, s_col), (e_line, e_col) = _positions_in_file(edit.path, edit.start, edit.end)
-            entry = {"line": s_line + 1, "column": s_col + 1, "end_line": e_line + 1, "end_column": e_col + 1,
-                     "content": edit.text}
-            if edit.path is not None:
-                entry["path"] = edit.path
-            fix_edits.append(entry)
-    return Located(finding, line + 1, column + 1, end_line + 1, end_column + 1, source, related, fix_edits)
-
-
-def _position_in_file(path: str, offset: int) -> tuple[int, int]:
-    """1-based (line, column) of a byte offset of another file; (1, 1) when it cannot be read."""
-    line, column = _positions_in_file(path, offset)[0]
-    return line + 1, column + 1
-
-
-def _positions_in_file(path: str, *offsets: int) -> list[tuple[int, int]]:
-    """0-based (line, column) of byte offsets of another file; (0, 0) when it cannot be read."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        return [(0, 0) for _ in offsets]
-    document = Document(path, data, language="text")
-    return [document.position(offset, "utf-32") for offset in offsets]
-
-
-class Progress:
-    """A one-line progress bar on stderr, shown only on a terminal and for long scans."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.started = time.monotonic()
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total < 50:
-            return
-        if not self.shown and time.monotonic() - self.started < 0.5:
-            return
-        self.shown = True
-        width = 30
-        filled = width * done // total
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
-        if done == total:
-            sys.stderr.write("\r" + " " * (width + 30) + "\r")
-        sys.stderr.flush()
-
