@@ -108,6 +108,9 @@ class Rule:
     # b"~H", ...). A cheap test that spares documents the rule's check; empty: always run.
     requires: tuple[bytes, ...] = ()
     fix_safety: str = "none"  # "safe", "offer", "safe/offer" or "none", as the catalog labels it
+    # The Exhort version that first shipped the rule (shown on its page in docs/rules/). Every
+    # rule so far came with 0.1.0; a rule added later names the version it arrives in.
+    since: str = "0.1.0"
     params: dict[str, Param] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
     pack: str = ""

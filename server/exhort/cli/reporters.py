@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from .. import __version__
+from .. import REPOSITORY_URL, __version__, rule_docs_url
 from ..findings import Severity
 from ..registry import Registry
 from .runner import FileReport, Located
@@ -181,7 +181,7 @@ def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry) -> N
                     "driver": {
                         "name": "exhort",
                         "version": __version__,
-                        "informationUri": "https://github.com/exhort-dev/exhort",
+                        "informationUri": REPOSITORY_URL,
                         "rules": [
                             {
                                 "id": rule.code,
@@ -189,6 +189,7 @@ def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry) -> N
                                 "shortDescription": {"text": rule.summary},
                                 "fullDescription": {"text": rule.summary},
                                 "help": {"text": rule.explanation_markdown, "markdown": rule.explanation_markdown},
+                                "helpUri": rule_docs_url(rule.code),
                                 "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity]},
                                 "properties": {"category": rule.category, "tags": [rule.category]},
                             }
