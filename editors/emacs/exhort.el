@@ -21,7 +21,8 @@
 ;;
 ;;   (setq exhort-main-server-command '("expert" "--stdio"))
 ;;
-;; Eglot then starts `rass -- expert --stdio -- exhort serve'.  See README.md.
+;; Eglot then starts `rass PRESET -- expert --stdio -- exhort serve', PRESET being
+;; exhort-rass-preset.py beside this file.  See README.md.
 
 ;;; Code:
 
@@ -46,7 +47,14 @@ Exhort second, and merges their diagnostics and code actions.  Hover,
 completion and navigation come from this main server."
   :type '(choice (const :tag "Exhort alone" nil) (repeat string)))
 
-(defcustom exhort-rass-command '("rass" "--log-level" "warn")
+(defconst exhort-rass-preset
+  (expand-file-name "exhort-rass-preset.py"
+                    (file-name-directory (or load-file-name buffer-file-name default-directory)))
+  "The rass preset shipped beside exhort.el.
+It makes rass wait up to 30 s for every server's answer to `initialize' (rass's
+own 3 s would leave a slowly starting server out of the session).")
+
+(defcustom exhort-rass-command (list "rass" "--log-level" "warn" exhort-rass-preset)
   "How to start rassumfrassum (PyPI `rassumfrassum'), up to its first \"--\".
 Used only when `exhort-main-server-command' is set."
   :type '(repeat string))

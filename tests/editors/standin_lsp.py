@@ -1,7 +1,8 @@
 """A stand-in for the main Elixir language server (Expert, ElixirLS, Lexical) in the Emacs
 test through rassumfrassum: a small stdio LSP server, standard library only.
 
-It keeps each open document's full text (full sync) and, for every version, publishes one
+It answers `initialize` after STANDIN_INITIALIZE_DELAY seconds (default 0), keeps each
+open document's full text (full sync) and, for every version, publishes one
 diagnostic (code STANDIN1, source `standin`) on the first `defmodule` keyword; it answers
 hover with a fixed text and codeAction with one action of its own, so the test can tell which
 server rass routed each request to. Anything else gets null (requests) or is ignored.
@@ -10,7 +11,9 @@ server rass routed each request to. Anything else gets null (requests) or is ign
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 
 HOVER = "stand-in hover"
 ACTION = "Stand-in action"
@@ -63,6 +66,9 @@ def main() -> int:
         method, params = message.get("method"), message.get("params") or {}
         result = None
         if method == "initialize":
+            # A main server that is slow to start (Expert compiling, ElixirLS building a PLT):
+            # rass must still take it into the session.
+            time.sleep(float(os.environ.get("STANDIN_INITIALIZE_DELAY", "0")))
             result = {"capabilities": {"textDocumentSync": {"openClose": True, "change": 1},
                                        "hoverProvider": True, "codeActionProvider": True},
                       "serverInfo": {"name": "standin", "version": "1"}}

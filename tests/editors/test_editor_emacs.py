@@ -46,12 +46,17 @@ def test_emacs_eglot_diagnostic_hover_and_quick_fix(emacs, editor_env, sample_pr
 def test_emacs_exhort_beside_another_server_through_rass(emacs, editor_env, sample_project, tmp_path):
     """exhort.el's combined setup: rass runs a stand-in main server first and Exhort second;
     both servers' diagnostics reach Flymake, both offer code actions, Exhort's fix applies."""
+    # The stand-in answers `initialize` 8 s late. rass's own wait ends 3 s after the first
+    # answer (Exhort's) and then leaves the late server out of the session: the shipped
+    # preset must keep it in (its code action below proves rass knows its capabilities).
     report = run_emacs(
-        emacs, editor_env, sample_project, tmp_path / "report.json", EXHORT_MAIN_SERVER=json.dumps(STANDIN)
+        emacs, editor_env, sample_project, tmp_path / "report.json",
+        EXHORT_MAIN_SERVER=json.dumps(STANDIN), STANDIN_INITIALIZE_DELAY="8",
     )
     context = describe_failure(report)
     assert report.get("ok") is True, context
-    assert report["command"] == ["rass", "--log-level", "warn", "--", *STANDIN, "--", "exhort", "serve"], context
+    preset = str(EDITORS / "emacs" / "exhort-rass-preset.py")
+    assert report["command"] == ["rass", "--log-level", "warn", preset, "--", *STANDIN, "--", "exhort", "serve"], context
     # Exhort's finding, at the right place, and the main server's beside it.
     assert report["diagnostic"]["code"] == "PRF001", context
     assert report["diagnostic"]["covers"] == "length(items) > 0", context
