@@ -6,6 +6,7 @@
 ;;   EXHORT_WAIT    seconds to wait for each step (default 30)
 ;;   EXHORT_MAIN_SERVER  optional, a JSON array: the main server's command line.  When set,
 ;;                  exhort.el's combined setup runs it beside Exhort through rass.
+;;   EXHORT_INIT_OPTIONS  optional, an Elisp plist for `exhort-initialization-options'.
 ;; Loads exhort.el, opens the file under Eglot and records what happened (diagnostics,
 ;; hover, code actions, the buffer after the quick fix) as JSON.  On any failure the
 ;; report also holds every diagnostic Flymake had and the tail of the events log.
@@ -33,6 +34,7 @@ A stale diagnostic may point past the edited text: its positions are clamped."
          (end (max beg (min (point-max) (flymake-diagnostic-end diagnostic)))))
     `((source . ,(plist-get lsp :source))
       (code . ,(plist-get lsp :code))
+      (severity . ,(plist-get lsp :severity))
       (text . ,(flymake-diagnostic-text diagnostic))
       (line . ,(line-number-at-pos beg))
       (column . ,(save-excursion (goto-char beg) (current-column)))
@@ -95,6 +97,8 @@ A stale diagnostic may point past the edited text: its positions are clamped."
       (load (getenv "EXHORT_EL") nil t)
       (when check-main-server
         (setq exhort-main-server-command check-main-server))
+      (when (getenv "EXHORT_INIT_OPTIONS")
+        (setq exhort-initialization-options (car (read-from-string (getenv "EXHORT_INIT_OPTIONS")))))
       (exhort-eglot-setup)
       (find-file (getenv "EXHORT_FILE"))
       (check-note 'major_mode (symbol-name major-mode))

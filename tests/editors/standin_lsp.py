@@ -3,7 +3,8 @@ test through rassumfrassum: a small stdio LSP server, standard library only.
 
 It answers `initialize` after STANDIN_INITIALIZE_DELAY seconds (default 0), keeps each
 open document's full text (full sync) and, for every version, publishes one
-diagnostic (code STANDIN1, source `standin`) on the first `defmodule` keyword; it answers
+diagnostic (code STANDIN1, source `standin`, the initializationOptions it was given in its
+message) on the first `defmodule` keyword; it answers
 hover with a fixed text and codeAction with one action of its own, so the test can tell which
 server rass routed each request to. Anything else gets null (requests) or is ignored.
 """
@@ -39,7 +40,7 @@ def write_message(stream, message: dict) -> None:
     stream.flush()
 
 
-def diagnostics(text: str) -> list[dict]:
+def diagnostics(text: str, options: object) -> list[dict]:
     for number, line in enumerate(text.split("\n")):
         column = line.find("defmodule")
         if column >= 0:  # ASCII before it in the test file: the same in every encoding
@@ -49,7 +50,7 @@ def diagnostics(text: str) -> list[dict]:
                 "severity": 3,
                 "code": "STANDIN1",
                 "source": "standin",
-                "message": "stand-in: a module",
+                "message": f"stand-in: a module (initializationOptions {json.dumps(options)})",
             }]
     return []
 
@@ -57,15 +58,17 @@ def diagnostics(text: str) -> list[dict]:
 def main() -> int:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     texts: dict[str, str] = {}
+    options: object = None
 
     def publish(uri: str, version: int) -> None:
         write_message(stdout, {"jsonrpc": "2.0", "method": "textDocument/publishDiagnostics",
-                               "params": {"uri": uri, "version": version, "diagnostics": diagnostics(texts[uri])}})
+                               "params": {"uri": uri, "version": version, "diagnostics": diagnostics(texts[uri], options)}})
 
     while (message := read_message(stdin)) is not None:
         method, params = message.get("method"), message.get("params") or {}
         result = None
         if method == "initialize":
+            options = params.get("initializationOptions")
             # A main server that is slow to start (Expert compiling, ElixirLS building a PLT):
             # rass must still take it into the session.
             time.sleep(float(os.environ.get("STANDIN_INITIALIZE_DELAY", "0")))

@@ -52,6 +52,7 @@ def test_emacs_exhort_beside_another_server_through_rass(emacs, editor_env, samp
     report = run_emacs(
         emacs, editor_env, sample_project, tmp_path / "report.json",
         EXHORT_MAIN_SERVER=json.dumps(STANDIN), STANDIN_INITIALIZE_DELAY="8",
+        EXHORT_INIT_OPTIONS='(:severity (:PRF001 "warning"))',
     )
     context = describe_failure(report)
     assert report.get("ok") is True, context
@@ -62,6 +63,10 @@ def test_emacs_exhort_beside_another_server_through_rass(emacs, editor_env, samp
     assert report["diagnostic"]["covers"] == "length(items) > 0", context
     [main] = report["main_diagnostics"]
     assert (main["code"], main["covers"]) == ("STANDIN1", "defmodule"), context
+    # exhort-initialization-options reach Exhort (PRF001 is information by default) and only
+    # Exhort: the main server is given none.
+    assert report["diagnostic"]["severity"] == 2, context
+    assert main["text"].endswith("(initializationOptions {})"), context
     # Hover goes to the main server (rass sends it to the first server).
     assert report["hover"] == "stand-in hover", context
     # Code actions come from both; Exhort's preferred quick fix is the one applied.
