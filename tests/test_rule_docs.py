@@ -126,3 +126,18 @@ def test_lsp_diagnostics_link_their_page(tmp_path):
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_page_lists_a_rules_parameters():
+    from exhort.findings import Severity
+    from exhort.rule import Param, Rule
+
+    rule = Rule(
+        code="TST001", name="test-rule", category="style", severity=Severity.HINT, summary="A rule for this test",
+        explanation="## TST001 test-rule\n\nWhy.", params={"max_depth": Param(3, "deepest nesting allowed")},
+        since="0.2.0",
+    )
+    page = render_rule(rule)
+    assert "max_depth = 3  # deepest nesting allowed" in page
+    assert "| `max_depth` | `3` | deepest nesting allowed |" in page
+    assert "| Since | 0.2.0 |" in page and "## TST001" not in page
