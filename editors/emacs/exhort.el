@@ -15,8 +15,14 @@
 ;;
 ;; then M-x eglot in an Elixir buffer (or add `eglot-ensure' to the mode hooks).
 ;;
-;; Eglot runs one language server per buffer: see README.md for what to do when
-;; another Elixir server already runs there.
+;; Eglot runs one language server per buffer.  To keep another Elixir server
+;; (Expert, ElixirLS, Lexical) beside Exhort, install rassumfrassum
+;; (`pip install rassumfrassum') and name that server's command:
+;;
+;;   (setq exhort-main-server-command '("expert" "--stdio"))
+;;
+;; Eglot then starts `rass PRESET -- expert --stdio -- exhort serve', PRESET being
+;; exhort-rass-preset.py beside this file.  See README.md.
 
 ;;; Code:
 
@@ -30,6 +36,27 @@
 
 (defcustom exhort-server-command '("exhort" "serve")
   "Command line that starts the Exhort language server over stdio."
+  :type '(repeat string))
+
+(defcustom exhort-main-server-command nil
+  "Command line of an Elixir language server to run beside Exhort, or nil.
+Eglot runs one server per buffer.  When this is set, for example to
+\='(\"expert\" \"--stdio\"), \='(\"elixir-ls\") or \='(\"lexical\"), Eglot starts
+`exhort-rass-command' instead: rassumfrassum runs this server first and
+Exhort second, and merges their diagnostics and code actions.  Hover,
+completion and navigation come from this main server."
+  :type '(choice (const :tag "Exhort alone" nil) (repeat string)))
+
+(defconst exhort-rass-preset
+  (expand-file-name "exhort-rass-preset.py"
+                    (file-name-directory (or load-file-name buffer-file-name default-directory)))
+  "The rass preset shipped beside exhort.el.
+It makes rass wait up to 30 s for every server's answer to `initialize' (rass's
+own 3 s would leave a slowly starting server out of the session).")
+
+(defcustom exhort-rass-command (list "rass" "--log-level" "warn" exhort-rass-preset)
+  "How to start rassumfrassum (PyPI `rassumfrassum'), up to its first \"--\".
+Used only when `exhort-main-server-command' is set."
   :type '(repeat string))
 
 (defcustom exhort-initialization-options nil
@@ -49,12 +76,32 @@ Use vectors for the lists of rule codes."
   :documentation "Eglot connection to the Exhort language server.")
 
 (cl-defmethod eglot-initialization-options ((_server exhort-eglot-server))
-  "Send `exhort-initialization-options' (an empty object when nil)."
-  (or exhort-initialization-options eglot--{}))
+  "Send `exhort-initialization-options' (an empty object when nil).
+Behind rass they go to Exhort only: rass gives each server the entry under
+\"rass\" whose key, a Python regular expression, matches the server's name
+\(its program's file name, with \"#N\" after all but the first server)."
+  (let ((options (or exhort-initialization-options eglot--{})))
+    (if exhort-main-server-command
+        (list :rass (list (intern (concat ":" (exhort--rass-name-pattern))) options))
+      options)))
+
+(defun exhort--rass-name-pattern ()
+  "A Python regular expression matching the name rass gives Exhort's server."
+  (concat "^"
+          (replace-regexp-in-string "[^[:alnum:]_]" "\\\\\\&"
+                                    (file-name-nondirectory (car exhort-server-command)))
+          "(#[0-9]+)?$"))
+
+(defun exhort-server-contact ()
+  "The command line Eglot starts: Exhort alone, or rass with the main server and Exhort."
+  (if exhort-main-server-command
+      (append exhort-rass-command '("--") exhort-main-server-command
+              '("--") exhort-server-command)
+    exhort-server-command))
 
 (defun exhort--contact (&rest _)
   "The Eglot contact for Exhort: its server class and command line."
-  (cons 'exhort-eglot-server exhort-server-command))
+  (cons 'exhort-eglot-server (exhort-server-contact)))
 
 ;;;###autoload
 (defun exhort-eglot-setup ()

@@ -115,6 +115,9 @@ class Rule:
     # False: only runs when selected by its exact code or name (not by "ALL", a prefix or a
     # category); the explanation says why it is off.
     enabled_by_default: bool = True
+    # The Exhort version that first shipped the rule (shown on its page in docs/rules/). Every
+    # rule so far came with 0.1.0; a rule added later names the version it arrives in.
+    since: str = "0.1.0"
     params: dict[str, Param] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
     pack: str = ""

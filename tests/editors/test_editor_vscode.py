@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import CACHE, EDITORS, FIXED, HERE, ROOT, assert_common, read_report
+from conftest import CACHE, EDITORS, FIXED, HERE, ROOT, assert_common, describe_failure, read_report
 
 # Every run saves its screenshot under .cache/ (ignored by git); with
 # EXHORT_UPDATE_SCREENSHOT=1 it also replaces the README's copy in docs/.
@@ -118,13 +118,13 @@ def test_vscode_diagnostic_problems_hover_and_quick_fix(
         except subprocess.TimeoutExpired:
             proc.kill()
         server_log.close()
-    report = read_report(report_path)
+    # The probe's report, with the browser driver's output and Exhort's output channel
+    # (the protocol trace: exhort.trace.server is "messages") for a failure to show.
+    report = read_report(report_path, driver)
     output_logs = sorted(user_data.glob("logs/**/*Exhort*.log"))
-    context = (
-        f"driver rc {driver.returncode}\n{driver.stdout}\n{driver.stderr[-3000:]}\n"
-        f"report {json.dumps(report, indent=2, ensure_ascii=False)[-4000:]}\n"
-        f"exhort output: {output_logs[-1].read_text()[-3000:] if output_logs else '(none)'}"
-    )
+    report["exhort_output"] = output_logs[-1].read_text()[-12000:] if output_logs else "(no output channel log)"
+    report["messages"] = (tmp_path / "code-server.log").read_text(errors="replace")[-3000:]
+    context = describe_failure(report)
     assert driver.returncode == 0, context
     assert driver.stdout.strip(), f"the probe finished before the diagnostic was seen\n{context}"
     problems_row = json.loads(driver.stdout.strip().splitlines()[0])["problemsRow"]
@@ -134,11 +134,13 @@ def test_vscode_diagnostic_problems_hover_and_quick_fix(
         shutil.copyfile(tmp_path / "problems.png", README_SCREENSHOT)
 
     assert_common(report)
-    assert report["languageId"] == "elixir"
-    assert report["extensionActive"] is True
-    assert report["diagnostic"]["severity"] == "Warning"  # from initializationOptions
-    assert report["severityAfterChange"] == "Error"  # from workspace/didChangeConfiguration
-    assert report["text"] == FIXED
+    assert report["languageId"] == "elixir", context
+    assert report["extensionActive"] is True, context
+    assert report["diagnostic"]["severity"] == "Warning", context  # from initializationOptions
+    assert report["severityAfterChange"] == "Error", context  # from workspace/didChangeConfiguration
+    assert report["text"] == FIXED, context
+    # The code in the Problems panel links to the rule's page (codeDescription.href).
+    assert report["diagnostic"]["href"].endswith("/docs/rules/PRF001.md"), context
 
 
 @pytest.mark.timeout(900)

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 from typing import TextIO
 
-from .. import __version__
+from .. import REPOSITORY_URL, __version__, rule_docs_url
 from ..findings import Severity
 from ..registry import Registry
 from .runner import FileReport, Located, Summary, plural, severity_count
@@ -206,7 +206,7 @@ def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry, summ
                     "driver": {
                         "name": "exhort",
                         "version": __version__,
-                        "informationUri": "https://github.com/exhort-dev/exhort",
+                        "informationUri": REPOSITORY_URL,
                         "rules": [
                             {
                                 "id": rule.code,
@@ -214,6 +214,7 @@ def write_sarif(out: TextIO, reports: list[FileReport], registry: Registry, summ
                                 "shortDescription": {"text": rule.summary},
                                 "fullDescription": {"text": rule.summary},
                                 "help": {"text": rule.explanation_markdown, "markdown": rule.explanation_markdown},
+                                "helpUri": rule_docs_url(rule.code),
                                 "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity]},
                                 "properties": {"category": rule.category, "tags": [rule.category]},
                             }

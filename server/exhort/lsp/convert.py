@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import unquote, urlparse
 
+from .. import rule_docs_url
 from ..document import Document
 from ..findings import Edit, Finding
 from ..text import Encoding
@@ -68,6 +69,7 @@ def diagnostic(
         "range": lsp_range(document, finding.start, finding.end, encoding),
         "severity": int(finding.severity),
         "code": finding.code,
+        "codeDescription": {"href": rule_docs_url(finding.code)},
         "source": SOURCE,
         "message": finding.message,
     }

@@ -34,6 +34,7 @@ const nonEmpty = (list) => (list.length > 0 ? list : undefined);
 function describe(diagnostic, document) {
   return {
     code: typeof diagnostic.code === 'object' ? String(diagnostic.code.value) : String(diagnostic.code),
+    href: typeof diagnostic.code === 'object' && diagnostic.code.target ? diagnostic.code.target.toString() : null,
     message: diagnostic.message,
     severity: vscode.DiagnosticSeverity[diagnostic.severity],
     line: diagnostic.range.start.line,
@@ -105,6 +106,17 @@ exports.activate = function activate() {
     report.stage = 'done';
     report.ok = false;
     report.error = String(error && error.stack ? error.stack : error);
+    // Every diagnostic VS Code holds for the file, whichever its source: why it failed.
+    try {
+      const uri = vscode.Uri.file(process.env.EXHORT_PROBE_FILE);
+      const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+      report.diagnostics_seen = vscode.languages
+        .getDiagnostics(uri)
+        .map((d) => ({ source: d.source, ...(document ? describe(d, document) : { message: d.message }) }));
+      if (document) report.buffer_now = document.getText();
+    } catch (inner) {
+      report.diagnostics_seen = `(failed: ${inner})`;
+    }
     save();
   });
 };
