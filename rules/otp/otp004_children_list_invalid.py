@@ -146,6 +146,21 @@ RULE = Rule(
             files={"lib/my_app/poller.ex": "defmodule MyApp.Poller do\n  use GenServer\nend\n"},
             note="literal parts joined with ++ (one bound to a variable first) and the head of [a | rest] are read; other parts are skipped",
         ),
+        bad(
+            """
+            defmodule MyApp.Application do
+              use Application
+
+              def start(_type, _args) do
+                Supervisor.start_link([MyApp.Repo, {MyApp.Conn, :a, :b}], strategy: :one_for_one)  # expect: OTP004
+              end
+
+              def stop(_state) do
+                :ok
+            end
+            """,
+            note="a half-typed file: a function still being written after start/2 takes the module's `end`",
+        ),
         good(
             """
             defmodule MyApp.Application do

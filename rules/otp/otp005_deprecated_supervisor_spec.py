@@ -148,6 +148,22 @@ RULE = Rule(
             """,
             note="a multi-clause init/1: each clause is reported where it calls the deprecated functions",
         ),
+        bad(
+            """
+            defmodule MyApp.Sup do
+              use Supervisor
+
+              def start_link(arg) do
+                name =
+              end
+
+              def init(_) do
+                supervise([worker(MyApp.Cache, [])], strategy: :one_for_one)  # expect: OTP005 # expect: OTP005
+              end
+            end
+            """,
+            note="a half-typed file: an unfinished binding takes the next `end` and swallows init/1",
+        ),
         good(
             """
             defmodule MyApp.Pool do

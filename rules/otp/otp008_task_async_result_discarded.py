@@ -20,6 +20,7 @@ RULE = Rule(
     fix_safety="offer",
     workspace=True,
     scope="module",
+    reads_broken_forms=True,  # a half-typed function elsewhere does not hide this one
     # Tests, Mix tasks, migrations and compile-time code end their process soon after: the
     # stray reply is harmless there (exhort.execution).
     runs_in=frozenset({Runs.PRODUCTION}),
@@ -327,6 +328,8 @@ def check(ctx: Context, match: Match):
     if parent is None or _stops_after(statement):
         return
     fdef = enclosing_function(call)
+    if fdef is None or fdef.node.has_error:
+        return  # the function is being typed: what follows the call is unknown
     discarded = False
     if parent.type in BLOCKS:
         siblings = [c for c in parent.named_children if c.type != "comment" and c.type not in ("else_block", "after_block", "rescue_block", "catch_block")]

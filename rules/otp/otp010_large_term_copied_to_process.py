@@ -173,6 +173,23 @@ RULE = Rule(
             """,
             note="a capture closure and a tuple message in a multi-clause handle_event (each clause reported); a Plug's call/2; a socket matched as an aliased %Phoenix.LiveView.Socket{}",
         ),
+        bad(
+            """
+            defmodule MyAppWeb.ExportLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket) do
+                socket =
+              end
+
+              def handle_event("export", _params, socket) do
+                Task.start(fn -> MyApp.Export.run(socket.assigns.user) end)  # expect: OTP010
+                {:noreply, socket}
+              end
+            end
+            """,
+            note="a half-typed file: an unfinished binding in mount/3 takes the next `end`",
+        ),
         good(
             """
             defmodule MyApp.TcpClient do

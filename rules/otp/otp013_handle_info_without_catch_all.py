@@ -33,6 +33,7 @@ RULE = Rule(
     severity=Severity.INFORMATION,
     summary="handle_info/2 without a catch-all clause in a GenServer that receives unrequested messages",
     scope="module",
+    reads_broken_forms=True,  # a half-typed clause elsewhere in the module does not hide the others
     # A test server that crashes on a stray message fails its test, which is what tests are for.
     runs_in=frozenset({Runs.PRODUCTION}),
     fix_safety="offer",
@@ -250,6 +251,25 @@ RULE = Rule(
             end
             """,
             note="subscriptions to topics this code publishes on itself: it decides the payloads",
+        ),
+        bad(
+            """
+            defmodule MyApp.Feed do
+              use GenServer
+
+              def init(_) do
+                Phoenix.PubSub.subscribe(MyApp.PubSub, "feed")
+                {:ok, []}
+              end
+
+              def refresh(state) do
+                state |>
+              end
+
+              def handle_info({:post, post}, state), do: {:noreply, [post | state]}  # expect: OTP013
+            end
+            """,
+            note="a half-typed file: an unfinished pipe takes the next `end` and swallows the clauses after it",
         ),
         good(
             """
@@ -494,8 +514,8 @@ def check(ctx: Context, match: Match):
     if info is None or info.node != match.node("call").parent.parent:
         return
     clauses = [f for f in (function_def(m) for m in module_members(info.node)) if f and f.name == "handle_info" and f.arity == 2 and f.kind == "def"]
-    if not clauses:
-        return
+    if not clauses or any(clause.node.has_error for clause in clauses):
+        return  # a clause being typed may be the catch-all: unknown
     for clause in clauses:
         first = clause.params[0]
         if clause.guard is None and first.type == "identifier":

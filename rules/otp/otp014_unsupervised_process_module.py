@@ -136,6 +136,22 @@ RULE = Rule(
             """,
             note="a stray `use Agent` in a module that never starts an agent: the fix deletes the `use`, it does not supervise it",
         ),
+        bad(
+            """
+            defmodule MyApp.Poller do
+              use GenServer  # expect: OTP014
+
+              def start_link(arg) do
+                opts =
+              end
+
+              def init(arg), do: {:ok, arg}
+            end
+            """,
+            path="lib/my_app/poller.ex",
+            files={"lib/my_app/application.ex": APP},
+            note="a half-typed file: an unfinished binding takes the next `end`",
+        ),
         good(
             """
             defmodule MyApp.Cache do

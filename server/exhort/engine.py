@@ -238,6 +238,11 @@ class Engine:
         found: list[Finding] = []
         segments: list[Segment] | None = None
         for group, runnable in groups:
+            if group.scope != "node" and form.has_error:
+                # A half-typed form: only the rules that say they read one run on it.
+                runnable = [rule for rule in runnable if rule.reads_broken_forms]
+                if not runnable:
+                    continue
             # Rules that read the workspace index are cached apart from the others, keyed on the
             # index generation too, so a change of the index re-runs only them.
             parts = [
@@ -252,8 +257,6 @@ class Engine:
                 if segments is None:
                     segments = list(_form_segments(form))
                 units = [(seg.node, (seg.node.text, seg.module_digest)) for seg in segments]
-            elif form.has_error:
-                continue
             else:
                 units = [(form, (form.text,))]
 

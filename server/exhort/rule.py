@@ -115,6 +115,10 @@ class Rule:
     # False: only runs when selected by its exact code or name (not by "ALL", a prefix or a
     # category); the explanation says why it is off.
     enabled_by_default: bool = True
+    # Module scope only: also run on a top-level form that holds a syntax error (a file being
+    # typed). The check reads the module's members (exhort.syntax.module_members recovers those
+    # an unfinished definition swallowed) and must skip what it cannot read.
+    reads_broken_forms: bool = False
     params: dict[str, Param] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
     pack: str = ""
