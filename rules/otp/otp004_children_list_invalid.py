@@ -161,6 +161,25 @@ RULE = Rule(
             """,
             note="a half-typed file: a function still being written after start/2 takes the module's `end`",
         ),
+        bad(
+            """
+            defmodule MyApp.Rooms do
+              use Supervisor
+
+              def init(_) do
+                children = [
+                  {DynamicSupervisor, strategy: :one_for_one},
+                  {DynamicSupervisor, strategy: :one_for_one},  # expect: OTP004
+                  {DynamicSupervisor, name: MyApp.RoomSup, strategy: :one_for_one},
+                  {DynamicSupervisor, name: MyApp.RoomSup, max_children: 10}  # expect: OTP004
+                ]
+
+                Supervisor.init(children, strategy: :one_for_one)
+              end
+            end
+            """,
+            note="DynamicSupervisor children take their id from :name: missing twice, or equal",
+        ),
         good(
             """
             defmodule MyApp.Application do

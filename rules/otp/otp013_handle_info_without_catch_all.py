@@ -169,6 +169,32 @@ RULE = Rule(
         ),
         bad(
             """
+            defmodule MyApp.Watch do
+              use GenServer
+
+              def init(pid) do
+                Process.monitor(pid)
+                {:ok, pid}
+              end
+
+              def handle_info(:tick, state), do: {:noreply, state}  # expect: OTP013
+            end
+
+            defmodule MyApp.Loader do
+              use GenServer
+
+              def handle_cast(:load, state) do
+                task = Task.async(fn -> MyApp.Store.load() end)
+                {:noreply, Map.put(state, :task, task)}
+              end
+
+              def handle_info({:DOWN, _ref, :process, _pid, _reason}, state), do: {:noreply, state}  # expect: OTP013
+            end
+            """,
+            note="Process.monitor/1 without a :DOWN clause; Task.async without a {ref, result} clause",
+        ),
+        bad(
+            """
             defmodule MyApp.Workers do
               use GenServer
 
