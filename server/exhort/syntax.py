@@ -530,9 +530,13 @@ def module_members(module: Node) -> list[Node]:
 
 
 def _recovered(members: list[Node]) -> list[Node]:
-    # The definition that swallowed the others runs to the module's `end`: it is the last member.
-    swallowed = _swallowed_members(members[-1]) if members else []
-    return members[:-1] + _recovered(swallowed) if swallowed else members
+    # The definition that swallowed the others runs to the `end` meant for the module: it is
+    # the last definition (what follows it in the file, such as another module, stays after).
+    last = next((index for index in range(len(members) - 1, -1, -1) if _is_definition(members[index])), None)
+    swallowed = _swallowed_members(members[last]) if last is not None else []
+    if not swallowed:
+        return members
+    return members[:last] + _recovered(swallowed) + members[last + 1 :]
 
 
 def _swallowed_members(member: Node) -> list[Node]:
