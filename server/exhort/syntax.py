@@ -550,7 +550,8 @@ def _swallowed_members(member: Node) -> list[Node]:
         return []
     while first > 0 and _is_attribute_write(body[first - 1]):
         first -= 1
-    return body[first:]
+    # Only what can be read as a member: other leftovers of the breakage stay unknown.
+    return [node for node in body[first:] if _is_definition(node) or _is_attribute_write(node)]
 
 
 def _is_definition(node: Node) -> bool:
