@@ -300,6 +300,11 @@ def entry_candidates(item):
             if side is not None:
                 yield from entry_candidates(side)
         return
+    if item.type == "binary_operator" and text(item.child_by_field_name("operator")) == "|":
+        head = item.child_by_field_name("left")  # [a, b | rest]: `b` is an element
+        if head is not None:
+            yield from entry_candidates(head)
+        return
     if item.type == "call" and call_name(item) in ((None, "if"), (None, "unless")):
         for key, value, _ in keyword_pairs(trailing_keywords(item)):
             if key in ("do", "else"):
@@ -432,6 +437,19 @@ def _starter_functions(root, modules_by_span) -> dict:
 
 
 _DEFINITIONS = '((call target: (identifier) @k) @node (#any-of? @k "def" "defp"))'
+_DELEGATIONS = '((call target: (identifier) @k) @node (#eq? @k "defdelegate"))'
+_ALIASES = "(alias) @node"
+
+
+def _names_a_value(alias) -> bool:
+    """An alias used as a value (`Mod`, `{Mod, arg}`), not the module of a call (`Mod.fun()`)
+    nor a struct name (`%Mod{}`)."""
+    parent = alias.parent
+    if parent is None:
+        return False
+    if parent.type == "dot" and parent.child_by_field_name("left") == alias:
+        return False
+    return parent.type != "struct"
 
 
 def extract_process_refs(document, path) -> tuple:
@@ -487,6 +505,38 @@ def extract_process_refs(document, path) -> tuple:
                 if name and name != callee:
                     record(name, f"started through {function}/{len(args)}", args[index])
 
+    # `defdelegate child_spec(arg), to: Mod.Supervisor`: starting this module starts that one.
+    for node in captured(_DELEGATIONS, root):
+        module = _innermost_module(node, modules_by_span)
+        resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
+        fdef = function_def(node)
+        if fdef is None or fdef.name not in ("child_spec", "start_link", "start"):
+            continue
+        for key, value, _ in keyword_pairs(trailing_keywords(node)):
+            if key == "to":
+                written = text(value)
+                name = (own + written[len("__MODULE__"):]) if written.startswith("__MODULE__.") and own else resolve(value)
+                if name and name != own:
+                    record(name, f"{fdef.name} delegated by {own}", value)
+
+    # Every module a supervisor or an application names in its functions is a child or part of
+    # one (`maybe = if test?, do: nil, else: Mod`, `List.wrap(maybe)` ...): counted, so that
+    # the ways of building a children list that are not a literal list stay unknown.
+    for module, _name in defmodules(root):
+        info = module_info(document, module)
+        if info.uses_module("Supervisor", "Application") is None and not ({"Supervisor", "Application"} & set(info.behaviours)):
+            continue
+        resolve, own = resolvers[module.start_byte]
+        for fdefs in info.functions.values():
+            for fdef in fdefs:
+                if fdef.body is None:
+                    continue
+                for node in captured(_ALIASES, fdef.body):
+                    if _names_a_value(node):
+                        name = resolve(node)
+                        if name and name != own:
+                            record(name, f"named in {own}", node)
+
     # Lists, keyword lists and remote calls (`Mod.fun` / `:mod.fun`): the only nodes read below.
     for node in captured(_PROCESS_REF_NODES, root):
         module = _innermost_module(node, modules_by_span)
@@ -494,7 +544,7 @@ def extract_process_refs(document, path) -> tuple:
         if node.type == "keywords":
             for key, value, _pair in keyword_pairs(node):
                 # child_spec: Mod ({PartitionSupervisor, child_spec: Mod}), worker: Mod, ...
-                if key not in ("name", "id") and value.type in ("alias", "tuple"):
+                if key not in ("name", "id") and (value.type in ("alias", "tuple") or text(value) == "__MODULE__"):
                     record(child_entry_module(value, resolve), f"option {key}:", value)
             continue
         if node.type == "list":

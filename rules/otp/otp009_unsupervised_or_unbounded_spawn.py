@@ -82,6 +82,9 @@ RULE = Rule(
           to its caller, so it stops when the caller's supervisor stops the caller and its crash
           reaches the caller; it is not the unsupervised process this rule is about;
         - a spawn inside a custom `start_link`: that process is the one the supervisor starts;
+        - a process spawned only to stop another one without waiting (`GenServer.stop`,
+          `Supervisor.stop`, `Process.exit`, `terminate_child` in its function): it holds no
+          work a shutdown could lose;
         - `def spawn(...)`: a definition, not a call;
         - loops over a bounded collection (a literal, or a range whose ends are literals,
           module attributes, `System.schedulers_online()` or `min(n, bound)`: a fixed pool),
@@ -244,6 +247,26 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Conns do
+              def close_async(conn) do
+                spawn(fn ->
+                  try do
+                    GenServer.stop(conn, :normal, 5_000)
+                  catch
+                    :exit, _ -> Process.exit(conn, :kill)
+                  end
+                end)
+
+                :ok
+              end
+
+              def resolve_conflict(loser), do: Task.start(fn -> Supervisor.stop(loser, :shutdown) end)
+            end
+            """,
+            note="processes spawned only to stop another one without waiting for it",
+        ),
+        good(
+            """
             defmodule MyApp.Debug do
               def trace_for(ms), do: spawn(fn -> Process.sleep(ms) end)
             end
@@ -345,6 +368,24 @@ def _paced(loop, spawn) -> bool:
     return False
 
 
+# Calls that stop another process: a process spawned to run one (so that the caller need not
+# wait) holds no work a shutdown could lose, the process it stops goes down with the node anyway.
+STOPS = {
+    ("GenServer", "stop"), ("Supervisor", "stop"), ("DynamicSupervisor", "stop"), ("Agent", "stop"),
+    ("Process", "exit"), (":gen_statem", "stop"), (":gen_server", "stop"),
+    ("Supervisor", "terminate_child"), ("DynamicSupervisor", "terminate_child"),
+}
+
+
+def _stops_another_process(args) -> bool:
+    """The function handed over stops another process (an asynchronous shutdown helper)."""
+    return any(
+        node.type == "call" and call_name(node) in STOPS
+        for arg in args if arg.type == "anonymous_function"
+        for node in walk(arg)
+    )
+
+
 def _linked(name, args) -> bool:
     """spawn_link, or Process.spawn with the :link option: the process dies with its caller."""
     if name[1] == "spawn_link":
@@ -376,6 +417,8 @@ def check(ctx: Context, match: Match):
         message = f"{label} inside a loop starts one process per element, with no limit; use Task.Supervisor.async_stream_nolink with max_concurrency"
     elif _linked(name, args):
         return  # linked to its caller: stopped when the caller stops, its crash reaches the caller
+    elif _stops_another_process(args):
+        return
     else:
         message = f"{label} starts an unsupervised process: it is not shut down cleanly and its failures are not restarted; prefer Task.Supervisor.start_child"
     fixes = []

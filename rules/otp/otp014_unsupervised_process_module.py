@@ -65,8 +65,11 @@ RULE = Rule(
         `start_child` spec bound to a variable (and, inside `Mod`, a spec it cannot read), a
         public function of `Mod` other than `start_link/start/child_spec` that starts it on
         demand (`def run(x)` calling `start_link(x)`), a start MFA (`{Mod, :start_link, args}`),
-        an MFA spawn (`spawn_link(Mod, :loop, [])`, `:proc_lib.spawn_link(Mod, ...)`), a call to
-        a helper of the same file that starts the module it is given
+        an MFA spawn (`spawn_link(Mod, :loop, [])`, `:proc_lib.spawn_link(Mod, ...)`),
+        `defdelegate child_spec(arg), to: Mod` in a module that is started, any module a
+        supervisor or an application names in its functions (children lists built through
+        variables, `if` and `List.wrap`), a call to a helper of the same file that starts the
+        module it is given
         (`start_worker(Mod, arg)` where `start_worker` builds `{module, :start_link, [arg]}` for
         `start_child`), a module given as a keyword option (for example `plugins: [Mod]`), and
         any mention in `config/*.exs`. References from `test/` do not count. The finding points to the
@@ -386,6 +389,44 @@ RULE = Rule(
             path="lib/my_app/acceptor.ex",
             files={"lib/my_app/application.ex": APP.replace("MyApp.Repo,", "MyApp.Repo, MyApp.Listener,")},
             note="spawned by another module's custom start_link; a libcluster strategy, started by its library from runtime configuration",
+        ),
+        good(
+            """
+            defmodule MyApp.Backends.Supervisor do
+              use Supervisor
+            end
+
+            defmodule MyApp.Backends do
+              defdelegate child_spec(arg), to: __MODULE__.Supervisor
+            end
+
+            defmodule MyApp.Checker do
+              use GenServer
+            end
+
+            defmodule MyApp.Broadcaster do
+              use GenServer
+            end
+
+            defmodule MyApp.Buster do
+              use GenServer
+
+              def supervisor_spec, do: {PartitionSupervisor, child_spec: __MODULE__, name: MyApp.Busters}
+            end
+
+            defmodule MyApp.CacheSup do
+              use Supervisor
+
+              def init(args) do
+                broadcaster = if args[:env] != :test, do: MyApp.Broadcaster
+                children = [{MyApp.Cache, args}, {MyApp.Checker, args} | pools(args)] ++ List.wrap(broadcaster)
+                Supervisor.init(children ++ [MyApp.Buster.supervisor_spec()], strategy: :one_for_one)
+              end
+            end
+            """,
+            path="lib/my_app/backends.ex",
+            files={"lib/my_app/application.ex": APP.replace("MyApp.Repo,", "MyApp.Repo, MyApp.Backends, MyApp.CacheSup,")},
+            note="child_spec delegated to another module; the head of [a | rest]; a module building its own PartitionSupervisor spec; a module a supervisor names through a variable",
         ),
         good(
             """
