@@ -218,6 +218,9 @@ INCREMENTAL_PIECES = ["x", " ", "\n", "|> f()", "end", "defmodule N do\n", '"', 
 # A `"` typed in the last module wraps an earlier, untouched module into an ERROR node with
 # the very bytes it had: its cached findings must not come back.
 @example(steps=[(707398, ["x"], False), (154, [], False), (12, ['"'], True)])
+# Half of an `é` left in a string: text the query predicates cannot decode must not fail the
+# check, and a whole-form query pass must not lose the other members' findings over it.
+@example(steps=[(4092386, ["é", '"'], True), (4092386, ['"'], True)])
 @given(st.lists(st.tuples(st.integers(0, 2**31), st.lists(st.sampled_from(INCREMENTAL_PIECES), max_size=3),
                           st.booleans()), min_size=1, max_size=14))
 def test_incremental_checks_equal_checks_from_scratch(steps):

@@ -9,6 +9,9 @@ from exhort.parsing import cached_query
 from exhort.rule import module_info, requires
 from exhort.syntax import (
     ModuleInfo,
+    function_def,
+    keyword_key,
+    trailing_keywords,
     ancestors,
     atom_value,
     block_body,
@@ -180,31 +183,56 @@ SPAWNING_MODULES = ("Task", "Task.Supervisor", "Agent")
 SPAWNING_LOCALS = ("spawn", "spawn_link", "spawn_monitor")
 
 
+def _spawning_call(call) -> bool:
+    """Task.*, Task.Supervisor.*, Agent.*, spawn*, Process.spawn*, or a LiveView async function:
+    the functions handed to it run in another process."""
+    mod, fun = call_name(call)
+    if mod in SPAWNING_MODULES or (mod is None and fun in SPAWNING_LOCALS):
+        return True
+    if mod in ("Process", "Kernel") and fun in ("spawn", "spawn_link", "spawn_monitor"):
+        return True
+    return fun in ("assign_async", "start_async", "stream_async") and mod in (None, "Phoenix.LiveView")
+
+
 def runs_in_other_process(node, stop) -> bool:
-    """Is `node` inside the argument of a Task.*/spawn*/Process.spawn call (below `stop`)?"""
+    """Is `node` inside a function that another process runs (below `stop`): a closure written
+    as an argument of a Task.*/spawn*/Process.spawn/LiveView async call, or bound to a variable
+    (`work = fn -> ... end`) that is only handed to such calls?"""
     for parent in ancestors(node):
         if parent == stop or (stop is not None and parent.start_byte < stop.start_byte):
             return False
         if parent.type == "arguments" and parent.parent is not None and parent.parent.type == "call":
-            mod, fun = call_name(parent.parent)
-            if mod in SPAWNING_MODULES or (mod is None and fun in SPAWNING_LOCALS) or (
-                mod in ("Process", "Kernel") and fun in ("spawn", "spawn_link", "spawn_monitor")
-            ):
+            if _spawning_call(parent.parent):
                 return True
-            if mod is None and fun in ("assign_async", "start_async", "stream_async"):
-                return True
+        if parent.type == "anonymous_function" and stop is not None and _handed_to_other_process(parent, stop):
+            return True
     return False
+
+
+def _handed_to_other_process(function, stop) -> bool:
+    """`work = fn -> ... end` whose every later use is as an argument of a spawning call."""
+    binding = function.parent
+    if binding is None or binding.type != "binary_operator" or text(binding.child_by_field_name("operator")) != "=":
+        return False
+    variable = binding.child_by_field_name("left")
+    if variable is None or variable.type != "identifier" or binding.child_by_field_name("right") != function:
+        return False
+    name = text(variable)
+    uses = [n for n in walk(stop) if n.type == "identifier" and text(n) == name and n.start_byte > binding.end_byte]
+    return bool(uses) and all(
+        use.parent is not None and use.parent.type == "arguments" and use.parent.parent is not None
+        and _spawning_call(use.parent.parent)
+        for use in uses
+    )
 
 
 # -- workspace facts ---------------------------------------------------------------------
 
 
-def captured(source: str, node) -> list:
-    """Every node captured by the (cached) query `source` under `node`, in no set order."""
-    found = []
-    for nodes in ts.QueryCursor(cached_query(source)).captures(node).values():
-        found.extend(nodes)
-    return found
+def captured(source: str, node, capture: str = "node") -> list:
+    """Every node captured as @capture by the (cached) query `source` under `node`, in no set
+    order (other captures of the query only serve its predicates)."""
+    return list(ts.QueryCursor(cached_query(source)).captures(node).get(capture, ()))
 
 
 def _resolver(document, module_node):
@@ -236,8 +264,15 @@ def _innermost_module(node, modules_by_span):
 
 
 def child_entry_module(node, resolve) -> str | None:
-    """`Mod`, `{Mod, arg}` or `Supervisor.child_spec(Mod | {Mod, arg}, ...)` -> Mod."""
+    """`Mod`, `{Mod, arg}`, `%{start: {Mod, fun, args}}` or `Supervisor.child_spec(Mod | {Mod,
+    arg}, ...)` -> Mod."""
     if node is None:
+        return None
+    if node.type == "map":
+        for key, value, _ in map_pairs(node) or []:
+            if key == "start" and value.type == "tuple":
+                items = list_items(value)
+                return resolve(items[0]) if len(items) == 3 else None
         return None
     if node.type in ("alias",) or (node.type == "call" and call_name(node) == (None, "__MODULE__")) or (node.type == "identifier" and text(node) == "__MODULE__"):
         return resolve(node)
@@ -256,6 +291,83 @@ def child_entry_module(node, resolve) -> str | None:
     return None
 
 
+def entry_candidates(item):
+    """What a children-list element may evaluate to: the element itself, the operands of
+    `enabled? && Mod` / `a || b`, the branches of `if(c, do: Mod)`, and for a variable the
+    value it was bound to (`poller = {Poller, opts}` before `[poller]`)."""
+    if item.type == "binary_operator" and text(item.child_by_field_name("operator")) in ("&&", "||", "and", "or"):
+        for side in (item.child_by_field_name("left"), item.child_by_field_name("right")):
+            if side is not None:
+                yield from entry_candidates(side)
+        return
+    if item.type == "binary_operator" and text(item.child_by_field_name("operator")) == "|":
+        head = item.child_by_field_name("left")  # [a, b | rest]: `b` is an element
+        if head is not None:
+            yield from entry_candidates(head)
+        return
+    if item.type == "call" and call_name(item) in ((None, "if"), (None, "unless")):
+        for key, value, _ in keyword_pairs(trailing_keywords(item)):
+            if key in ("do", "else"):
+                yield from entry_candidates(value)
+        block = do_block(item)
+        if block is not None:
+            body = block_body(block)
+            if body:
+                yield from entry_candidates(body[-1])
+            for part in block.named_children:
+                if part.type == "else_block" and block_body(part):
+                    yield from entry_candidates(block_body(part)[-1])
+        return
+    if item.type == "identifier" and text(item) != "__MODULE__":
+        value = bound_value(item)
+        if value is not None and value.type != "identifier":
+            yield from entry_candidates(value)
+        return
+    yield item
+
+
+# Calls that start a process running the module given as their first argument (MFA style).
+SPAWN_FUNCTIONS = ("spawn", "spawn_link", "spawn_monitor", "spawn_opt")
+
+
+def _parameter_starts(fdef) -> set[int]:
+    """Indices of the parameters of a function that it starts as a process: used as the module
+    of an MFA (`{module, :start_link, [args]}`), of a child entry given to a start call
+    (`DynamicSupervisor.start_child(sup, {module, arg})`), or called as `module.start_link(...)`.
+    A helper such as `def start_worker(module, arg)` starts whatever module its callers pass."""
+    names = {text(param): index for index, param in enumerate(fdef.params) if param.type == "identifier"}
+    if not names or fdef.body is None:
+        return set()
+    found = set()
+    for node in walk(fdef.body):
+        if node.type == "tuple":
+            items = list_items(node)
+            if len(items) in (2, 3) and items[0].type == "identifier" and text(items[0]) in names:
+                if len(items) == 3 and items[1].type == "atom":
+                    found.add(names[text(items[0])])
+                elif len(items) == 2 and _in_start_call(node):
+                    found.add(names[text(items[0])])
+        elif node.type == "identifier" and text(node) in names and _in_start_call(node) and node.parent is not None and node.parent.type == "arguments":
+            found.add(names[text(node)])
+        elif node.type == "call":
+            target = call_target(node)
+            left = target.child_by_field_name("left") if target is not None and target.type == "dot" else None
+            if left is not None and left.type == "identifier" and text(left) in names and call_name(node)[1] in ("start_link", "start", "child_spec"):
+                found.add(names[text(left)])
+    return found
+
+
+def _in_start_call(node) -> bool:
+    """Is `node` (directly, or inside a tuple) an argument of a start_child/child_spec/start_link call?"""
+    parent = node.parent
+    if parent is not None and parent.type == "tuple":
+        parent = parent.parent
+    if parent is None or parent.type != "arguments" or parent.parent is None:
+        return False
+    module, function = call_name(parent.parent)
+    return function in ("start_child", "child_spec", "start_link", "start") and module not in (None, "<expr>")
+
+
 STARTER_CALLS = {
     ("DynamicSupervisor", "start_child"),
     ("Supervisor", "start_child"),
@@ -271,7 +383,9 @@ STARTER_CALLS = {
 }
 
 
-_PROCESS_REF_NODES = "[(list) (keywords) (call target: (dot left: [(alias) (atom)] right: (identifier)))] @node"
+_PROCESS_REF_NODES = "[(list) (keywords) (tuple . (alias) . (atom)) (call target: (dot left: [(alias) (atom)] right: (identifier)))] @node"
+_SPAWN_NODES = '((call target: [(identifier) @f (dot right: (identifier) @f)] (arguments . (alias))) @node (#any-of? @f "spawn" "spawn_link" "spawn_monitor" "spawn_opt"))'
+_ALIAS_ARGUMENT_CALLS = "((call (arguments (alias))) @node)"
 
 
 _LOCAL_START_NODES = '((call target: (identifier) @f) @node (#any-of? @f "start_link" "start"))'
@@ -299,6 +413,43 @@ def _self_starter(call) -> str | None:
         if parent.type == "anonymous_function":
             continue
     return None
+
+
+def _is_start_value(tuple_node) -> bool:
+    """`start: {Mod, fun, args}` in a child spec map or keyword list."""
+    pair = tuple_node.parent
+    return pair is not None and pair.type == "pair" and keyword_key(pair) == "start"
+
+
+def _starter_functions(root, modules_by_span) -> dict:
+    """(module, name, arity) -> indices of the parameters each function of the file starts."""
+    starters = {}
+    for node in captured(_DEFINITIONS, root):
+        fdef = function_def(node)
+        if fdef is None or fdef.kind not in ("def", "defp"):
+            continue
+        indices = _parameter_starts(fdef)
+        module = _innermost_module(node, modules_by_span)
+        own = full_module_name(module) if module is not None else None
+        if indices and own:
+            starters.setdefault((own, fdef.name, fdef.arity), set()).update(indices)
+    return starters
+
+
+_DEFINITIONS = '((call target: (identifier) @k) @node (#any-of? @k "def" "defp"))'
+_DELEGATIONS = '((call target: (identifier) @k) @node (#eq? @k "defdelegate"))'
+_ALIASES = "(alias) @node"
+
+
+def _names_a_value(alias) -> bool:
+    """An alias used as a value (`Mod`, `{Mod, arg}`), not the module of a call (`Mod.fun()`)
+    nor a struct name (`%Mod{}`)."""
+    parent = alias.parent
+    if parent is None:
+        return False
+    if parent.type == "dot" and parent.child_by_field_name("left") == alias:
+        return False
+    return parent.type != "struct"
 
 
 def extract_process_refs(document, path) -> tuple:
@@ -330,23 +481,87 @@ def extract_process_refs(document, path) -> tuple:
         if own and starter is not None:
             record(own, f"started on demand by its own {starter}", node)
 
+    # `spawn_link(Mod, :loop, [arg])`, `:proc_lib.spawn_link(Mod, :init, [arg])`: runs Mod's code.
+    for node in captured(_SPAWN_NODES, root):
+        module = _innermost_module(node, modules_by_span)
+        resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
+        name = resolve(call_arguments(node)[0])
+        if name and name != own:
+            record(name, f"spawned by {text(call_target(node))}", node)
+
+    # Helpers of this file that start the module their caller passes (`start_worker(Mod, arg)`
+    # calling `DynamicSupervisor.start_child(sup, %{start: {module, :start_link, [arg]}})`).
+    starters = _starter_functions(root, modules_by_span)
+    if starters:
+        for node in captured(_ALIAS_ARGUMENT_CALLS, root):
+            module = _innermost_module(node, modules_by_span)
+            resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
+            callee_module, function = call_name(node)
+            callee = own if callee_module is None else resolve(call_target(node).child_by_field_name("left"))
+            args = call_arguments(node)
+            indices = starters.get((callee, function, len(args)), ())
+            for index in indices:
+                name = resolve(args[index]) if index < len(args) and args[index].type == "alias" else None
+                if name and name != callee:
+                    record(name, f"started through {function}/{len(args)}", args[index])
+
+    # `defdelegate child_spec(arg), to: Mod.Supervisor`: starting this module starts that one.
+    for node in captured(_DELEGATIONS, root):
+        module = _innermost_module(node, modules_by_span)
+        resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
+        fdef = function_def(node)
+        if fdef is None or fdef.name not in ("child_spec", "start_link", "start"):
+            continue
+        for key, value, _ in keyword_pairs(trailing_keywords(node)):
+            if key == "to":
+                written = text(value)
+                name = (own + written[len("__MODULE__"):]) if written.startswith("__MODULE__.") and own else resolve(value)
+                if name and name != own:
+                    record(name, f"{fdef.name} delegated by {own}", value)
+
+    # Every module a supervisor or an application names in its functions is a child or part of
+    # one (`maybe = if test?, do: nil, else: Mod`, `List.wrap(maybe)` ...): counted, so that
+    # the ways of building a children list that are not a literal list stay unknown.
+    for module, _name in defmodules(root):
+        info = module_info(document, module)
+        if info.uses_module("Supervisor", "Application") is None and not ({"Supervisor", "Application"} & set(info.behaviours)):
+            continue
+        resolve, own = resolvers[module.start_byte]
+        for fdefs in info.functions.values():
+            for fdef in fdefs:
+                if fdef.body is None:
+                    continue
+                for node in captured(_ALIASES, fdef.body):
+                    if _names_a_value(node):
+                        name = resolve(node)
+                        if name and name != own:
+                            record(name, f"named in {own}", node)
+
     # Lists, keyword lists and remote calls (`Mod.fun` / `:mod.fun`): the only nodes read below.
     for node in captured(_PROCESS_REF_NODES, root):
         module = _innermost_module(node, modules_by_span)
-        resolve, own = resolvers[module.start_byte] if module is not None else (lambda n: text(n) if n is not None and n.type == "alias" else None, None)
+        resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         if node.type == "keywords":
             for key, value, _pair in keyword_pairs(node):
                 # child_spec: Mod ({PartitionSupervisor, child_spec: Mod}), worker: Mod, ...
-                if key not in ("name", "id") and value.type in ("alias", "tuple"):
+                if key not in ("name", "id") and (value.type in ("alias", "tuple") or text(value) == "__MODULE__"):
                     record(child_entry_module(value, resolve), f"option {key}:", value)
             continue
         if node.type == "list":
             for item in list_items(node):
                 if item.type == "keywords":
                     continue
-                name = child_entry_module(item, resolve)
+                for candidate in entry_candidates(item):
+                    name = child_entry_module(candidate, resolve)
+                    if name and name != own:
+                        record(name, "children list", item)
+            continue
+        if node.type == "tuple":  # an MFA: `start: {Mod, :start_link, [args]}` or `{Mod, :start, []}`
+            items = list_items(node)
+            if len(items) == 3 and items[1].type == "atom" and (text(items[1]).startswith(":start") or _is_start_value(node)):
+                name = resolve(items[0])
                 if name and name != own:
-                    record(name, "children list", item)
+                    record(name, f"start function {text(items[0])}.{text(items[1])[1:]}", node)
             continue
         mod, fun = call_name(node)
         if mod is None or mod == "<expr>":
@@ -383,6 +598,10 @@ def extract_process_refs(document, path) -> tuple:
                 if name and name != mod_resolved and not (name == own and mod_resolved in ("GenServer", "Agent", "Supervisor", "DynamicSupervisor", "Task")):
                     record(name, f"passed to {mod}.{fun}", arg)
     return tuple(sorted(refs))
+
+
+def _plain_alias(node) -> str | None:
+    return text(node) if node is not None and node.type == "alias" else None
 
 
 def extract_config_modules(document, path) -> frozenset:

@@ -66,7 +66,10 @@ RULE = Rule(
 
         Flagged: unknown keys in `use` options and literal `Supervisor.child_spec/2` overrides;
         bad `:restart`, `:shutdown`, `:type` values; `significant: true` with a permanent
-        restart; literal map child specs without `:id` or `:start`. Hints: `shutdown: :infinity`
+        restart; literal map child specs without `:id` or `:start`. The message says what
+        happens where the spec is used: in a children list the parent fails to boot; given to
+        `start_child`, the call returns `{:error, ...}` and the caller carries on; a
+        DynamicSupervisor takes no significant children at all, whatever the restart value. Hints: `shutdown: :infinity`
         on a worker ("discouraged and requires extreme care", `supervisor.ex:179-185`) and an
         integer shutdown on a supervisor.
 
@@ -164,6 +167,20 @@ RULE = Rule(
             """,
             note="a child_spec/1 returning a literal map",
         ),
+        bad(
+            """
+            defmodule MyApp.Rooms do
+              def open(id) do
+                DynamicSupervisor.start_child(MyApp.RoomSup, %{id: id, start: {MyApp.Room, :start_link, [id]}, restart: :transeint})  # expect: OTP003
+              end
+
+              def open_significant(id) do
+                DynamicSupervisor.start_child(MyApp.RoomSup, Supervisor.child_spec({MyApp.Room, id}, significant: true, restart: :transient))  # expect: OTP003
+              end
+            end
+            """,
+            note="specs given to start_child: the call returns an error (not a failed boot); a DynamicSupervisor rejects significant whatever the restart",
+        ),
         good(
             """
             defmodule MyApp.Cache do
@@ -213,12 +230,39 @@ RULE = Rule(
 )
 
 
+# Where a spec is used decides what a bad value does: a children list fails the supervisor's
+# boot; a spec given to start_child makes that call return {:error, ...}; a module's own spec
+# (use options, child_spec/1) may be used either way.
+BOOT, START_CHILD, DYNAMIC, EITHER = "boot", "start_child", "dynamic", "either"
+CONSEQUENCE = {
+    BOOT: "the parent supervisor fails to start",
+    START_CHILD: "start_child returns {:error, ...} instead of starting it",
+    DYNAMIC: "DynamicSupervisor.start_child returns {:error, ...} instead of starting it",
+    EITHER: "the supervisor refuses it (its boot fails, or start_child returns {:error, ...})",
+}
+
+
+def _context(ctx: Context, node) -> str:
+    """Where the spec `node` (a map, or a Supervisor.child_spec/2 call) is used."""
+    parent = node.parent
+    if parent is not None and parent.type == "arguments" and parent.parent is not None:
+        name = resolved_call(ctx, parent.parent)
+        if name == ("DynamicSupervisor", "start_child"):
+            return DYNAMIC
+        if name in (("Supervisor", "start_child"), (":supervisor", "start_child")):
+            return START_CHILD
+    fdef = enclosing_function(node)
+    if node.type == "map" and fdef is not None and fdef.name == "child_spec":
+        return EITHER
+    return BOOT
+
+
 @RULE.check
 def check(ctx: Context, match: Match):
     if match.pattern == 0:
         module = text(match.node("mod"))
         default_type, default_restart = USE_DEFAULTS[module]
-        yield from _check_spec(ctx, pairs(match.node("opts")), default_type, default_restart, keys=True, map_node=None)
+        yield from _check_spec(ctx, pairs(match.node("opts")), default_type, default_restart, keys=True, map_node=None, where=EITHER, built_by="use")
         return
     if match.pattern == 1:
         call = match.node("call")
@@ -230,7 +274,7 @@ def check(ctx: Context, match: Match):
         overrides = literal_keywords(args[1])
         if overrides is None:
             return
-        yield from _check_spec(ctx, pairs(overrides), None, None, keys=True, map_node=None)
+        yield from _check_spec(ctx, pairs(overrides), None, None, keys=True, map_node=None, where=_context(ctx, call), built_by="child_spec")
         return
     if match.pattern == 5:
         definition = match.node("def")
@@ -254,7 +298,7 @@ def _check_map(ctx: Context, node):
     items = map_pairs(node)
     if items is None:
         return
-    yield from _check_spec(ctx, items, "worker", "permanent", keys=False, map_node=node)
+    yield from _check_spec(ctx, items, "worker", "permanent", keys=False, map_node=node, where=_context(ctx, node), built_by="map")
 
 
 def _is_child_spec_map(ctx: Context, node) -> bool:
@@ -285,8 +329,9 @@ def _is_child_spec_map(ctx: Context, node) -> bool:
     return False
 
 
-def _check_spec(ctx: Context, items, default_type, default_restart, *, keys: bool, map_node):
+def _check_spec(ctx: Context, items, default_type, default_restart, *, keys: bool, map_node, where: str, built_by: str):
     values = {key: value for key, value, _ in items if key is not None}
+    consequence = CONSEQUENCE[where]
     if keys:
         for key, value, pair in items:
             if key is None or key in CHILD_SPEC_KEYS:
@@ -297,19 +342,20 @@ def _check_spec(ctx: Context, items, default_type, default_restart, *, keys: boo
             if suggestion is not None and suggestion not in values:
                 fixes.append(fix(f"Rename to {suggestion}:", Edit(key_node.start_byte, key_node.end_byte, f"{suggestion}: "), safe=False))
             hint = f"; did you mean :{suggestion}?" if suggestion else ""
-            yield ctx.finding(
-                key_node,
-                f"Unknown child spec key :{key}: the parent supervisor raises ArgumentError when it boots{hint}",
-                fixes=fixes,
+            raised = (
+                "Supervisor.child_spec/2 raises ArgumentError right here"
+                if built_by == "child_spec"
+                else "Supervisor.child_spec/2 raises ArgumentError when this module's child spec is built (at the parent's boot, or in start_child)"
             )
+            yield ctx.finding(key_node, f"Unknown child spec key :{key}: {raised}{hint}", fixes=fixes)
     restart = values.get("restart")
     restart_atom = literal_atom(restart) if restart is not None else default_restart
     if restart is not None and is_literal(restart) and literal_atom(restart) not in RESTARTS:
-        yield _bad_value(ctx, restart, "restart", RESTARTS)
+        yield _bad_value(ctx, restart, "restart", RESTARTS, consequence)
     child_type = values.get("type")
     type_atom = literal_atom(child_type) if child_type is not None else default_type
     if child_type is not None and is_literal(child_type) and literal_atom(child_type) not in TYPES:
-        yield _bad_value(ctx, child_type, "type", TYPES)
+        yield _bad_value(ctx, child_type, "type", TYPES, consequence)
         type_atom = None
     shutdown = values.get("shutdown")
     if shutdown is not None and is_literal(shutdown):
@@ -317,7 +363,7 @@ def _check_spec(ctx: Context, items, default_type, default_restart, *, keys: boo
         if not (atom in ("brutal_kill", "infinity") or (integer is not None and integer >= 0)):
             yield ctx.finding(
                 shutdown,
-                f"Invalid shutdown {text(shutdown)}: expected :brutal_kill, :infinity or an integer >= 0 (ms); the parent fails to start",
+                f"Invalid shutdown {text(shutdown)}: expected :brutal_kill, :infinity or an integer >= 0 (ms); {consequence}",
             )
         elif atom == "infinity" and type_atom == "worker":
             yield ctx.finding(
@@ -332,24 +378,29 @@ def _check_spec(ctx: Context, items, default_type, default_restart, *, keys: boo
                 severity=Severity.HINT,
             )
     significant = values.get("significant")
-    if significant is not None and literal_atom(significant) == "true" and restart_atom == "permanent":
+    if significant is not None and literal_atom(significant) == "true" and where == DYNAMIC:
         yield ctx.finding(
             significant,
-            "significant: true needs restart: :transient or :temporary; with a permanent child the parent fails to start ({:bad_combination, ...})",
+            "significant: true: a DynamicSupervisor takes no significant children, whatever the restart value; start_child returns {:error, ...}",
+        )
+    elif significant is not None and literal_atom(significant) == "true" and restart_atom == "permanent":
+        yield ctx.finding(
+            significant,
+            f"significant: true needs restart: :transient or :temporary; with a permanent child {consequence} ({{:bad_combination, ...}})",
         )
     if map_node is not None and ("id" not in values or "start" not in values):
         missing = " and ".join(k for k in ("id", "start") if k not in values)
-        yield ctx.finding(map_node, f"Map child spec without :{missing}: the supervisor rejects it at boot")
+        yield ctx.finding(map_node, f"Map child spec without :{missing}: {consequence}")
 
 
-def _bad_value(ctx: Context, value, key: str, allowed):
+def _bad_value(ctx: Context, value, key: str, allowed, consequence: str):
     atom = literal_atom(value)
     suggestion = close_match(atom, allowed) if atom else None
     fixes = [fix(f"Use :{suggestion}", Edit(value.start_byte, value.end_byte, f":{suggestion}"), safe=False)] if suggestion else []
     expected = ", ".join(f":{a}" for a in allowed)
     return ctx.finding(
         value,
-        f"Invalid {key} {text(value)}: expected {expected}; the parent supervisor fails to start",
+        f"Invalid {key} {text(value)}: expected {expected}; {consequence}",
         fixes=fixes,
     )
 

@@ -12,8 +12,9 @@ from ._common import (
     map_pairs,
     pairs,
     resolved_call,
-    variable_list_value,
 )
+
+from exhort_rules.ecto._common import values_bound_before
 
 FACTS = {"otp_process_modules": extract_process_modules}
 NAMED_STDLIB = ("Registry", "Task.Supervisor", "DynamicSupervisor")
@@ -65,9 +66,12 @@ RULE = Rule(
         `terminate_child/2`, `restart_child/2` and `delete_child/2`, so other code may depend on
         them.
 
+        Read: the literal elements of the list, wherever they are written: the list itself, a
+        variable bound to it, every literal list joined with `++`, the head of `[a | rest]`.
+
         Not flagged: modules from dependencies (they may derive the id from their argument),
         workspace modules with an `id:` option or their own `child_spec/1`, and list parts
-        that are not literal (`if`, `++`, `Enum.filter`).
+        that are not literal (`if`, `Enum.filter`, a parameter, the tail of `[a | rest]`).
     """,
     examples=[
         bad(
@@ -122,6 +126,59 @@ RULE = Rule(
             """,
             files={"lib/my_app/poller.ex": "defmodule MyApp.Poller do\n  use Agent\nend\n"},
             note="named stdlib children, aliases, a piped list with bad shapes and explicit duplicate ids",
+        ),
+        bad(
+            """
+            defmodule MyApp.Application do
+              use Application
+
+              def start(_type, _args) do
+                base = [MyApp.Repo, {MyApp.Poller, :orders}]
+                children = base ++ extra_children() ++ [{MyApp.Poller, :invoices}, "cache"]  # expect: OTP004 # expect: OTP004
+                Supervisor.start_link(children, strategy: :one_for_one)
+              end
+
+              def init(workers) do
+                Supervisor.init([{MyApp.Conn, :a, :b} | workers], strategy: :one_for_one)  # expect: OTP004
+              end
+            end
+            """,
+            files={"lib/my_app/poller.ex": "defmodule MyApp.Poller do\n  use GenServer\nend\n"},
+            note="literal parts joined with ++ (one bound to a variable first) and the head of [a | rest] are read; other parts are skipped",
+        ),
+        bad(
+            """
+            defmodule MyApp.Application do
+              use Application
+
+              def start(_type, _args) do
+                Supervisor.start_link([MyApp.Repo, {MyApp.Conn, :a, :b}], strategy: :one_for_one)  # expect: OTP004
+              end
+
+              def stop(_state) do
+                :ok
+            end
+            """,
+            note="a half-typed file: a function still being written after start/2 takes the module's `end`",
+        ),
+        bad(
+            """
+            defmodule MyApp.Rooms do
+              use Supervisor
+
+              def init(_) do
+                children = [
+                  {DynamicSupervisor, strategy: :one_for_one},
+                  {DynamicSupervisor, strategy: :one_for_one},  # expect: OTP004
+                  {DynamicSupervisor, name: MyApp.RoomSup, strategy: :one_for_one},
+                  {DynamicSupervisor, name: MyApp.RoomSup, max_children: 10}  # expect: OTP004
+                ]
+
+                Supervisor.init(children, strategy: :one_for_one)
+              end
+            end
+            """,
+            note="DynamicSupervisor children take their id from :name: missing twice, or equal",
         ),
         good(
             """
@@ -189,14 +246,9 @@ def check(ctx: Context, match: Match):
     args = effective_arguments(call)
     if name not in (("Supervisor", "start_link"), ("Supervisor", "init")) or len(args) != 2:
         return
-    children = args[0]
-    if children.type == "identifier":
-        fdef = enclosing_function(call)
-        children = variable_list_value(children, fdef.node) if fdef is not None else None
-    if children is None or children.type != "list":
-        return
-    items = list_items(children)
-    if any(item.type in ("keywords",) for item in items):
+    fdef = enclosing_function(call)
+    items = _literal_elements(args[0], fdef.node if fdef is not None else None)
+    if items is None or any(item.type in ("keywords",) for item in items):
         return
     info = ctx.module_of(call)
     resolve = (lambda t: info.resolve_alias(t)) if info is not None else (lambda t: t)
@@ -230,6 +282,32 @@ def check(ctx: Context, match: Match):
             fixes=fixes,
             related=[Related(first.start_byte, first.end_byte, "first child with this id")],
         )
+
+
+def _literal_elements(node, within, depth: int = 0) -> list | None:
+    """The elements written literally in a children list: the items of a list (the head of
+    `[a, b | rest]` too), of every literal list joined with `++`, and of the list a variable
+    was bound to. Parts that are not literal (`if`, a call, a parameter) are skipped. None when
+    nothing is literal."""
+    if node is None or depth > 4:
+        return None
+    if node.type == "list":
+        elements = []
+        for item in list_items(node):
+            if item.type == "binary_operator" and text(item.child_by_field_name("operator")) == "|":
+                item = item.child_by_field_name("left")  # [a | rest]: `a` is an element
+            if item is not None:
+                elements.append(item)
+        return elements
+    if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "++":
+        parts = [_literal_elements(node.child_by_field_name(side), within, depth + 1) for side in ("left", "right")]
+        if all(part is None for part in parts):
+            return None
+        return [element for part in parts if part is not None for element in part]
+    if node.type == "identifier" and within is not None:
+        bound = values_bound_before(node, text(node), within)
+        return _literal_elements(bound[-1], within, depth + 1) if bound else None
+    return None
 
 
 def _bad_shape(item) -> str | None:

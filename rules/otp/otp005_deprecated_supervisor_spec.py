@@ -2,7 +2,7 @@
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import call_arguments, call_name, module_members, text
+from exhort.syntax import ancestors, call_arguments, call_name, module_members, text
 
 from ._common import effective_arguments, list_items
 
@@ -19,7 +19,7 @@ RULE = Rule(
     query=r"""
     ((call target: (identifier) @fun) @call (#any-of? @fun "worker" "supervisor" "supervise"))
     ((call target: (dot left: (alias) @mod right: (identifier) @fun)) @call
-      (#eq? @mod "Supervisor.Spec") (#any-of? @fun "worker" "supervisor" "supervise"))
+      (#any-of? @fun "worker" "supervisor" "supervise"))
     """,
     explanation="""
         ## OTP005 deprecated-supervisor-spec
@@ -59,8 +59,12 @@ RULE = Rule(
         workers and `:infinity` for supervisors). A partial rewrite would be unsafe
         (`supervise/2` rejects map specs), so no fix is offered otherwise.
 
-        Not flagged: local functions named `worker/2` or `supervisor/2`, and modules where
-        `Supervisor.Spec` is not imported (neither `use Supervisor` nor `import Supervisor.Spec`).
+        Flagged wherever `Supervisor.Spec` is imported: by `use Supervisor`, by a module-level
+        `import Supervisor.Spec`, or by one inside a function (the old Phoenix application did it
+        in `start/2`); also remote calls, through an alias too (`alias Supervisor.Spec`).
+
+        Not flagged: local functions named `worker/2` or `supervisor/2`, and code where
+        `Supervisor.Spec` is not imported.
     """,
     examples=[
         bad(
@@ -103,6 +107,63 @@ RULE = Rule(
             """,
             note="explicit import, worker/3, a remote Supervisor.Spec call and a piped supervise",
         ),
+        bad(
+            """
+            defmodule MyApp do
+              use Application
+
+              def start(_type, _args) do
+                import Supervisor.Spec
+
+                children = [
+                  supervisor(MyApp.Repo, []),  # expect: OTP005
+                  worker(MyApp.Cache, [[ttl: 60]], restart: :transient)  # expect: OTP005
+                ]
+
+                Supervisor.start_link(children, strategy: :one_for_one)
+              end
+            end
+
+            defmodule MyApp.Legacy do
+              alias Supervisor.Spec
+              def children, do: [Spec.worker(MyApp.Conn, [])]  # expect: OTP005
+            end
+            """,
+            note="`import Supervisor.Spec` inside start/2 (the old Phoenix application), and an aliased Supervisor.Spec",
+        ),
+        bad(
+            """
+            defmodule MyApp.Sup do
+              use Supervisor
+
+              def init(:small) do
+                supervise([worker(MyApp.Cache, [])], strategy: :one_for_one)  # expect: OTP005 # expect: OTP005
+              end
+
+              def init(:large) do
+                children = [worker(MyApp.Cache, [[size: 1_000]])]  # expect: OTP005
+                supervise(children, strategy: :one_for_all)  # expect: OTP005
+              end
+            end
+            """,
+            note="a multi-clause init/1: each clause is reported where it calls the deprecated functions",
+        ),
+        bad(
+            """
+            defmodule MyApp.Sup do
+              use Supervisor
+
+              def start_link(arg) do
+                name =
+              end
+
+              def init(_) do
+                supervise([worker(MyApp.Cache, [])], strategy: :one_for_one)  # expect: OTP005 # expect: OTP005
+              end
+            end
+            """,
+            note="a half-typed file: an unfinished binding takes the next `end` and swallows init/1",
+        ),
         good(
             """
             defmodule MyApp.Pool do
@@ -114,6 +175,23 @@ RULE = Rule(
             end
             """,
             note="a local worker/2 shadows the import",
+        ),
+        good(
+            """
+            defmodule MyApp.Workers do
+              alias MyApp.Spec
+              def run, do: Spec.worker(:a, 1)
+
+              def start do
+                children = [worker(MyApp.A, [])]
+                import Supervisor.Spec
+                children
+              end
+
+              defp worker(mod, args), do: {mod, args}
+            end
+            """,
+            note="an alias other than Supervisor.Spec; a local worker/2 defined beside an import",
         ),
         good(
             """
@@ -134,12 +212,32 @@ def _imports_spec(info) -> bool:
         return False
     if info.uses_module("Supervisor") is not None:
         return True
-    for member in module_members(info.node):
-        if member.type == "call" and call_name(member) == (None, "import"):
-            args = call_arguments(member)
-            if args and text(args[0]) == "Supervisor.Spec":
-                only = [v for k, v, _ in _kw(args) if k == "only"]
-                return not only or any(name in text(only[0]) for name in ARITIES)
+    return any(_is_spec_import(member) for member in module_members(info.node))
+
+
+def _is_spec_import(node) -> bool:
+    """`import Supervisor.Spec` (with no `only:` list leaving the deprecated functions out)."""
+    if node.type != "call" or call_name(node) != (None, "import"):
+        return False
+    args = call_arguments(node)
+    if not args or text(args[0]) != "Supervisor.Spec":
+        return False
+    only = [v for k, v, _ in _kw(args) if k == "only"]
+    return not only or any(name in text(only[0]) for name in ARITIES)
+
+
+def _imported_in_scope(call) -> bool:
+    """An `import Supervisor.Spec` written earlier in a block that holds the call (imports are
+    lexical: the old Phoenix application did it inside `start/2`)."""
+    for block in ancestors(call):
+        if block.type in ("do_block", "body", "stab_clause", "block"):
+            for sibling in block.named_children:
+                if sibling.start_byte >= call.start_byte:
+                    break
+                if _is_spec_import(sibling):
+                    return True
+        if block.type == "call" and call_name(block) == (None, "defmodule"):
+            return False
     return False
 
 
@@ -158,8 +256,10 @@ def check(ctx: Context, match: Match):
         return
     info = ctx.module_of(call)
     if module_text is None:
-        if not _imports_spec(info) or (info is not None and info.defines(function, arity)):
+        if not (_imports_spec(info) or _imported_in_scope(call)) or (info is not None and info.defines(function, arity)):
             return
+    elif (info.resolve_alias(module_text) if info is not None else module_text) != "Supervisor.Spec":
+        return
     fixes = []
     if function == "supervise":
         rewrite = _rewrite_supervise(call)

@@ -1,5 +1,6 @@
 """OTP007 blocking-call-in-callback."""
 
+from exhort.execution import Runs
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import block_body, call_arguments, call_name, do_block, enclosing_function, tails, text
@@ -17,6 +18,8 @@ RULE = Rule(
     category="otp",
     severity=Severity.WARNING,
     summary="A blocking call inside a GenServer callback stalls every caller of the server",
+    # A server in a test, a Mix task or a migration blocks only that command.
+    runs_in=frozenset({Runs.PRODUCTION}),
     fix_safety="offer",
     # Anchored on the callbacks' definitions; CALLS finds the candidate calls inside each.
     query=def_query(["def"], sorted({name for name, _ in BLOCKING_CALLBACKS})),
@@ -53,8 +56,11 @@ RULE = Rule(
         **Fix** (offer, `init/1` only): move the body into `handle_continue/2`. Callers can then
         reach the server before the data is loaded, and later siblings start earlier.
 
-        Not flagged: `Task.await(t, 0)`, `Task.yield(t, 0)`, `receive ... after 0`; code in closures
-        run by another process; files under `test/`.
+        Not flagged: `Task.await(t, 0)`, `Task.yield(t, 0)`, `receive ... after 0`; the body of a
+        function handed to `Task.*`, `Task.Supervisor.*`, `spawn*`, `Agent.*` or the LiveView
+        async functions (`start_async`, `assign_async`, `stream_async`): another process runs
+        it, not the callback; code that does not serve production traffic (`exhort.execution`:
+        tests and test support, Mix tasks, migrations, release tasks).
     """,
     examples=[
         bad(
@@ -138,6 +144,45 @@ RULE = Rule(
             end
             """,
             note="zero timeouts do not block; closures in other processes; non-callbacks",
+        ),
+        good(
+            """
+            defmodule MyApp.Refresher do
+              use GenServer
+
+              def handle_info(:refresh, state) do
+                Task.Supervisor.async_nolink(MyApp.TaskSup, fn ->
+                  Process.sleep(1_000)
+                  Task.await(Task.async(fn -> MyApp.Api.fetch() end), 30_000)
+                end)
+
+                spawn_link(fn ->
+                  receive do
+                    :go -> MyApp.Api.fetch()
+                  end
+                end)
+
+                poll = fn -> Process.sleep(500) && MyApp.Api.fetch() end
+                Task.Supervisor.start_child(MyApp.TaskSup, poll)
+                {:noreply, state}
+              end
+
+              def handle_cast(:load, state) do
+                Agent.update(state.agent, fn s -> Process.sleep(10) && s end)
+                {:noreply, state}
+              end
+            end
+            """,
+            note="bodies of functions handed to Task.Supervisor, Task, spawn_link and Agent run in another process, also when bound to a variable first",
+        ),
+        good(
+            """
+            defmodule MyApp.Testing.FakeServer do
+              use GenServer
+              def handle_call(:slow, _from, state), do: {:reply, Process.sleep(50), state}
+            end
+            """,
+            note="test support named *.Testing runs only in tests",
         ),
         good(
             """

@@ -1,8 +1,9 @@
 """OTP008 task-async-result-discarded."""
 
+from exhort.execution import Runs
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import enclosing_function, pipe_source, text, walk
+from exhort.syntax import ancestors, enclosing_function, is_defmodule, pipe_source, text, walk
 
 from ._common import effective_arguments, extract_task_supervisors, resolved_call
 
@@ -19,6 +20,10 @@ RULE = Rule(
     fix_safety="offer",
     workspace=True,
     scope="module",
+    reads_broken_forms=True,  # a half-typed function elsewhere does not hide this one
+    # Tests, Mix tasks, migrations and compile-time code end their process soon after: the
+    # stray reply is harmless there (exhort.execution).
+    runs_in=frozenset({Runs.PRODUCTION}),
     query=r"""
     ((call target: (dot left: (alias) right: (identifier) @fun)) @call (#any-of? @fun "async" "async_nolink"))
     """,
@@ -55,10 +60,18 @@ RULE = Rule(
         when a `Task.Supervisor` name is found among the workspace's children, otherwise to
         `Task.start/1`.
 
-        Not flagged: a GenServer with a `handle_info({ref, result}, state)` clause (it receives
-        the replies as messages); files under `test/` (the test process exits anyway). Also
-        not flagged: any later use of the bound variable (`task.ref` stored in state, a
-        `receive` on `^ref`, `Task.await(task)`).
+        Not flagged:
+
+        - a module that receives the replies as messages: a `handle_info({ref, result}, state)`
+          clause (GenServer, LiveView) or a `:gen_statem` clause for `(:info, {ref, result}, ...)`;
+          that clause is the await the Task docs ask for (a module nested in such a server, its
+          state helpers, counts as the server);
+        - a call followed by `:ignore` or `{:stop, ...}` as the block's result: the process
+          stops, no message will reach it;
+        - any later use of the bound variable (`task.ref` stored in state, a `receive` on
+          `^ref`, `Task.await(task)`);
+        - code that does not serve production traffic (`exhort.execution`): tests, Mix tasks,
+          migrations, compile-time code; the process ends soon after there.
     """,
     examples=[
         bad(
@@ -106,6 +119,26 @@ RULE = Rule(
             """,
             note="bound to _, to an unused variable, and piped; without a Task.Supervisor the fix uses Task.start",
         ),
+        bad(
+            """
+            defmodule MyApp.Cache do
+              use GenServer
+
+              def handle_cast({:warm, keys}, state) do
+                Task.async(fn -> MyApp.Store.load(keys) end)  # expect: OTP008
+                {:noreply, state}
+              end
+
+              def handle_cast(:flush, state) do
+                Task.Supervisor.async(MyApp.TaskSup, MyApp.Store, :flush, [state])  # expect: OTP008
+                {:noreply, state}
+              end
+
+              def handle_info({:DOWN, _ref, :process, _pid, _reason}, state), do: {:noreply, state}
+            end
+            """,
+            note="multi-clause callbacks (each clause reported); a :DOWN clause alone does not receive the {ref, result} reply",
+        ),
         good(
             """
             defmodule MyApp.Fetch do
@@ -141,6 +174,76 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyAppWeb.MetricsLive do
+              use MyAppWeb, :live_view
+
+              def handle_info(:refresh, socket) do
+                Task.async(fn -> MyApp.Metrics.load(socket.id) end)
+                {:noreply, socket}
+              end
+
+              def handle_info({ref, metrics}, socket) when is_reference(ref) do
+                Process.demonitor(ref, [:flush])
+                {:noreply, assign(socket, metrics: metrics)}
+              end
+            end
+
+            defmodule MyApp.Car do
+              @behaviour :gen_statem
+
+              def handle_event(:internal, :fetch, _state, data) do
+                Task.async(fn -> MyApp.Api.fetch(data.id) end)
+                :keep_state_and_data
+              end
+
+              def handle_event(:info, {ref, result}, _state, data) when is_reference(ref) do
+                {:keep_state, %{data | result: result}}
+              end
+            end
+            """,
+            note="a LiveView and a :gen_statem that receive the task reply in a clause of their own",
+        ),
+        good(
+            """
+            defmodule MyApp.Pool do
+              use GenServer
+
+              defmodule State do
+                def release(conn) do
+                  Task.Supervisor.async_nolink(MyApp.TaskSup, fn -> MyApp.Conn.close(conn) end)
+                  :ok
+                end
+              end
+
+              def handle_cast({:release, conn}, state), do: {:noreply, State.release(conn) && state}
+              def handle_info({ref, :ok}, state) when is_reference(ref), do: {:noreply, state}
+              def handle_info({:DOWN, _ref, :process, _pid, _reason}, state), do: {:noreply, state}
+            end
+            """,
+            note="a state module nested in the server runs in the server, whose handle_info/2 takes the replies",
+        ),
+        good(
+            """
+            defmodule MyApp.Migrator do
+              use GenServer
+
+              def init(tenant) do
+                case MyApp.Tenants.migrate(tenant) do
+                  {:ok, count} ->
+                    Task.Supervisor.async_nolink(MyApp.TaskSup, MyApp.Tenants, :record, [tenant, count])
+                    :ignore
+
+                  {:error, reason} ->
+                    Task.async(fn -> MyApp.Alerts.notify(reason) end)
+                    {:stop, reason}
+                end
+              end
+            end
+            """,
+            note="init/1 returns :ignore or {:stop, reason} right after: the process is gone before any reply",
+        ),
+        good(
+            """
             defmodule MyApp.SomeTest do
               use ExUnit.Case
               test "eventually" do
@@ -164,24 +267,56 @@ def _statement(call):
     return node
 
 
+def _is_reply_pattern(param) -> bool:
+    """`{ref, result}`: a 2-tuple pattern whose first element is a variable (a task reply)."""
+    items = [c for c in param.named_children if c.type != "comment"] if param.type == "tuple" else []
+    return len(items) == 2 and items[0].type == "identifier"
+
+
 def _handles_replies(info) -> bool:
-    """A GenServer with a `handle_info({ref, result}, state)` clause receives task replies."""
-    if info is None or info.uses_module("GenServer") is None:
+    """The module receives task replies as messages: a `handle_info({ref, result}, state)`
+    clause (GenServer, LiveView), or a `:gen_statem` clause taking `(:info, {ref, result}, ...)`
+    (handle_event/4 or a state function). The awaiting is done by that clause."""
+    if info is None:
         return False
     for fdef in info.definitions("handle_info", 2):
-        param = fdef.params[0]
-        items = [c for c in param.named_children if c.type != "comment"] if param.type == "tuple" else []
-        if len(items) == 2 and items[0].type == "identifier":
+        if _is_reply_pattern(fdef.params[0]):
             return True
+    for definitions in info.functions.values():
+        for fdef in definitions:
+            params = fdef.params
+            for kind, message in zip(params, params[1:]):
+                if kind.type == "atom" and text(kind) == ":info" and _is_reply_pattern(message):
+                    return True
     return False
+
+
+def _modules_around(node):
+    """The modules `node` is written in, innermost first: a module nested in a server (its
+    state helpers) runs in the server's process."""
+    return [parent for parent in ancestors(node) if parent.type == "call" and is_defmodule(parent)]
+
+
+def _stops_after(statement) -> bool:
+    """The block ends by stopping the process (`:ignore` or `{:stop, ...}`, as init/1 and the
+    other callbacks return it): no reply or :DOWN message will find it."""
+    parent = statement.parent
+    if parent is None or parent.type not in BLOCKS:
+        return False
+    siblings = [c for c in parent.named_children if c.type not in ("comment", "else_block", "after_block", "rescue_block", "catch_block")]
+    last = siblings[-1] if siblings else None
+    if last is None or last == statement:
+        return False
+    if last.type == "atom" and text(last) == ":ignore":
+        return True
+    items = [c for c in last.named_children if c.type != "comment"] if last.type == "tuple" else []
+    return bool(items) and items[0].type == "atom" and text(items[0]) == ":stop"
 
 
 @RULE.check
 def check(ctx: Context, match: Match):
-    if ctx.path.is_test:
-        return
     call = match.node("call")
-    if _handles_replies(ctx.module_of(call)):
+    if any(_handles_replies(ctx.module_of(module)) for module in _modules_around(call)):
         return
     name = resolved_call(ctx, call)
     arities = ASYNC.get(name)
@@ -190,9 +325,11 @@ def check(ctx: Context, match: Match):
         return
     statement = _statement(call)
     parent = statement.parent
-    if parent is None:
+    if parent is None or _stops_after(statement):
         return
     fdef = enclosing_function(call)
+    if fdef is None or fdef.node.has_error:
+        return  # the function is being typed: what follows the call is unknown
     discarded = False
     if parent.type in BLOCKS:
         siblings = [c for c in parent.named_children if c.type != "comment" and c.type not in ("else_block", "after_block", "rescue_block", "catch_block")]

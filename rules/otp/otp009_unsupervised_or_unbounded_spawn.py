@@ -2,9 +2,22 @@
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import ancestors, call_arguments, call_name, enclosing_function, is_literal, is_mix_task_module, pipe_source, text
+from exhort.execution import Runs
+from exhort.syntax import (
+    ancestors,
+    call_arguments,
+    call_name,
+    enclosing_function,
+    is_definition_head,
+    is_literal,
+    pipe_source,
+    text,
+    walk,
+)
 
-from ._common import effective_arguments, resolved_call
+from exhort_rules.ecto._common import binds
+
+from ._common import effective_arguments, inside, resolved_call
 
 SPAWNS = {
     ("Task", "start"): (1, 3),
@@ -24,6 +37,9 @@ RULE = Rule(
     summary="A process started outside any supervisor (one per element inside a loop)",
     fix_safety="offer",
     workspace=True,
+    # Production risk only: tests, Mix tasks, migrations, release tasks, console helpers and
+    # compile-time code (exhort.execution) start processes that die with the command.
+    runs_in=frozenset({Runs.PRODUCTION}),
     query=r"""
     ((call target: (dot left: (alias) right: (identifier) @fun)) @call (#any-of? @fun "start" "spawn" "spawn_link"))
     ((call target: (identifier) @fun) @call (#any-of? @fun "spawn" "spawn_link"))
@@ -39,8 +55,8 @@ RULE = Rule(
         `Enum.each/map/flat_map`, `for` or `Stream.*` over a collection that is not a literal, it
         starts one process per element with no limit (a warning).
 
-        Flagged in `lib/` (not Mix tasks): `Task.start/1,3`, `spawn/1,3`, `spawn_link/1,3` and
-        `Process.spawn/2,4`.
+        Flagged in `lib/`: `Task.start/1,3`, `spawn/1,3` and `Process.spawn/2,4` (information),
+        and any of them or `spawn_link/1,3` inside such a loop (warning).
 
         **Bad**
 
@@ -60,8 +76,25 @@ RULE = Rule(
         `Task.Supervisor` is found among the workspace's children. Both are unlinked, but
         `start_child` can return `{:error, :max_children}` and the supervisor must be running.
 
-        Not flagged: scripts, tests and Mix tasks (by path). Libraries that spawn on purpose get
-        an information-level note only.
+        Not flagged:
+
+        - `spawn_link` (and `Process.spawn(..., [:link])`) outside a loop: the process is linked
+          to its caller, so it stops when the caller's supervisor stops the caller and its crash
+          reaches the caller; it is not the unsupervised process this rule is about;
+        - a spawn inside a custom `start_link`: that process is the one the supervisor starts;
+        - a process spawned only to stop another one without waiting (`GenServer.stop`,
+          `Supervisor.stop`, `Process.exit`, `terminate_child` in its function): it holds no
+          work a shutdown could lose;
+        - `def spawn(...)`: a definition, not a call;
+        - loops over a bounded collection (a literal, or a range whose ends are literals,
+          module attributes, `System.schedulers_online()` or `min(n, bound)`: a fixed pool),
+          and loops that sleep between iterations (one process per element or chunk at a fixed
+          rate); a `Task.start` there is still an unsupervised process (information);
+        - code that does not serve production traffic (`exhort.execution`): tests and test
+          support, Mix tasks and scripts, migrations, release tasks and console helpers
+          (`MyApp.Release`, `MyApp.Debug`), macros and other compile-time code.
+
+        Libraries that spawn on purpose get an information-level note only.
     """,
     examples=[
         bad(
@@ -138,6 +171,115 @@ RULE = Rule(
             """,
             note="supervised and linked starts, other modules' start/1",
         ),
+        bad(
+            """
+            defmodule MyApp.Pinger do
+              alias MyApp.Worker
+
+              def ping(node), do: Kernel.spawn(Node, :ping, [node])  # expect: OTP009
+              def run(job), do: Task.start(Worker, :run, [job])  # expect: OTP009
+              def detach(fun), do: Process.spawn(fun, [])  # expect: OTP009
+
+              def fan(jobs, pool) do
+                Enum.map(jobs, fn job -> spawn_link(fn -> Worker.run(job, pool) end) end)  # expect: OTP009
+              end
+
+              def drip(rows) do
+                rows
+                |> Enum.chunk_every(100)
+                |> Enum.each(fn chunk ->
+                  Task.start(fn -> Worker.import(chunk) end)  # expect: OTP009
+                  Process.sleep(1_000)
+                end)
+              end
+            end
+            """,
+            note="MFA forms and Kernel.spawn (information); spawn_link in a loop (warning); a paced loop's Task.start is still unsupervised (information)",
+        ),
+        good(
+            """
+            defmodule MyApp.Proc do
+              def spawn(fun), do: Task.Supervisor.start_child(MyApp.TaskSup, fun)
+              def spawn_link(mod, fun, args) when is_atom(mod), do: apply(mod, fun, args)
+            end
+            """,
+            note="definitions named spawn/spawn_link are not calls",
+        ),
+        good(
+            """
+            defmodule MyApp.Listener do
+              def start_link(port) do
+                pid = spawn_link(fn -> accept(port) end)
+                {:ok, pid}
+              end
+
+              def start_link(port, opts) when is_list(opts), do: {:ok, spawn(__MODULE__, :accept, [port])}
+
+              def watch(parent), do: spawn_link(fn -> loop(parent) end)
+              def helper(fun), do: Process.spawn(fun, [:link])
+            end
+            """,
+            note="a custom start_link spawns the supervised process itself; linked helpers die with their caller",
+        ),
+        good(
+            """
+            defmodule MyApp.Pool do
+              @workers 4
+
+              def drain(queue, jobs) do
+                count = min(length(jobs), System.schedulers_online())
+                for _ <- 1..count, do: spawn_link(fn -> work(queue) end)
+                Enum.each(1..System.schedulers_online(), fn _ -> spawn_link(fn -> work(queue) end) end)
+                Enum.map(1..@workers, fn _ -> spawn_link(fn -> work(queue) end) end)
+              end
+
+              def throttle(ids) do
+                ids
+                |> Enum.chunk_every(50)
+                |> Enum.each(fn chunk ->
+                  spawn_link(fn -> work(chunk) end)
+                  :timer.sleep(500)
+                end)
+              end
+            end
+            """,
+            note="bounded loops: a fixed pool of min(n, schedulers) processes, and one process per chunk with a sleep between",
+        ),
+        good(
+            """
+            defmodule MyApp.Conns do
+              def close_async(conn) do
+                spawn(fn ->
+                  try do
+                    GenServer.stop(conn, :normal, 5_000)
+                  catch
+                    :exit, _ -> Process.exit(conn, :kill)
+                  end
+                end)
+
+                :ok
+              end
+
+              def resolve_conflict(loser), do: Task.start(fn -> Supervisor.stop(loser, :shutdown) end)
+            end
+            """,
+            note="processes spawned only to stop another one without waiting for it",
+        ),
+        good(
+            """
+            defmodule MyApp.Debug do
+              def trace_for(ms), do: spawn(fn -> Process.sleep(ms) end)
+            end
+
+            defmodule MyApp.Macros do
+              defmacro warm(name) do
+                spawn(fn -> IO.puts("compiling") end)
+                quote do: unquote(name)
+              end
+            end
+            """,
+            note="console helpers (MyApp.Debug) and macro bodies (compile time) do not serve production traffic",
+        ),
         good(
             """
             defmodule MyApp.NotifierTest do
@@ -152,18 +294,49 @@ RULE = Rule(
 )
 
 
+SLEEPS = {("Process", "sleep"), (":timer", "sleep")}
+# Calls that return a number fixed for the life of the node: a pool sized by them is bounded.
+FIXED_SIZES = {("System", "schedulers_online"), ("System", "schedulers"), (":erlang", "system_info")}
+
+
+def _bounded_number(node, depth: int = 0) -> bool:
+    """A literal, a module attribute, the scheduler count, `min(x, bound)` or a variable bound
+    to one of those: a pool size that does not grow with the input."""
+    if node is None or depth > 4:
+        return False
+    if is_literal(node):
+        return True
+    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "@":
+        return True  # a module attribute is fixed at compile time
+    if node.type == "identifier":
+        bound = binds(node, text(node))
+        return bool(bound) and _bounded_number(bound[-1], depth + 1)
+    if node.type == "call":
+        name = call_name(node)
+        if name in FIXED_SIZES:
+            return True
+        if name in ((None, "min"), ("Kernel", "min")):
+            return any(_bounded_number(arg, depth + 1) for arg in call_arguments(node))
+    return False
+
+
 def _bounded(collection) -> bool:
-    """A literal collection, or a range with literal ends."""
+    """A literal collection, or a range whose ends are bounded numbers (`1..4`,
+    `1..min(length(jobs), System.schedulers_online())`)."""
     if collection is None:
         return True
     if is_literal(collection):
         return True
+    if collection.type == "binary_operator" and text(collection.child_by_field_name("operator")) == "//":
+        collection = collection.child_by_field_name("left")  # a stepped range a..b//s
     if collection.type == "binary_operator" and text(collection.child_by_field_name("operator")) == "..":
-        return is_literal(collection.child_by_field_name("left")) and is_literal(collection.child_by_field_name("right"))
+        return _bounded_number(collection.child_by_field_name("left")) and _bounded_number(collection.child_by_field_name("right"))
     return False
 
 
-def _in_loop(call) -> bool:
+def _loop(call):
+    """The loop body (anonymous function or `for`) that runs `call` once per element of a
+    collection that is not bounded, or None."""
     for parent in ancestors(call):
         if parent.type == "anonymous_function":
             holder = parent.parent
@@ -173,39 +346,79 @@ def _in_loop(call) -> bool:
                 if (mod, fun) in LOOPS or mod == "Stream":
                     args = effective_arguments(loop)
                     if args and args[0] != parent and not _bounded(args[0]):
-                        return True
+                        return parent
         if parent.type == "call" and call_name(parent) == (None, "for"):
             generators = [
                 a for a in call_arguments(parent)
                 if a.type == "binary_operator" and text(a.child_by_field_name("operator")) == "<-"
             ]
             if any(not _bounded(g.child_by_field_name("right")) for g in generators):
-                return True
+                return parent
         if parent.type == "call" and call_name(parent)[1] in ("def", "defp"):
-            return False
+            return None
+    return None
+
+
+def _paced(loop, spawn) -> bool:
+    """The loop sleeps between iterations (outside the process it starts): one process per
+    element or chunk, at a fixed rate."""
+    for node in walk(loop):
+        if node.type == "call" and call_name(node) in SLEEPS and not inside(node, spawn):
+            return True
     return False
+
+
+# Calls that stop another process: a process spawned to run one (so that the caller need not
+# wait) holds no work a shutdown could lose, the process it stops goes down with the node anyway.
+STOPS = {
+    ("GenServer", "stop"), ("Supervisor", "stop"), ("DynamicSupervisor", "stop"), ("Agent", "stop"),
+    ("Process", "exit"), (":gen_statem", "stop"), (":gen_server", "stop"),
+    ("Supervisor", "terminate_child"), ("DynamicSupervisor", "terminate_child"),
+}
+
+
+def _stops_another_process(args) -> bool:
+    """The function handed over stops another process (an asynchronous shutdown helper)."""
+    return any(
+        node.type == "call" and call_name(node) in STOPS
+        for arg in args if arg.type == "anonymous_function"
+        for node in walk(arg)
+    )
+
+
+def _linked(name, args) -> bool:
+    """spawn_link, or Process.spawn with the :link option: the process dies with its caller."""
+    if name[1] == "spawn_link":
+        return True
+    return name == ("Process", "spawn") and bool(args) and ":link" in text(args[-1])
 
 
 @RULE.check
 def check(ctx: Context, match: Match):
     path = ctx.path
-    if not path.is_lib or path.is_mix_task or not path.is_production_code:
+    if not path.is_lib:
         return
     call = match.node("call")
-    info = ctx.module_of(call)
-    if info is not None and is_mix_task_module(info.name):
-        return
-    if (info is not None and info.name and info.name.rsplit(".", 1)[-1] in ("Release", "ReleaseTasks")) or path.name == "release.ex":
-        return  # release tasks run once from `bin/app eval`, like scripts (catalog OTP009)
+    if is_definition_head(call):
+        return  # `def spawn(fun)` defines a function, it does not start a process
     name = resolved_call(ctx, call)
     arities = SPAWNS.get(name)
     args = effective_arguments(call)
-    if arities is None or len(args) not in arities or enclosing_function(call) is None:
+    function = enclosing_function(call)
+    if arities is None or len(args) not in arities or function is None:
         return
+    if function.name == "start_link":
+        return  # a custom start_link: the process it spawns is the one its supervisor starts
+    loop = _loop(call)
+    if loop is not None and _paced(loop, call):
+        loop = None
     label = text(call.child_by_field_name("target"))
-    loop = _in_loop(call)
-    if loop:
-        message = f"{label} inside a loop starts one unsupervised process per element, with no limit; use Task.Supervisor.async_stream_nolink with max_concurrency"
+    if loop is not None:
+        message = f"{label} inside a loop starts one process per element, with no limit; use Task.Supervisor.async_stream_nolink with max_concurrency"
+    elif _linked(name, args):
+        return  # linked to its caller: stopped when the caller stops, its crash reaches the caller
+    elif _stops_another_process(args):
+        return
     else:
         message = f"{label} starts an unsupervised process: it is not shut down cleanly and its failures are not restarted; prefer Task.Supervisor.start_child"
     fixes = []
@@ -222,4 +435,4 @@ def check(ctx: Context, match: Match):
                     safe=False,
                 )
             )
-    yield ctx.finding(call, message, fixes=fixes, severity=Severity.WARNING if loop else Severity.INFORMATION)
+    yield ctx.finding(call, message, fixes=fixes, severity=Severity.WARNING if loop is not None else Severity.INFORMATION)

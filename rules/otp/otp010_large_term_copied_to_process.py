@@ -1,5 +1,6 @@
 """OTP010 large-term-copied-to-process."""
 
+from exhort.execution import Runs
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import ancestors, call_name, enclosing_function, text, walk
@@ -25,12 +26,13 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="A closure or message copies the whole conn/socket into another process",
     fix_safety="offer",
+    runs_in=frozenset({Runs.PRODUCTION}),
     # Anchored on what makes a finding: a `conn`/`socket` passed straight to send/cast/call, or
     # a closure given to a spawning call (its conn/socket/assigns are found with BIG_VARIABLES).
     query=r"""
-    ((call target: [(identifier) @_fun (dot right: (identifier) @_fun)] (arguments (identifier) @var))
+    ((call target: [(identifier) @_fun (dot right: (identifier) @_fun)] (arguments [(identifier) @var (tuple (identifier) @var)]))
       (#any-of? @_fun "send" "cast" "call") (#any-of? @var "conn" "socket"))
-    ((call target: [(identifier) @_fun (dot right: (identifier) @_fun)] (arguments (anonymous_function) @closure))
+    ((call target: [(identifier) @_fun (dot right: (identifier) @_fun)] (arguments [(anonymous_function) @closure (unary_operator operand: (call)) @closure]))
       (#any-of? @_fun SPAWNING))
     """.replace("SPAWNING", " ".join(f'"{fun}"' for fun in sorted({f for _, f in CLOSURE_CALLS} | set(LIVEVIEW_ASYNC)))),
     explanation="""
@@ -44,10 +46,12 @@ RULE = Rule(
         captured in `assign_async`, `start_async` or `stream_async`
         (`phoenix_live_view:lib/phoenix_live_view/async.ex:6-27, 56-72@v1.2.10`).
 
-        Flagged: `conn`, `socket` or `assigns` (callback parameters of a Phoenix controller or a
-        LiveView/LiveComponent, or matched as `%Plug.Conn{}`) used inside a closure given to
-        `spawn*`, `Task.*` or `Task.Supervisor.*`, and a whole `conn`/`socket` sent with
-        `send/2`, `GenServer.cast` or `GenServer.call`.
+        Flagged: `conn`, `socket` or `assigns` (parameters of a Phoenix controller action, a
+        Plug's `call/2`, a LiveView or LiveComponent function, or matched as `%Plug.Conn{}` /
+        `%Phoenix.LiveView.Socket{}`) used inside a closure (`fn ... end` or a capture such as
+        `&work(socket, &1)`) given to `spawn*`, `Task.*` or `Task.Supervisor.*`, and a whole
+        `conn`/`socket` sent with `send/2`, `GenServer.cast` or `GenServer.call`, alone or in a
+        tuple (`{:update, socket}`).
 
         **Bad**
 
@@ -137,6 +141,55 @@ RULE = Rule(
             """,
             note="inside the LiveView async macros; the message says the LiveView compiler reports it too",
         ),
+        bad(
+            """
+            defmodule MyAppWeb.ImportLive do
+              use MyAppWeb, :live_view
+
+              def handle_event("import", %{"rows" => rows}, socket) do
+                rows |> Task.async_stream(&MyApp.Import.row(&1, socket.assigns.user)) |> Stream.run()  # expect: OTP010
+                {:noreply, socket}
+              end
+
+              def handle_event("notify", _params, socket) do
+                GenServer.cast(MyApp.Notifier, {:notify, socket})  # expect: OTP010
+                {:noreply, socket}
+              end
+            end
+
+            defmodule MyApp.Plugs.Trace do
+              @behaviour Plug
+              alias Phoenix.LiveView.Socket
+
+              def init(opts), do: opts
+
+              def call(conn, _opts) do
+                Task.start(fn -> MyApp.Trace.record(conn.request_path) end)  # expect: OTP010
+                conn
+              end
+
+              def watch(%Socket{} = socket), do: spawn(fn -> MyApp.Trace.socket(socket.id) end)  # expect: OTP010
+            end
+            """,
+            note="a capture closure and a tuple message in a multi-clause handle_event (each clause reported); a Plug's call/2; a socket matched as an aliased %Phoenix.LiveView.Socket{}",
+        ),
+        bad(
+            """
+            defmodule MyAppWeb.ExportLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket) do
+                socket =
+              end
+
+              def handle_event("export", _params, socket) do
+                Task.start(fn -> MyApp.Export.run(socket.assigns.user) end)  # expect: OTP010
+                {:noreply, socket}
+              end
+            end
+            """,
+            note="a half-typed file: an unfinished binding in mount/3 takes the next `end`",
+        ),
         good(
             """
             defmodule MyApp.TcpClient do
@@ -167,7 +220,12 @@ RULE = Rule(
 )
 
 
+STRUCTS = {"conn": "Plug.Conn", "socket": "Phoenix.LiveView.Socket"}
+
+
 def _big_variable(ctx, identifier) -> bool:
+    """A parameter of a controller action, a Plug's call/2, a LiveView or LiveComponent
+    function, or one matched as `%Plug.Conn{}` / `%Phoenix.LiveView.Socket{}`."""
     fdef = enclosing_function(identifier)
     if fdef is None:
         return False
@@ -177,20 +235,41 @@ def _big_variable(ctx, identifier) -> bool:
     controller = info is not None and any(
         u.module == "Phoenix.Controller" or (u.module.endswith("Web") and text(u.options) == ":controller") for u in info.uses
     )
+    plug = info is not None and "Plug" in info.behaviours and fdef.name == "call" and fdef.arity == 2 and name == "conn"
     for param in fdef.params:
         for node in walk(param):
             if node.type == "identifier" and text(node) == name:
-                if kind in CALLBACK_KINDS or controller:
+                if kind in CALLBACK_KINDS or controller or plug:
                     return True
-                if name == "conn" and "%Plug.Conn{}" in text(param).replace(" ", ""):
+                if name in STRUCTS and _matched_as(param, STRUCTS[name], info):
                     return True
+    return False
+
+
+def _matched_as(param, struct: str, info) -> bool:
+    """The parameter pattern matches `%Struct{...}` (the module written in full or aliased)."""
+    for node in walk(param):
+        if node.type == "struct":
+            written = text(node)
+            if written == struct or (info is not None and info.resolve_alias(written) == struct):
+                return True
+    return False
+
+
+def _is_closure(node) -> bool:
+    """`fn -> ... end`, or a capture `&work(socket, &1)` (it captures the variables it names)."""
+    if node.type == "anonymous_function":
+        return True
+    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "&":
+        operand = node.child_by_field_name("operand")
+        return operand is not None and operand.type == "call"
     return False
 
 
 def _closure_call(identifier):
     """The spawning call whose closure argument contains `identifier`, and the closure."""
     for parent in ancestors(identifier):
-        if parent.type == "anonymous_function":
+        if _is_closure(parent):
             holder = parent.parent
             if holder is not None and holder.type == "arguments" and holder.parent is not None:
                 mod, fun = call_name(holder.parent)
@@ -238,13 +317,14 @@ def _check_identifier(ctx: Context, identifier):
     call, closure = _closure_call(identifier)
     name = text(identifier)
     if call is None:
-        parent = identifier.parent
+        message = identifier.parent if identifier.parent is not None and identifier.parent.type == "tuple" else identifier
+        parent = message.parent
         if name == "assigns" or parent is None or parent.type != "arguments" or parent.parent is None:
             return
         sender = parent.parent
         position = SEND_CALLS.get(resolved_call(ctx, sender))
         args = effective_arguments(sender)
-        if position is None or len(args) <= position or args[position] != identifier or not _big_variable(ctx, identifier):
+        if position is None or len(args) <= position or args[position] != message or not _big_variable(ctx, identifier):
             return
         yield ctx.finding(identifier, f"The whole {name} is copied into the receiving process; send only the fields it needs")
         return

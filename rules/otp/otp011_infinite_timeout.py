@@ -1,8 +1,9 @@
 """OTP011 infinite-timeout."""
 
+from exhort.execution import Runs
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, good
-from exhort.syntax import is_mix_task_module, keyword_pairs, text
+from exhort.syntax import keyword_pairs, text
 
 from ._common import effective_arguments, resolved_call
 
@@ -17,6 +18,10 @@ RULE = Rule(
     category="otp",
     severity=Severity.HINT,
     summary="A literal :infinity timeout removes the only back-pressure signal",
+    # Off by default: on real code the literal is nearly always a deliberate choice (see the
+    # explanation), which syntax cannot tell from an oversight.
+    enabled_by_default=False,
+    runs_in=frozenset({Runs.PRODUCTION}),
     # Anchored on the literal `:infinity` (a direct argument, a trailing keyword value, or a
     # keyword list piped in); the check keeps only findings on that atom, one per match.
     query=r"""
@@ -51,7 +56,17 @@ RULE = Rule(
         **Fix**: none (the right bound is a design decision).
 
         Not flagged: `shutdown: :infinity` (a different concept, see OTP003),
-        `GenServer.multi_call` (its default is `:infinity`), migrations, Mix tasks and scripts.
+        `GenServer.multi_call` (its default is `:infinity`), and code that does not serve
+        production traffic (`exhort.execution`): tests, migrations, Mix tasks and scripts,
+        release tasks, compile-time code.
+
+        **Off by default.** Select it by code or name (`--select OTP011`). Over fifteen real
+        applications and libraries, none of twenty sampled findings was worth a reviewer's time:
+        the authors wrote `:infinity` on purpose, where the work is long by nature (imports,
+        transcoding, file transfers), where the callee bounds itself (HTTP clients and Ecto
+        carry their own timeouts, RPCs pass one), or on local servers whose callbacks are
+        trivial, so a timeout would only turn load into crashes. Syntax cannot tell those from
+        an oversight. Turn it on to audit a code base for unbounded waits.
     """,
     examples=[
         bad(
@@ -109,6 +124,22 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Release do
+              def import(file), do: GenServer.call(MyApp.Importer, {:import, file}, :infinity)
+            end
+
+            defmodule MyApp.Macros do
+              defmacro wait(task) do
+                Task.await(task, :infinity)
+                quote do: :ok
+              end
+            end
+            """,
+            path="lib/my_app/release.ex",
+            note="release tasks run by hand and macro bodies do not serve production traffic",
+        ),
+        good(
+            """
             GenServer.call(MyApp.Importer, {:import, "data.csv"}, :infinity)
             """,
             path="priv/scripts/import.exs",
@@ -129,9 +160,6 @@ def check(ctx: Context, match: Match):
         return
     call = match.node("call")
     anchor = match.node("value")
-    info = ctx.module_of(call)
-    if info is not None and is_mix_task_module(info.name):
-        return
     module, function = resolved_call(ctx, call)
     if module is None or module == "<expr>":
         return

@@ -1,8 +1,23 @@
 """OTP013 handle-info-without-catch-all."""
 
+from exhort.execution import Runs
 from exhort.findings import Edit, Related, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import DEF_KINDS, atom_value, call_name, enclosing_function, function_def, module_members, text, walk
+from exhort.syntax import (
+    DEF_KINDS,
+    ancestors,
+    atom_value,
+    call_arguments,
+    call_name,
+    enclosing_function,
+    function_def,
+    is_defmodule,
+    is_literal,
+    keyword_pairs,
+    module_members,
+    text,
+    walk,
+)
 
 from ._common import effective_arguments, resolved_call, runs_in_other_process
 
@@ -18,6 +33,9 @@ RULE = Rule(
     severity=Severity.INFORMATION,
     summary="handle_info/2 without a catch-all clause in a GenServer that receives unrequested messages",
     scope="module",
+    reads_broken_forms=True,  # a half-typed clause elsewhere in the module does not hide the others
+    # A test server that crashes on a stray message fails its test, which is what tests are for.
+    runs_in=frozenset({Runs.PRODUCTION}),
     fix_safety="offer",
     query=r"""
     ((call target: (identifier) @use (arguments . (alias) @mod)) @call (#eq? @use "use") (#eq? @mod "GenServer"))
@@ -38,9 +56,12 @@ RULE = Rule(
         `Process.monitor/1`, `Task.async`, `Task.Supervisor.async_nolink`, `*.subscribe`,
         `:timer.send_interval`, `Process.flag(:trap_exit, true)`, `:net_kernel.monitor_nodes`,
         unless the clauses already cover what that call delivers (a `{:DOWN, ...}` clause for a
-        monitor, `{ref, result}` and `{:DOWN, ...}` clauses for tasks, an `{:EXIT, ...}` clause
-        for trapped exits, the interval's message). Subscriptions always count: their payload
-        shapes are decided elsewhere. Only calls made by the server itself count: those in its
+        monitor, `{tag, ...}` for `Process.monitor(pid, tag: tag)`, `{ref, result}` and
+        `{:DOWN, ...}` clauses for tasks, an `{:EXIT, ...}` clause for trapped exits, the
+        interval's message). A subscription counts when its payload shapes are decided
+        elsewhere: not when the same module (or the module it is nested in) publishes on that
+        topic itself (`broadcast(..., "rate_limit", ...)` beside `subscribe(..., "rate_limit")`,
+        or a topic handed in as a parameter by code that publishes). Only calls made by the server itself count: those in its
         callbacks and in the local functions they call (a public `subscribe/1` client function
         runs in the caller). Trapping exits counts only when the server also links to something
         (`spawn_link`, `start_link`, `Task.async`, `Process.link`, a port or socket): the parent's
@@ -57,6 +78,14 @@ RULE = Rule(
         ```
 
         Some designs crash on purpose, which is why this is information only.
+
+        **Subscriptions are a hint.** When the only sources are subscriptions, the finding is a
+        hint (hidden by the CLI unless asked, faded in editors): over twenty real applications
+        and libraries, nine such findings were read and one was worth a reviewer's time. The
+        payloads on a topic are usually the very shapes the author wrote clauses for (its own
+        PubSub protocol, an event store's subscription), and crashing on anything else is often
+        what the author wants; syntax cannot tell. A monitor, a task, a timer or trapped exits
+        stay at information: their messages will come, and no clause takes them.
     """,
     examples=[
         bad(
@@ -123,6 +152,158 @@ RULE = Rule(
             end
             """,
             note="PubSub and timers; a guarded variable clause is not a catch-all",
+        ),
+        bad(
+            """
+            defmodule MyApp.Jobs do
+              use GenServer
+
+              def init(sup) do
+                :net_kernel.monitor_nodes(true)
+                {:ok, sup}
+              end
+
+              def handle_cast({:run, job}, sup) do
+                Task.Supervisor.async_nolink(sup, fn -> MyApp.Job.run(job) end)
+                {:noreply, sup}
+              end
+
+              def handle_info({:nodeup, _node}, sup), do: {:noreply, sup}
+
+              def handle_info({:DOWN, _ref, :process, _pid, _reason}, sup), do: {:noreply, sup}  # expect: OTP013
+            end
+            """,
+            note="node monitoring (no :nodedown clause) and task replies (no {ref, result} clause); reported on the last clause",
+        ),
+        bad(
+            """
+            defmodule MyApp.Watch do
+              use GenServer
+
+              def init(pid) do
+                Process.monitor(pid)
+                {:ok, pid}
+              end
+
+              def handle_info(:tick, state), do: {:noreply, state}  # expect: OTP013
+            end
+
+            defmodule MyApp.Loader do
+              use GenServer
+
+              def handle_cast(:load, state) do
+                task = Task.async(fn -> MyApp.Store.load() end)
+                {:noreply, Map.put(state, :task, task)}
+              end
+
+              def handle_info({:DOWN, _ref, :process, _pid, _reason}, state), do: {:noreply, state}  # expect: OTP013
+            end
+            """,
+            note="Process.monitor/1 without a :DOWN clause; Task.async without a {ref, result} clause",
+        ),
+        bad(
+            """
+            defmodule MyApp.Workers do
+              use GenServer
+
+              def handle_call({:watch, pid}, _from, state) do
+                Process.monitor(pid, tag: {:worker_down, pid})
+                {:reply, :ok, state}
+              end
+
+              def handle_info({:DOWN, _ref, :process, _pid, _reason}, state), do: {:noreply, state}  # expect: OTP013
+            end
+            """,
+            note="a tagged monitor delivers {{:worker_down, pid}, ref, :process, pid, reason}: the :DOWN clause does not match it",
+        ),
+        bad(
+            """
+            defmodule MyApp.Relay do
+              use GenServer
+
+              def init(_) do
+                Phoenix.PubSub.subscribe(MyApp.PubSub, "orders")
+                {:ok, nil}
+              end
+
+              def handle_info({:order, order}, state) do  # expect: OTP013
+                Phoenix.PubSub.broadcast(MyApp.PubSub, "relayed", {:relayed, order})
+                {:noreply, state}
+              end
+            end
+            """,
+            note="a topic others publish on; publishing on another topic does not make it its own",
+        ),
+        good(
+            """
+            defmodule MyApp.Pool do
+              use GenServer
+
+              def handle_call({:add, pid}, _from, state) do
+                Process.monitor(pid, tag: :worker_down)
+                Process.monitor(pid, tag: {:conn_down, pid})
+                Process.monitor(pid, state.monitor_opts)
+                {:reply, :ok, state}
+              end
+
+              def handle_info({:worker_down, _ref, :process, _pid, _reason}, state), do: {:noreply, state}
+              def handle_info({{:conn_down, pid}, _ref, :process, pid, _reason}, state), do: {:noreply, state}
+            end
+            """,
+            note="tagged monitors deliver {tag, ref, :process, pid, reason}, which these clauses match; options we cannot read are unknown",
+        ),
+        good(
+            """
+            defmodule MyApp.RateLimit do
+              use GenServer
+
+              def broadcast(key, time), do: Phoenix.PubSub.broadcast(MyApp.PubSub, "rate_limit", {:throttle, key, time})
+
+              def init(_) do
+                Phoenix.PubSub.subscribe(MyApp.PubSub, "rate_limit")
+                {:ok, []}
+              end
+
+              def handle_info({:throttle, key, time}, state), do: {:noreply, [{key, time} | state]}
+            end
+
+            defmodule MyApp.Limiter do
+              @topic "limiter"
+
+              def hit(key), do: MyApp.PubSub.broadcast(@topic, {:hit, key, node()})
+
+              defmodule Listener do
+                use GenServer
+
+                def init(topic) do
+                  :ok = MyApp.PubSub.subscribe(topic)
+                  {:ok, []}
+                end
+
+                def handle_info({:hit, _key, _node}, state), do: {:noreply, state}
+              end
+            end
+            """,
+            note="subscriptions to topics this code publishes on itself: it decides the payloads",
+        ),
+        bad(
+            """
+            defmodule MyApp.Feed do
+              use GenServer
+
+              def init(_) do
+                Phoenix.PubSub.subscribe(MyApp.PubSub, "feed")
+                {:ok, []}
+              end
+
+              def refresh(state) do
+                state |>
+              end
+
+              def handle_info({:post, post}, state), do: {:noreply, [post | state]}  # expect: OTP013
+            end
+            """,
+            note="a half-typed file: an unfinished pipe takes the next `end` and swallows the clauses after it",
         ),
         good(
             """
@@ -227,6 +408,59 @@ def _handles(clauses, tag: str) -> bool:
     return any((items := _first_tuple(c)) and text(items[0]) == tag for c in clauses)
 
 
+def _handles_tag(clauses, tag) -> bool | None:
+    """For `Process.monitor(pid, tag: tag)`, whose message is `{tag, ref, :process, pid, reason}`:
+    does a clause match it? None when the tag is not a literal (unknown)."""
+    if tag.type == "atom":
+        return _handles(clauses, text(tag))
+    if tag.type == "tuple":
+        # {{:worker, id}, ref, :process, pid, reason}: a clause whose tag is a tuple with the
+        # same literal first element
+        head = [c for c in tag.named_children if c.type != "comment"]
+        if not head or head[0].type != "atom":
+            return None
+        for clause in clauses:
+            items = _first_tuple(clause)
+            if items and items[0].type == "tuple":
+                inner = [c for c in items[0].named_children if c.type != "comment"]
+                if inner and text(inner[0]) == text(head[0]):
+                    return True
+        return False
+    return None
+
+
+def _topic(args):
+    """The topic of `subscribe(pubsub, topic)` / `subscribe(topic)`: its last positional argument."""
+    positional = [a for a in args if a.type != "keywords"]
+    return positional[-1] if positional else None
+
+
+def _published_topics(module) -> set[str]:
+    """The text of every argument of the `*.broadcast*` calls written in the top-level module
+    (nested modules included): topics this code publishes on itself."""
+    form = module
+    for parent in ancestors(module):
+        if parent.type == "call" and is_defmodule(parent):
+            form = parent
+    topics = set()
+    for node in walk(form):
+        if node.type == "call":
+            function = call_name(node)[1]
+            if function is not None and "broadcast" in function and call_name(node)[0] is not None:
+                topics.update(text(a) for a in call_arguments(node) if a.type != "keywords")
+    return topics
+
+
+def _own_topic(topic, published: set[str]) -> bool:
+    """A subscription to a topic this code publishes on itself: it decides the payloads. A
+    topic that is not a literal (a parameter) counts when this code publishes at all."""
+    if topic is None or not published:
+        return False
+    if topic.type in ("identifier", "call", "dot") and not is_literal(topic):
+        return True
+    return text(topic) in published
+
+
 def _handles_reply(clauses) -> bool:
     """Some clause matches a task reply `{ref, result}` (a 2-tuple starting with a variable)."""
     return any((items := _first_tuple(c)) and len(items) == 2 and items[0].type == "identifier" for c in clauses)
@@ -278,12 +512,19 @@ def _links(ctx, info, server) -> bool:
     )
 
 
-def _uncovered_source(ctx, node, clauses, links=lambda: True) -> bool:
+def _uncovered_source(ctx, node, clauses, links=lambda: True, published=frozenset()) -> bool:
     """Does this call deliver messages that no handle_info clause is written for?"""
     module, function = resolved_call(ctx, node)
     args = effective_arguments(node)
     name = (module, function)
     if name == ("Process", "monitor"):
+        if len(args) == 2:  # Process.monitor(pid, opts)
+            options = keyword_pairs(args[1])
+            if not options and not (args[1].type == "list" and not args[1].named_children):
+                return False  # options we cannot read: the message shape is unknown
+            tag = next((value for key, value, _ in options if key == "tag"), None)
+            if tag is not None:  # delivers {tag, ref, :process, pid, reason}
+                return _handles_tag(clauses, tag) is False
         return not _handles(clauses, ":DOWN")
     if name in (("Task", "async"), ("Task.Supervisor", "async_nolink"), ("Task.Supervisor", "async")):
         return not (_handles_reply(clauses) and _handles(clauses, ":DOWN"))
@@ -296,7 +537,8 @@ def _uncovered_source(ctx, node, clauses, links=lambda: True) -> bool:
         trapping = len(args) == 2 and atom_value(args[0]) == "trap_exit" and atom_value(args[1]) == "true"
         return trapping and not _handles(clauses, ":EXIT") and links()
     if function == "subscribe" and module is not None and len(args) in (1, 2):
-        return True  # payload shapes are decided elsewhere
+        # payload shapes are decided elsewhere, unless this code publishes on the topic itself
+        return not _own_topic(_topic(args), published)
     return False
 
 
@@ -306,8 +548,8 @@ def check(ctx: Context, match: Match):
     if info is None or info.node != match.node("call").parent.parent:
         return
     clauses = [f for f in (function_def(m) for m in module_members(info.node)) if f and f.name == "handle_info" and f.arity == 2 and f.kind == "def"]
-    if not clauses:
-        return
+    if not clauses or any(clause.node.has_error for clause in clauses):
+        return  # a clause being typed may be the catch-all: unknown
     for clause in clauses:
         first = clause.params[0]
         if clause.guard is None and first.type == "identifier":
@@ -317,23 +559,32 @@ def check(ctx: Context, match: Match):
     def links():
         return _links(ctx, info, server)
 
-    source = next(
-        (n for n in walk(info.node) if n.type == "call" and _runs_in_server(ctx, n, info, server) and _uncovered_source(ctx, n, clauses, links)),
-        None,
-    )
-    if source is None:
+    published = _published_topics(info.node)
+    sources = [n for n in walk(info.node) if n.type == "call" and _runs_in_server(ctx, n, info, server) and _uncovered_source(ctx, n, clauses, links, published)]
+    if not sources:
         return
+    # A monitor, a task, a timer, trapped exits: those messages will come and no clause takes
+    # them. A subscription's payloads are decided elsewhere and mostly match the clauses the
+    # author wrote for them: a hint only (see the explanation).
+    definite = [n for n in sources if call_name(n)[1] != "subscribe"]
+    source = (definite or sources)[0]
     last = clauses[-1]
     indent = " " * last.node.start_point[1]
     clause_text = (
         f"\n\n{indent}def handle_info(msg, state) do\n{indent}  require Logger\n"
         f'{indent}  Logger.warning("unexpected message: #{{inspect(msg)}}")\n{indent}  {{:noreply, state}}\n{indent}end'
     )
+    label = text(source.child_by_field_name("target"))
+    if definite:
+        message = f"handle_info/2 has no catch-all clause, and no clause matches the messages {label} delivers; the first one crashes this server"
+    else:
+        message = f"handle_info/2 has no catch-all clause and this server subscribes ({label}): a payload of a shape no clause matches crashes it"
     yield ctx.finding(
         last.head,
-        f"handle_info/2 has no catch-all clause, but this server receives messages it did not ask for by name ({text(source.child_by_field_name('target'))}); an unmatched message crashes it",
+        message,
         related=[Related(source.start_byte, source.end_byte, "messages arrive because of this call")],
         fixes=[fix("Add a catch-all handle_info/2 that logs", Edit(last.node.end_byte, last.node.end_byte, clause_text), safe=False)],
+        severity=None if definite else Severity.HINT,
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from exhort.findings import Related, Severity
-from exhort.rule import Context, Match, Rule, bad, good
-from exhort.syntax import ancestors, call_arguments, call_name, full_module_name, text
+from exhort.findings import Edit, Related, Severity
+from exhort.rule import Context, Match, Rule, bad, fix, good
+from exhort.syntax import ancestors, call_arguments, call_name, full_module_name, text, walk
 
 from ._common import (
     OTP_USE_MODULES,
@@ -41,7 +41,7 @@ RULE = Rule(
     severity=Severity.INFORMATION,
     summary="A process module that no supervisor, start_child or start_link call in the workspace starts",
     workspace=True,
-    fix_safety="none",
+    fix_safety="offer",
     query=r"""
     ((call target: (identifier) @use (arguments . (alias) @mod)) @call
       (#eq? @use "use") (#any-of? @mod "GenServer" "Agent" "Supervisor" "DynamicSupervisor" "Task"))
@@ -57,21 +57,34 @@ RULE = Rule(
         from a test or an iex session.
 
         Counted as a reference: an element of a children list (`Mod`, `{Mod, arg}`,
-        `Supervisor.child_spec(Mod, ...)`), `DynamicSupervisor.start_child/2`,
+        `Supervisor.child_spec(Mod, ...)`, `%{start: {Mod, :start_link, args}}`, also behind
+        `enabled? && ...` or `if`, or bound to a variable first), `DynamicSupervisor.start_child/2`,
         `Task.Supervisor.*` and `PartitionSupervisor` arguments, `GenServer.start_link(Mod, ...)`
         outside `Mod`, a call to `Mod.start_link/start/child_spec` from another module, a module
         handed to another module's start function (`MySup.start_link(Mod, opts)`), a
         `start_child` spec bound to a variable (and, inside `Mod`, a spec it cannot read), a
         public function of `Mod` other than `start_link/start/child_spec` that starts it on
-        demand (`def run(x)` calling `start_link(x)`), a module
-        given as a keyword option (for example `plugins: [Mod]`), and any mention in
-        `config/*.exs`. References from `test/` do not count. The finding points to the
+        demand (`def run(x)` calling `start_link(x)`), a start MFA (`{Mod, :start_link, args}`),
+        an MFA spawn (`spawn_link(Mod, :loop, [])`, `:proc_lib.spawn_link(Mod, ...)`),
+        `defdelegate child_spec(arg), to: Mod` in a module that is started, any module a
+        supervisor or an application names in its functions (children lists built through
+        variables, `if` and `List.wrap`), a call to a helper of the same file that starts the
+        module it is given
+        (`start_worker(Mod, arg)` where `start_worker` builds `{module, :start_link, [arg]}` for
+        `start_child`), a module given as a keyword option (for example `plugins: [Mod]`), and
+        any mention in `config/*.exs`. References from `test/` do not count. The finding points to the
         application's children list. Hover the `use` line to see who starts the module.
 
-        **Fix**: add the module to the Application children list by hand (start order matters,
-        and the list lives in another file).
+        A module whose `use` is stray (no `start_link`, no `init/1`, no call starting it: its
+        generated `child_spec/1` would call a `start_link/1` it does not have) is reported as
+        such: the fix is to delete the `use` line (offered), not to supervise it.
 
-        Not flagged: modules under `test/`; modules that define `__using__` (templates); mix
+        **Fix**: otherwise add the module to the Application children list by hand (start order
+        matters, and the list lives in another file).
+
+        Not flagged: modules under `test/`; modules that define `__using__` (templates); modules
+        that also implement another library's behaviour (`use Cluster.Strategy`,
+        `@behaviour :ranch_protocol`: that library starts them from configuration); mix
         projects without a `use Application` module (a library's process modules are started by
         its users, also when the library is a path dependency inside another project); Hex packages' modules (mix.exs declares `package:`); modules named in config.
     """,
@@ -87,6 +100,8 @@ RULE = Rule(
 
             defmodule MyApp.Registry.Holder do
               use Agent  # expect: OTP014
+
+              def start_link(_), do: Agent.start_link(fn -> %{} end, name: __MODULE__)
             end
             """,
             path="lib/my_app/orphan.ex",
@@ -105,6 +120,40 @@ RULE = Rule(
                 "test/my_app/probe_test.exs": "defmodule MyApp.ProbeTest do\n  use ExUnit.Case\n  test \"x\", do: start_supervised!({MyApp.Probe, []})\n  test \"y\", do: MyApp.Probe.start_link([])\nend\n",
             },
             note="references from test/ do not count",
+        ),
+        bad(
+            """
+            defmodule MyApp.Settings do
+              use Agent  # expect: OTP014
+
+              def default_locale, do: "en"
+            end
+            """,
+            path="lib/my_app/settings.ex",
+            files={"lib/my_app/application.ex": APP},
+            fixed="""
+            defmodule MyApp.Settings do
+
+              def default_locale, do: "en"
+            end
+            """,
+            note="a stray `use Agent` in a module that never starts an agent: the fix deletes the `use`, it does not supervise it",
+        ),
+        bad(
+            """
+            defmodule MyApp.Poller do
+              use GenServer  # expect: OTP014
+
+              def start_link(arg) do
+                opts =
+              end
+
+              def init(arg), do: {:ok, arg}
+            end
+            """,
+            path="lib/my_app/poller.ex",
+            files={"lib/my_app/application.ex": APP},
+            note="a half-typed file: an unfinished binding takes the next `end`",
         ),
         good(
             """
@@ -268,6 +317,119 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Cleaner do
+              use GenServer
+            end
+
+            defmodule MyApp.Presence do
+              use GenServer
+            end
+
+            defmodule MyApp.Poller do
+              use GenServer
+            end
+
+            defmodule MyApp.Mapped do
+              use GenServer
+            end
+            """,
+            path="lib/my_app/cleaner.ex",
+            files={
+                "lib/my_app/application.ex": APP.replace(
+                    "children = [MyApp.Repo, {MyApp.Cache, ttl: 60}]",
+                    "poller = {MyApp.Poller, interval: 10}\n    children = [MyApp.Repo, !parent() && {MyApp.Cleaner, every: 6}, if(web?(), do: MyApp.Presence), poller, %{id: :mapped, start: {MyApp.Mapped, :start_link, []}}]",
+                ),
+            },
+            note="children behind `cond &&` or `if`, bound to a variable first, or given as a map child spec",
+        ),
+        good(
+            """
+            defmodule MyApp.Session do
+              use GenServer
+            end
+
+            defmodule MyApp.Import do
+              use GenServer
+            end
+
+            defmodule MyApp.Sessions do
+              def open(id), do: start_worker(MyApp.Session, id)
+              def import(file), do: MyApp.Sessions.start_worker(MyApp.Import, file)
+
+              def start_worker(module, arg) do
+                spec = %{id: make_ref(), start: {module, :start_link, [arg]}, restart: :temporary}
+                DynamicSupervisor.start_child(MyApp.SessionSup, spec)
+              end
+            end
+            """,
+            path="lib/my_app/sessions.ex",
+            files={"lib/my_app/application.ex": APP},
+            note="started through a helper that puts the module it is given in a start_child MFA",
+        ),
+        good(
+            """
+            defmodule MyApp.Acceptor do
+              use Task
+
+              def loop(socket), do: loop(socket)
+            end
+
+            defmodule MyApp.Listener do
+              def start_link(port) do
+                pid = :proc_lib.spawn_link(MyApp.Acceptor, :loop, [port])
+                {:ok, pid}
+              end
+            end
+
+            defmodule MyApp.Cluster.DbStrategy do
+              use GenServer
+              use Cluster.Strategy
+            end
+            """,
+            path="lib/my_app/acceptor.ex",
+            files={"lib/my_app/application.ex": APP.replace("MyApp.Repo,", "MyApp.Repo, MyApp.Listener,")},
+            note="spawned by another module's custom start_link; a libcluster strategy, started by its library from runtime configuration",
+        ),
+        good(
+            """
+            defmodule MyApp.Backends.Supervisor do
+              use Supervisor
+            end
+
+            defmodule MyApp.Backends do
+              defdelegate child_spec(arg), to: __MODULE__.Supervisor
+            end
+
+            defmodule MyApp.Checker do
+              use GenServer
+            end
+
+            defmodule MyApp.Broadcaster do
+              use GenServer
+            end
+
+            defmodule MyApp.Buster do
+              use GenServer
+
+              def supervisor_spec, do: {PartitionSupervisor, child_spec: __MODULE__, name: MyApp.Busters}
+            end
+
+            defmodule MyApp.CacheSup do
+              use Supervisor
+
+              def init(args) do
+                broadcaster = if args[:env] != :test, do: MyApp.Broadcaster
+                children = [{MyApp.Cache, args}, {MyApp.Checker, args} | pools(args)] ++ List.wrap(broadcaster)
+                Supervisor.init(children ++ [MyApp.Buster.supervisor_spec()], strategy: :one_for_one)
+              end
+            end
+            """,
+            path="lib/my_app/backends.ex",
+            files={"lib/my_app/application.ex": APP.replace("MyApp.Repo,", "MyApp.Repo, MyApp.Backends, MyApp.CacheSup,")},
+            note="child_spec delegated to another module; the head of [a | rest]; a module building its own PartitionSupervisor spec; a module a supervisor names through a variable",
+        ),
+        good(
+            """
             defmodule MyApp.Probe do
               use GenServer
 
@@ -333,6 +495,37 @@ def _is_package(workspace, path: str) -> bool:
     return False
 
 
+# Behaviours of the standard library: implementing them says nothing about who starts the module.
+_STDLIB_BEHAVIOURS = frozenset({
+    *OTP_USE_MODULES, "Application", "Bitwise", "Logger", "Kernel", "Access", "Inspect",
+    ":gen_server", ":gen_statem", ":gen_event", ":supervisor", ":application", ":supervisor_bridge",
+})
+
+
+def _started_by_dependency(info, name: str) -> str | None:
+    """A behaviour of another library that the module also implements (`use Cluster.Strategy`,
+    `@behaviour :ranch_protocol`): that library starts its implementations from its own
+    configuration, which exhort cannot read. Returns the behaviour, or None."""
+    root = name.split(".")[0]
+    for used in [use.module for use in info.uses] + info.behaviours:
+        if used in _STDLIB_BEHAVIOURS or used.split(".")[0] == root:
+            continue
+        return used
+    return None
+
+
+def _stray_use(info, use_module: str) -> bool:
+    """The module never starts the process its `use` is for: no `start_link` of its own, no
+    `init/1` callback, no call starting one. Its generated child_spec/1 would call a
+    start_link/1 that does not exist, so nothing can supervise it: the `use` line is stray."""
+    if info.definitions("start_link") or info.definitions("start") or info.definitions("init", 1):
+        return False
+    for node in walk(info.node):
+        if node.type == "call" and call_name(node)[0] == use_module and (call_name(node)[1] or "").startswith("start"):
+            return False
+    return True
+
+
 def _module_of_use(ctx, use_call):
     info = ctx.module_of(use_call)
     if info is None or use_call.parent is None or use_call.parent.parent != info.node:
@@ -354,14 +547,27 @@ def check(ctx: Context, match: Match):
     app = _application(workspace, ctx.document.path)
     if app is None or _is_package(workspace, ctx.document.path):
         return
-    if _references(workspace, name) or _in_config(workspace, name):
+    if _references(workspace, name) or _in_config(workspace, name) or _started_by_dependency(info, name):
         return
     app_path, (app_name, start, end) = app
     if app_name == name:
         return
+    used = text(match.node("mod"))
+    if _stray_use(info, used):
+        line_start = ctx.data.rfind(b"\n", 0, use_call.start_byte) + 1
+        line_end = ctx.data.find(b"\n", use_call.end_byte)
+        removal = Edit(line_start, len(ctx.data) if line_end < 0 else line_end + 1, "")
+        rest = ctx.data[use_call.end_byte:len(ctx.data) if line_end < 0 else line_end].strip()
+        only_use = not ctx.data[line_start:use_call.start_byte].strip() and (not rest or rest.startswith(b"#"))
+        yield ctx.finding(
+            use_call,
+            f"{name} has `use {used}` but never starts a process (no start_link, no init/1): nothing starts it and nothing could; remove the `use` line",
+            fixes=[fix(f"Remove `use {used}`", removal, safe=False)] if only_use else [],
+        )
+        return
     yield ctx.finding(
         use_call,
-        f"{name} (use {text(match.node('mod'))}) is started by no children list, start_child or start_link call in lib/ or config/: it is unsupervised or unused",
+        f"{name} (use {used}) is started by no children list, start_child or start_link call in lib/ or config/: it is unsupervised or unused",
         related=[Related(start, end, f"the children list of {app_name}", path=app_path)],
     )
 

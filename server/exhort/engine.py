@@ -244,6 +244,11 @@ class Engine:
         found: list[Finding] = []
         segments: list[Segment] | None = None
         for group, runnable in groups:
+            if group.scope != "node" and form.has_error:
+                # A half-typed form: only the rules that say they read one run on it.
+                runnable = [rule for rule in runnable if rule.reads_broken_forms]
+                if not runnable:
+                    continue
             # Rules that read the workspace index are cached apart from the others, keyed on the
             # index generation too, so a change of the index re-runs only them.
             parts = [
@@ -258,8 +263,6 @@ class Engine:
                 if segments is None:
                     segments = list(_form_segments(form))
                 units = [(seg.node, (seg.node.text, seg.module_digest)) for seg in segments]
-            elif form.has_error:
-                continue
             else:
                 units = [(form, (form.text,))]
 
@@ -323,9 +326,12 @@ class Engine:
         results: dict[int, list[Finding]] = {unit.start_byte: [] for unit in units}
         if query is None:
             return results
+        matches = _matches(query, form)
+        if matches is None:
+            return {}  # each unit is queried on its own: only the undecodable one yields nothing
         starts = [unit.start_byte for unit in units]
         ends = [unit.end_byte for unit in units]
-        for pattern_index, captures in ts.QueryCursor(query).matches(form):
+        for pattern_index, captures in matches:
             rule, number = dispatch[pattern_index]
             if rule.code not in codes or rule.code in failed:
                 continue
@@ -344,7 +350,7 @@ class Engine:
         if query is None:
             return []
         found: list[Finding] = []
-        for pattern_index, captures in ts.QueryCursor(query).matches(node):
+        for pattern_index, captures in _matches(query, node) or ():
             rule, number = dispatch[pattern_index]
             if rule.code not in codes or rule.code in failed:
                 continue
@@ -363,6 +369,16 @@ class Engine:
             return []
         finally:
             ctx.rule = None
+
+
+def _matches(query: ts.Query, node: ts.Node) -> list | None:
+    """The query's matches under `node`, or None when its text is not valid UTF-8 (a byte cut
+    out of a character), which the query's text predicates cannot decode: such a unit yields
+    no match (unknown never fires) instead of failing the whole check."""
+    try:
+        return ts.QueryCursor(query).matches(node)
+    except UnicodeDecodeError:
+        return None
 
 
 # Run one query pass over a form instead of one per member once this many members are new.

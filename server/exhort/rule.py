@@ -118,6 +118,10 @@ class Rule:
     # The Exhort version that first shipped the rule (shown on its page in docs/rules/). Every
     # rule so far came with 0.1.0; a rule added later names the version it arrives in.
     since: str = "0.1.0"
+    # Module scope only: also run on a top-level form that holds a syntax error (a file being
+    # typed). The check reads the module's members (exhort.syntax.module_members recovers those
+    # an unfinished definition swallowed) and must skip what it cannot read.
+    reads_broken_forms: bool = False
     params: dict[str, Param] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
     pack: str = ""

@@ -326,6 +326,21 @@ def function_def(node: Node) -> FunctionDef | None:
     return FunctionDef(kind, name, len(params), node, head, params, guard, body)
 
 
+def is_definition_head(call: Node) -> bool:
+    """`name(args)` written as the head of `def name(args)` (or under its `when` guard): a
+    definition, not a call (`def spawn(fun)` defines spawn/1, it does not call it)."""
+    parent = call.parent
+    if parent is not None and parent.type == "binary_operator":  # def name(x) when guard
+        parent = parent.parent
+    if parent is None or parent.type != "arguments":
+        return False
+    definition = parent.parent
+    if definition is None or definition.type != "call":
+        return False
+    target = call_target(definition)
+    return target is not None and target.type == "identifier" and text(target) in DEF_KINDS
+
+
 def enclosing_function(node: Node) -> FunctionDef | None:
     """The definition (`def`, `defp`, ...) that `node` is written in, read as a FunctionDef."""
     definition = enclosing_def(node)
@@ -500,8 +515,58 @@ def use_kind(use: UseDecl) -> str | None:
 
 
 def module_members(module: Node) -> list[Node]:
-    """The expressions directly inside `defmodule ... do ... end`."""
-    return block_body(do_block(module))
+    """The expressions directly inside `defmodule ... do ... end`.
+
+    In a file being typed, a definition left unfinished (`x =` or `x |>` before its `end`)
+    takes the next `end` as an operand, and the definitions that follow parse as its body.
+    A definition can never be written inside a function body, so those are read back as
+    members of the module, and the unfinished definition that swallowed them is dropped
+    (unknown: the user is typing it).
+    """
+    members = block_body(do_block(module))
+    # Swallowing leaves some block without its `end`, so only a module with an error is read
+    # again: a well-formed file costs nothing more.
+    return _recovered(members) if module.has_error else members
+
+
+def _recovered(members: list[Node]) -> list[Node]:
+    # The definition that swallowed the others runs to the `end` meant for the module: it is
+    # the last definition (what follows it in the file, such as another module, stays after).
+    last = next((index for index in range(len(members) - 1, -1, -1) if _is_definition(members[index])), None)
+    swallowed = _swallowed_members(members[last]) if last is not None else []
+    if not swallowed:
+        return members
+    return members[:last] + _recovered(swallowed) + members[last + 1 :]
+
+
+def _swallowed_members(member: Node) -> list[Node]:
+    """The module members a definition's body holds (from its first nested definition, with
+    the attributes written just before it), or [] for a well-formed definition."""
+    if member.type != "call" or call_name(member)[1] not in DEF_KINDS or call_name(member)[0] is not None:
+        return []
+    body = block_body(do_block(member))
+    first = next((index for index, node in enumerate(body) if _is_definition(node)), None)
+    if first is None:
+        return []
+    while first > 0 and _is_attribute_write(body[first - 1]):
+        first -= 1
+    # Only what can be read as a member: other leftovers of the breakage stay unknown.
+    return [node for node in body[first:] if _is_definition(node) or _is_attribute_write(node)]
+
+
+def _is_definition(node: Node) -> bool:
+    if node.type != "call":
+        return False
+    target = call_target(node)
+    return target is not None and target.type == "identifier" and text(target) in DEF_KINDS and bool(call_arguments(node))
+
+
+def _is_attribute_write(node: Node) -> bool:
+    """`@impl true`, `@doc "..."`: a module attribute given a value."""
+    if node.type != "unary_operator" or text(node.child_by_field_name("operator")) != "@":
+        return False
+    operand = node.child_by_field_name("operand")
+    return operand is not None and operand.type == "call" and bool(call_arguments(operand))
 
 
 def module_name(module: Node) -> str | None:
