@@ -6,6 +6,9 @@ Everything answers from syntax alone; when it cannot tell, it says so (None / Fa
 
 from __future__ import annotations
 
+import re
+
+from exhort.execution import Runs, file_runs
 from exhort.rule import module_info, requires
 from exhort.syntax import (
     ModuleInfo,
@@ -17,6 +20,7 @@ from exhort.syntax import (
     defmodules,
     do_block,
     effective_arguments,
+    enclosing_function,
     is_literal,
     keyword_pairs,
     module_members,
@@ -313,11 +317,98 @@ def _repo_config_facts(document, path):
     return tuple(found)
 
 
+# -- helpers that only migrations call ---------------------------------------------------------
+
+
+def _is_migration_file(document, path) -> bool:
+    """A file of migrations: in a migrations folder, or a module that `use Ecto.Migration`."""
+    if path.is_migration or "migrations" in path.parts[:-1]:
+        return True
+    return b"Ecto.Migration" in document.data and file_runs(path) is Runs.PRODUCTION and any(
+        module_info(document, module).uses_module("Ecto.Migration") is not None
+        for module, _full in defmodules(document.tree.root_node)
+    )
+
+
+def _migration_call_facts(document, path):
+    """(module, function) of every workspace function a migration calls: `Mod.fun(...)` with
+    aliases resolved, and the local calls a migration makes to the modules it imports."""
+    if document.tree is None or not _is_migration_file(document, path):
+        return ()
+    found = set()
+    for module, _full in defmodules(document.tree.root_node):
+        info = module_info(document, module)
+        imported = []
+        local_names = set()
+        for node in walk(module):
+            if node.type != "call":
+                continue
+            mod, fun = call_name(node)
+            if fun is None:
+                continue
+            if mod is None:
+                if fun == "import":
+                    arguments = call_arguments(node)
+                    if arguments and arguments[0].type == "alias":
+                        imported.append(info.resolve_alias(text(arguments[0])))
+                else:
+                    local_names.add(fun)
+            elif mod[:1].isupper():
+                found.add((info.resolve_alias(mod), fun))
+        found.update((module_name, fun) for module_name in imported for fun in local_names)
+    return tuple(sorted(found))
+
+
+# `Alias.function(` and `&Alias.function/`: the remote calls a file makes, read from its bytes.
+_REMOTE_CALL = re.compile(rb"\b[A-Z][A-Za-z0-9_.]*\.([a-z_][A-Za-z0-9_]*[?!]?)\s*[(/]")
+
+
+def _remote_call_facts(document, path):
+    """Names of the functions a production file calls on other modules."""
+    if file_runs(path) is not Runs.PRODUCTION or _is_migration_file(document, path):
+        return frozenset()
+    return frozenset(match.group(1).decode() for match in _REMOTE_CALL.finditer(document.data))
+
+
+def migration_only_helper(ctx, node) -> bool:
+    """`node` is in a public function of a lib module that migrations call (`import
+    MyApp.Data, only: [backfill: 0]` or `MyApp.Data.backfill()` in a migration) and that no
+    production file and no other function of its module calls: it runs at deploy time, once,
+    like the migration itself."""
+    if ctx.workspace is None:
+        return False
+    definition = enclosing_function(node)
+    module = ctx.module_of(node)
+    if definition is None or definition.kind != "def" or module is None or module.name is None:
+        return False
+    called = ctx.workspace.derived("ecto_migration_calls", _functions_migrations_call)
+    if (module.name, definition.name) not in called:
+        return False
+    if definition.name in ctx.workspace.derived("ecto_remote_calls", _functions_production_calls):
+        return False
+    own_clauses = [d.node for d in module.definitions(definition.name)]
+    for other in walk(module.node):
+        if other.type == "call" and call_name(other) == (None, definition.name):
+            if not any(c.start_byte <= other.start_byte < c.end_byte for c in own_clauses):
+                return False  # called from elsewhere in its own module
+    return True
+
+
+def _functions_migrations_call(index) -> frozenset:
+    return frozenset(item for _path, items in index.facts("migration_calls") for item in items)
+
+
+def _functions_production_calls(index) -> frozenset:
+    return frozenset(name for path, names in index.facts("remote_call_names") for name in names)
+
+
 FACTS = {
     "ecto_repos": _repo_facts,
     "migration_indexes": _migration_index_facts,
     "ecto_repo_config": _repo_config_facts,
     "migration_drops": _migration_drop_facts,
+    "migration_calls": _migration_call_facts,
+    "remote_call_names": _remote_call_facts,
 }
 
 

@@ -63,7 +63,7 @@ _USE_ROLES = {
 }
 # Last parts of module names that projects give their test helpers and console-only tasks.
 _TEST_NAME_PARTS = frozenset({"Test", "Testing", "TestHelpers", "TestHelper", "TestSupport", "Factory", "Fixtures"})
-_OPERATOR_NAME_PARTS = frozenset({"Release", "ReleaseTasks", "Seeds", "DataMigrations", "DataMigration"})
+_OPERATOR_NAME_PARTS = frozenset({"Release", "ReleaseTasks", "AdminTasks", "Seeds", "DataMigrations", "DataMigration"})
 _COMPILE_TIME_CALLS = frozenset({"quote", "defmacro", "defmacrop", "defguard", "defguardp"})
 
 
