@@ -218,8 +218,8 @@ def index_columns(index) -> tuple[str | None, tuple[str, ...]]:
 
 
 def _migration_calls(document, path):
-    """Every call of a parsed migration file; none for other files."""
-    if document.tree is None or not path.is_migration:
+    """Every call of a parsed migration file (see `_is_migration_file`); none for other files."""
+    if document.tree is None or not _is_migration_file(document, path):
         return
     for node in walk(document.tree.root_node):
         if node.type == "call":
@@ -227,16 +227,86 @@ def _migration_calls(document, path):
 
 
 def _migration_index_facts(document, path):
-    """(table, first column) of every index a migration creates."""
+    """(table, columns) of every index a migration creates: `create index(...)`, raw
+    `CREATE INDEX ... ON table (...)` SQL in `execute`, and the primary key of each table it
+    creates (PostgreSQL indexes a primary key). Columns are in index order; an expression
+    column is ""."""
     found = set()
     for node in _migration_calls(document, path):
         found_index = index_call(node)
-        if found_index is None or found_index[0] not in ("create", "create_if_not_exists"):
+        if found_index is not None:
+            if found_index[0] in ("create", "create_if_not_exists"):
+                table, columns = index_columns(found_index[1])
+                if table and columns and columns[0]:
+                    found.add((table, columns))
             continue
-        table, columns = index_columns(found_index[1])
-        if table and columns and columns[0]:
-            found.add((table, columns[0]))
+        mod, fun = call_name(node)
+        if mod is None and fun == "execute":
+            for argument in call_arguments(node):
+                found.update(raw_sql_indexes(text(argument)))
+        elif mod is None and fun in ("create", "create_if_not_exists"):
+            key = primary_key(node)
+            if key is not None:
+                found.add(key)
     return tuple(sorted(found))
+
+
+_CREATE_INDEX = re.compile(
+    r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:[\w\"]+\s+)?"
+    r"ON\s+(?:ONLY\s+)?([\w.\"]+)\s*(?:USING\s+\w+\s*)?\(([^;]*?)\)\s*(?:WHERE|INCLUDE|WITH|TABLESPACE|;|$|\\n|\"|\))",
+    re.IGNORECASE | re.MULTILINE,
+)
+_PLAIN_COLUMN = re.compile(r'^"?([A-Za-z_][A-Za-z0-9_]*)"?(?:\s+(?:ASC|DESC|NULLS\s+(?:FIRST|LAST)|[a-z_]+_ops))*$', re.IGNORECASE)
+
+
+def raw_sql_indexes(sql: str) -> set[tuple[str, tuple[str, ...]]]:
+    """(table, columns) of each `CREATE INDEX ... ON [schema.]table [USING m] (a, b)` in SQL
+    text; an expression column (`lower(email)`) is ""."""
+    found = set()
+    for match in _CREATE_INDEX.finditer(sql):
+        table = match.group(1).replace('"', "").rsplit(".", 1)[-1]
+        columns = []
+        for part in _split_columns(match.group(2)):
+            plain = _PLAIN_COLUMN.match(part.strip())
+            columns.append(plain.group(1) if plain else "")
+        if table and columns and "#{" not in match.group(0):
+            found.add((table, tuple(columns)))
+    return found
+
+
+def _split_columns(columns: str) -> list[str]:
+    parts, depth, current = [], 0, []
+    for char in columns:
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        depth += char == "("
+        depth -= char == ")"
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def primary_key(create_call):
+    """(table, primary-key columns) of `create table(:t, primary_key: false) do add :a, ...,
+    primary_key: true ... end`; None when the table keeps Ecto's default `id` key or the key is
+    not written out."""
+    arguments = call_arguments(create_call)
+    table = _table_name(arguments[0]) if arguments else None
+    body = do_block(create_call)
+    if table is None or body is None:
+        return None
+    columns = []
+    for add in walk(body):
+        if add.type != "call" or call_name(add) not in ((None, "add"), (None, "add_if_not_exists")):
+            continue
+        add_arguments = call_arguments(add)
+        column = name_value(add_arguments[0]) if add_arguments else None
+        options = {key: text(value) for key, value, _ in keyword_pairs(trailing_keywords(add))}
+        if column and options.get("primary_key") == "true":
+            columns.append(column)
+    return (table, tuple(columns)) if columns else None
 
 
 def in_down(node) -> bool:
@@ -253,10 +323,45 @@ def in_down(node) -> bool:
 
 def _table_name(call):
     """`table(:posts)` / `table("posts", ...)` -> "posts"."""
+    names = table_names(call)
+    return names[0] if len(names) == 1 else None
+
+
+def table_names(call) -> list[str]:
+    """The tables `table(...)` names: one for `table(:posts)`; every element for `table(name)`
+    inside `for name <- [:a, :b]` (or a module attribute holding such a list); [] if unknown."""
     if call is None or call.type != "call" or call_name(call) != (None, "table"):
-        return None
+        return []
     arguments = call_arguments(call)
-    return name_value(arguments[0]) if arguments else None
+    if not arguments:
+        return []
+    value = name_value(arguments[0])
+    if value is not None:
+        return [value]
+    if arguments[0].type == "identifier":
+        return _for_generator_values(call, text(arguments[0]))
+    return []
+
+
+def _for_generator_values(node, name: str) -> list[str]:
+    for parent in ancestors(node):
+        if parent.type != "call" or call_name(parent) != (None, "for"):
+            continue
+        for generator in call_arguments(parent):
+            if generator.type != "binary_operator" or text(generator.child_by_field_name("operator")) != "<-":
+                continue
+            left, right = generator.child_by_field_name("left"), generator.child_by_field_name("right")
+            if left is None or text(left) != name:
+                continue
+            if right is not None and right.type == "unary_operator" and text(right.child_by_field_name("operator")) == "@":
+                operand = right.child_by_field_name("operand")
+                module = next((p for p in ancestors(node) if p.type == "call" and call_name(p) == (None, "defmodule")), None)
+                right = module_attribute(module, text(operand)) if module is not None and operand is not None else None
+            if right is None or right.type != "list":
+                return []
+            values = [name_value(item) for item in right.named_children if item.type != "comment"]
+            return [v for v in values if v] if all(values) else []
+    return []
 
 
 def _migration_drop_facts(document, path):
@@ -266,17 +371,15 @@ def _migration_drop_facts(document, path):
     found = set()
     for node in _migration_calls(document, path):
         mod, fun = call_name(node)
-        if mod is not None:
+        if mod is not None or in_down(node):
             continue
         if fun in ("drop", "drop_if_exists"):
             arguments = call_arguments(node)
-            table = _table_name(arguments[0]) if arguments else None
-            if table and not in_down(node):
+            for table in table_names(arguments[0]) if arguments else []:
                 found.add((path.name, table, ""))
         elif fun == "rename":
             arguments = call_arguments(node)
-            table = _table_name(arguments[0]) if arguments else None
-            if table and not in_down(node):
+            for table in table_names(arguments[0]) if arguments else []:
                 column = name_value(arguments[1]) if len(arguments) >= 3 else None
                 if len(arguments) >= 3 and column:
                     found.add((path.name, table, column))  # rename(table(:t), :old, to: :new)
@@ -285,19 +388,18 @@ def _migration_drop_facts(document, path):
         elif fun in ("remove", "remove_if_exists"):
             arguments = call_arguments(node)
             column = name_value(arguments[0]) if arguments else None
-            alter = enclosing_alter_table(node)
-            if column and alter and not in_down(node):
-                found.add((path.name, alter, column))
+            for table in enclosing_alter_tables(node) if column else []:
+                found.add((path.name, table, column))
     return tuple(sorted(found))
 
 
-def enclosing_alter_table(node):
-    """The table name of the `alter table(...) do ... end` block around `node`, or None."""
+def enclosing_alter_tables(node) -> list[str]:
+    """The tables of the `alter table(...) do ... end` block around `node` (see table_names)."""
     for parent in ancestors(node):
         if parent.type == "call" and call_name(parent) == (None, "alter"):
             arguments = call_arguments(parent)
-            return _table_name(arguments[0]) if arguments else None
-    return None
+            return table_names(arguments[0]) if arguments else []
+    return []
 
 
 def _repo_config_facts(document, path):
