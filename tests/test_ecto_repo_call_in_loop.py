@@ -3,26 +3,12 @@ helper counts as migration code."""
 
 from __future__ import annotations
 
-import textwrap
-
-from exhort.config import Config
-from exhort.document import Document
-from exhort.engine import Engine
+from engine_findings import findings
 from exhort.findings import Severity
-from exhort.workspace import WorkspaceIndex
-
-ROOT = "/workspace/app"
 
 
 def check(files: dict[str, str], path: str) -> list[tuple[int, Severity]]:
-    """(line, severity) of every ECT001 finding in `path`, with `files` in the workspace."""
-    index = WorkspaceIndex(root_finder=lambda _path: ROOT)
-    documents = {name: Document(f"{ROOT}/{name}", textwrap.dedent(source).lstrip("\n")) for name, source in files.items()}
-    for document in documents.values():
-        index.update(document)
-    result = Engine(Config(select=("ECT001",))).check(documents[path], index)
-    assert not result.failures
-    return sorted((documents[path].lines.line_of(f.start) + 1, f.severity) for f in result.findings)
+    return [(line, finding.severity) for line, finding in findings("ECT001", files, path)]
 
 
 WRITES = """
