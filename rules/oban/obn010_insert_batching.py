@@ -1,5 +1,6 @@
 """OBN010 insert-batching."""
 
+from exhort.execution import Runs
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import (
@@ -238,6 +239,18 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Release do
+              def backfill_digests(user_ids) do
+                Enum.each(user_ids, fn id -> %{id: id} |> MyApp.Digest.new() |> Oban.insert() end)
+              end
+            end
+            """,
+            path="lib/my_app/release.ex",
+            files={"lib/my_app/digest.ex": "defmodule MyApp.Digest do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n"},
+            note="release and console tasks (*.Release, *.AdminTasks, *.Seeds) run by hand, once",
+        ),
+        good(
+            """
             defmodule MyApp.Scheduler do
               def insert_due(entries, name) do
                 for {worker, opts} <- entries, due?(opts) do
@@ -256,8 +269,8 @@ RULE = Rule(
 @RULE.check
 def check(ctx: Context, match: Match):
     call = match.node("call")
-    if not ctx.path.is_production_code:
-        return  # tests, benchmarks and seed scripts insert in loops on purpose (found in Oban's own bench/ and test/)
+    if ctx.runs(call) is not Runs.PRODUCTION:
+        return  # tests, benchmarks, seeds and console tasks insert in loops on purpose (Oban's own bench/ and test/)
     fun = text(match.node("fun"))
     if fun == "insert_all":
         yield from _insert_all(ctx, call)

@@ -1,5 +1,6 @@
 """OBN011 direct-job-table-access."""
 
+from exhort.execution import Runs
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import call_arguments, call_name, enclosing_def, keyword_pairs, string_value, text, walk
@@ -20,6 +21,9 @@ RULE = Rule(
     summary="Bulk writes to oban_jobs or an \"Elixir.\"-prefixed worker string",
     fix_safety="offer",
     workspace=True,
+    # Tests, migrations (one-off data fixes), the build and compile-time code may touch the
+    # table directly; code that runs beside live queues should not.
+    runs_in=frozenset({Runs.PRODUCTION, Runs.OPERATOR}),
     query=r"""
     ((call target: (dot right: (identifier) @fun)) @call (#any-of? @fun "update_all" "delete_all"))
     ((binary_operator left: (_) @_left operator: _ @op right: (string . (quoted_content) @_content) @string) @cmp
@@ -141,6 +145,21 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Repo.Migrations.RequeueStuckJobs do
+              use Ecto.Migration
+              import Ecto.Query
+
+              def up do
+                from(j in "oban_jobs", where: j.state == "executing")
+                |> MyApp.Repo.update_all(set: [state: "available"])
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_requeue_stuck_jobs.exs",
+            note="a migration's one-off data fix runs before the queues start",
+        ),
+        good(
+            """
             defmodule MyApp.JobsTest do
               def reset, do: Repo.delete_all(Oban.Job)
             end
@@ -154,8 +173,6 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
-    if ctx.path.is_test:
-        return
     cmp = match.get("cmp")
     if cmp is not None:
         string = match.node("string")
