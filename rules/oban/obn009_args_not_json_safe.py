@@ -84,6 +84,74 @@ RULE = Rule(
             path="config/config.exs",
             note="crontab entry args",
         ),
+        bad(
+            """
+            defmodule MyApp.Workers.Export do
+              use Oban.Worker
+
+              @impl true
+              def perform(%Oban.Job{args: %{"id" => id}}) do
+                %{id: id, token: make_ref()} |> new() |> Oban.insert()  # expect: OBN009
+                __MODULE__.new(%{id: id, done: fn -> :ok end})  # expect: OBN009
+                :ok
+              end
+
+              def requeue(%MyApp.User{} = user), do: new(%{user: user})  # expect: OBN009
+              def requeue(user), do: new(%{user: user})
+            end
+            """,
+            path="lib/my_app/workers/export.ex",
+            files={"lib/my_app/user.ex": "defmodule MyApp.User do\n  defstruct [:id]\nend\n"},
+            note="a worker's own new/2 (local, piped, __MODULE__), make_ref() and fn literals; the struct-bound variable of one clause only",
+        ),
+        bad(
+            """
+            defmodule MyApp.Reports do
+              alias MyApp.Workers.Export
+
+              def export(user_id, from, to) do
+                Oban.Job.new(%{id: user_id, range: {from, to}}, worker: Export)  # expect: OBN009
+
+                %{
+                  nested: %{at: {from, to}},  # expect: OBN009
+                  ids: [{1, 2}]  # expect: OBN009
+                }
+                |> Export.new(queue: :low)
+              end
+
+              def typing(x) do
+                case x do
+                  :a ->
+              end
+
+              def later(id), do: Export.new(%{ref: make_ref(), id: id})  # expect: OBN009
+            end
+            """,
+            files={"lib/my_app/workers/export.ex": "defmodule MyApp.Workers.Export do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n"},
+            note="Oban.Job.new/2, tuples nested in maps and lists, and a half-typed function elsewhere in the file",
+        ),
+        bad(
+            """
+            import Config
+
+            config :my_app, Oban,
+              plugins: [
+                {Oban.Plugins.Cron,
+                 crontab: [
+                   {"@daily", MyApp.Sweep, args: %{mode: :full}},  # expect: OBN009
+                   {"0 * * * *", MyApp.Sweep,
+                    args: %{
+                      since: DateTime.utc_now(),  # expect: OBN009
+                      owner: self()  # expect: OBN009
+                    }}
+                 ]}
+              ]
+
+            config :my_app, MyApp.Repo, pool_size:
+            """,
+            path="config/config.exs",
+            note="crontab args: an atom and a DateTime (hints), self() (error); the file is half-typed below",
+        ),
         good(
             """
             defmodule MyApp.Reports do
