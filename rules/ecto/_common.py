@@ -259,6 +259,25 @@ _CREATE_INDEX = re.compile(
 _PLAIN_COLUMN = re.compile(r'^"?([A-Za-z_][A-Za-z0-9_]*)"?(?:\s+(?:ASC|DESC|NULLS\s+(?:FIRST|LAST)|[a-z_]+_ops))*$', re.IGNORECASE)
 
 
+def raw_sql_text(scope) -> str:
+    """The text of every `execute` statement under `scope`, one per line."""
+    parts = []
+    for node in walk(scope):
+        if node.type == "call" and call_name(node) == (None, "execute"):
+            for argument in call_arguments(node):
+                value = string_value(argument) if argument.type == "string" else None
+                parts.append(value if value is not None else text(argument))
+    return "\n".join(parts)
+
+
+def _migration_sql_facts(document, path) -> str:
+    """A migration file's raw SQL (see raw_sql_text): ECT005 reads it from other functions
+    of the same migration, and the fact makes their edits re-run the check."""
+    if document.tree is None or not _is_migration_file(document, path):
+        return ""
+    return raw_sql_text(document.tree.root_node)
+
+
 def raw_sql_indexes(sql: str) -> set[tuple[str, tuple[str, ...]]]:
     """(table, columns) of each `CREATE INDEX ... ON [schema.]table [USING m] (a, b)` in SQL
     text; an expression column (`lower(email)`) is ""."""
@@ -509,6 +528,7 @@ FACTS = {
     "migration_indexes": _migration_index_facts,
     "ecto_repo_config": _repo_config_facts,
     "migration_drops": _migration_drop_facts,
+    "migration_sql": _migration_sql_facts,
     "migration_calls": _migration_call_facts,
     "remote_call_names": _remote_call_facts,
 }

@@ -6,10 +6,10 @@ from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import (
     call_arguments,
+    module_members,
     call_name,
     do_block,
     keyword_pairs,
-    string_value,
     text,
     trailing_keywords,
     walk,
@@ -23,6 +23,7 @@ from ._common import (
     is_migration_module,
     name_value,
     primary_key,
+    raw_sql_text,
     repo_modules,
 )
 
@@ -33,7 +34,10 @@ RULE = Rule(
     severity=Severity.INFORMATION,
     summary="A foreign key column without an index makes deletes on the parent scan this table",
     fix_safety="safe/offer",
-    scope="module",
+    # Node scope, so a syntax error in another function of the migration (the user typing)
+    # does not silence the whole module. What the check reads outside its member (the
+    # migration's indexes and raw SQL) is also a workspace fact of this file, and the index
+    # generation is part of the cache key: editing another member re-runs it.
     workspace=True,
     query=r"""
     ((call target: (identifier) @op (arguments . (call target: (identifier) @table))) @call
@@ -279,6 +283,72 @@ RULE = Rule(
             path="lib/my_lib/migrations/v01.ex",
             note="a library's versioned migrations under lib/",
         ),
+        bad(
+            """
+            defmodule MyApp.Repo.Migrations.AddGroups do
+              use Ecto.Migration
+
+              def change do
+                create_groups()
+
+                alter table(:contacts) do
+                  add :group_id, references(:groups, on_delete: :nilify_all)  # expect: ECT005
+                end
+              end
+
+              defp create_groups do
+                create table(:groups) do
+                  add :org_id, references(:orgs, on_delete: :delete_all), null: false  # expect: ECT005
+                end
+              end
+
+              defp backfill(kind) do
+                case kind do
+                  :all ->
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_add_groups.exs",
+            note="a table created in a private helper, and a half-typed function elsewhere in the migration",
+        ),
+        bad(
+            """
+            defmodule MyApp.Tenants.Schema do
+              use Ecto.Migration
+
+              def up(%{prefix: prefix}) do
+                create table(:notes, prefix: prefix) do
+                  add :author_id, references(:users)  # expect: ECT005
+                end
+              end
+
+              def up(_opts), do: :ok
+            end
+            """,
+            path="lib/my_app/tenants/schema.ex",
+            note="any module that `use Ecto.Migration`, here with a multi-clause up/1",
+        ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.AddTags do
+              use Ecto.Migration
+
+              def change do
+                create table(:tags) do
+                  add :post_id, references(:posts)
+                end
+
+                add_indexes()
+              end
+
+              defp add_indexes do
+                create index(:tags, [:post_id
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_add_tags.exs",
+            note="the index may be in a function still being typed: unknown",
+        ),
         good(
             """
             defmodule MyApp.Repo.Migrations.CreateSinks do
@@ -411,6 +481,7 @@ def check(ctx: Context, match: Match):
     scope = module.node if module is not None else call
     indexes = _indexes(scope) | _workspace_indexes(ctx)
     raw_sql = _raw_sql(scope)
+    unfinished = [m.text.decode(errors="replace") for m in module_members(scope) if m.has_error] if module else []
     dropped_later = _dropped_later(ctx)
     if table in dropped_later.get("", ()):
         return  # a later migration drops the whole table
@@ -433,6 +504,8 @@ def check(ctx: Context, match: Match):
         key = (column, *_with_columns(arguments[1]))
         if _covered(indexes, table, key) or column in raw_sql or column in dropped_later.get(table, ()):
             continue
+        if any(column in source for source in unfinished):
+            continue  # a function still being typed mentions the column: it may be its index
         missing.append((add, column))
     if not missing:
         return
@@ -514,13 +587,7 @@ def _dropped_later(ctx) -> dict[str, set[str]]:
 
 
 def _raw_sql(scope) -> str:
-    parts = []
-    for node in walk(scope):
-        if node.type == "call" and call_name(node) == (None, "execute"):
-            for argument in call_arguments(node):
-                value = string_value(argument) if argument.type == "string" else None
-                parts.append(value if value is not None else text(argument))
-    return "\n".join(parts)
+    return raw_sql_text(scope)
 
 
 def _mysql_only(ctx) -> bool:
