@@ -82,7 +82,10 @@ RULE = Rule(
         **Good**: broadcast in the `{:ok, %{user: u}}` branch after the transaction, or add
         `Oban.insert(multi, :notify, NotifyWorker.new(...))` to the Multi.
 
-        Deliberate "pending" notifications exist, hence information. **Fix**: none.
+        Deliberate "pending" notifications exist, hence information. Code that serves
+        requests and jobs, and console or release tasks (the email is as real from there), are
+        checked; tests and test helpers, Mix tasks, migrations and compile-time code are not.
+        **Fix**: none.
     """,
     examples=[
         bad(

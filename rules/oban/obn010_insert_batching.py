@@ -51,7 +51,8 @@ RULE = Rule(
         **Good** `users |> Enum.map(&Digest.new(%{id: &1.id})) |> Oban.insert_all()`
 
         Small literal lists/ranges (10 elements or fewer) are not loops, and only production
-        code is checked (not `test/`, benchmarks or seed scripts). (a) needs the worker to be
+        code is checked (not `test/` or test helpers, benchmarks, seeds, Mix tasks, release
+        and console modules such as `*.Release` or `*.AdminTasks`, nor compile-time code). (a) needs the worker to be
         known: a workspace `use Oban.Worker` module with a literal `unique` setting, or
         `Oban.Job`. A worker passed in a variable may be unique, and then one insert per job
         is what Oban asks for. (a) never suggests

@@ -57,7 +57,10 @@ RULE = Rule(
 
         **Fix**: drop the `"Elixir."` prefix (offer: the query then starts matching rows). No
         fix for bulk writes. `update_all` is flagged only when its literal updates write `state`
-        or a state timestamp (`set: [priority: 8]` bypasses nothing). Test files are skipped (resetting the table there is routine).
+        or a state timestamp (`set: [priority: 8]` bypasses nothing). Only code that runs beside
+        live queues is checked (production, release and console tasks): not tests and test
+        helpers (resetting the table there is routine), migrations (a one-off data fix runs
+        before the queues start), Mix tasks or compile-time code.
     """,
     examples=[
         bad(
