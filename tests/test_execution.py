@@ -57,6 +57,7 @@ def test_the_path_decides_first(path, expected):
         ("defmodule App.DataMigrations.Backfill do\n", Runs.OPERATOR),
         ("defmodule App.Debug do\n", Runs.OPERATOR),
         ("defmodule App.Debugger do\n", Runs.PRODUCTION),
+        ("defmodule App.AdminTasks do\n", Runs.OPERATOR),
         ("defmodule Mix.Tasks.App.Sync do\n", Runs.BUILD),
         ("defmodule App.Tasks do\n  use Mix.Task\n", Runs.BUILD),
         ("defmodule App.Migrations.V1 do\n  use Ecto.Migration\n", Runs.MIGRATION),

@@ -6,6 +6,9 @@ Everything answers from syntax alone; when it cannot tell, it says so (None / Fa
 
 from __future__ import annotations
 
+import re
+
+from exhort.execution import Runs, file_runs
 from exhort.rule import module_info, requires
 from exhort.syntax import (
     ModuleInfo,
@@ -17,6 +20,7 @@ from exhort.syntax import (
     defmodules,
     do_block,
     effective_arguments,
+    enclosing_function,
     is_literal,
     keyword_pairs,
     module_members,
@@ -214,8 +218,8 @@ def index_columns(index) -> tuple[str | None, tuple[str, ...]]:
 
 
 def _migration_calls(document, path):
-    """Every call of a parsed migration file; none for other files."""
-    if document.tree is None or not path.is_migration:
+    """Every call of a parsed migration file (see `_is_migration_file`); none for other files."""
+    if document.tree is None or not _is_migration_file(document, path):
         return
     for node in walk(document.tree.root_node):
         if node.type == "call":
@@ -223,16 +227,105 @@ def _migration_calls(document, path):
 
 
 def _migration_index_facts(document, path):
-    """(table, first column) of every index a migration creates."""
+    """(table, columns) of every index a migration creates: `create index(...)`, raw
+    `CREATE INDEX ... ON table (...)` SQL in `execute`, and the primary key of each table it
+    creates (PostgreSQL indexes a primary key). Columns are in index order; an expression
+    column is ""."""
     found = set()
     for node in _migration_calls(document, path):
         found_index = index_call(node)
-        if found_index is None or found_index[0] not in ("create", "create_if_not_exists"):
+        if found_index is not None:
+            if found_index[0] in ("create", "create_if_not_exists"):
+                table, columns = index_columns(found_index[1])
+                if table and columns and columns[0]:
+                    found.add((table, columns))
             continue
-        table, columns = index_columns(found_index[1])
-        if table and columns and columns[0]:
-            found.add((table, columns[0]))
+        mod, fun = call_name(node)
+        if mod is None and fun == "execute":
+            for argument in call_arguments(node):
+                found.update(raw_sql_indexes(text(argument)))
+        elif mod is None and fun in ("create", "create_if_not_exists"):
+            key = primary_key(node)
+            if key is not None:
+                found.add(key)
     return tuple(sorted(found))
+
+
+_CREATE_INDEX = re.compile(
+    r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:[\w\"]+\s+)?"
+    r"ON\s+(?:ONLY\s+)?([\w.\"]+)\s*(?:USING\s+\w+\s*)?\(([^;]*?)\)\s*(?:WHERE|INCLUDE|WITH|TABLESPACE|;|$|\\n|\"|\))",
+    re.IGNORECASE | re.MULTILINE,
+)
+_PLAIN_COLUMN = re.compile(r'^"?([A-Za-z_][A-Za-z0-9_]*)"?(?:\s+(?:ASC|DESC|NULLS\s+(?:FIRST|LAST)|[a-z_]+_ops))*$', re.IGNORECASE)
+
+
+def raw_sql_text(scope) -> str:
+    """The text of every `execute` statement under `scope`, one per line."""
+    parts = []
+    for node in walk(scope):
+        if node.type == "call" and call_name(node) == (None, "execute"):
+            for argument in call_arguments(node):
+                value = string_value(argument) if argument.type == "string" else None
+                parts.append(value if value is not None else text(argument))
+    return "\n".join(parts)
+
+
+def _migration_sql_facts(document, path) -> str:
+    """A migration file's raw SQL (see raw_sql_text): ECT005 reads it from other functions
+    of the same migration, and the fact makes their edits re-run the check."""
+    if document.tree is None or not _is_migration_file(document, path):
+        return ""
+    return raw_sql_text(document.tree.root_node)
+
+
+def raw_sql_indexes(sql: str) -> set[tuple[str, tuple[str, ...]]]:
+    """(table, columns) of each `CREATE INDEX ... ON [schema.]table [USING m] (a, b)` in SQL
+    text; an expression column (`lower(email)`) is ""."""
+    found = set()
+    for match in _CREATE_INDEX.finditer(sql):
+        table = match.group(1).replace('"', "").rsplit(".", 1)[-1]
+        columns = []
+        for part in _split_columns(match.group(2)):
+            plain = _PLAIN_COLUMN.match(part.strip())
+            columns.append(plain.group(1) if plain else "")
+        if table and columns and "#{" not in match.group(0):
+            found.add((table, tuple(columns)))
+    return found
+
+
+def _split_columns(columns: str) -> list[str]:
+    parts, depth, current = [], 0, []
+    for char in columns:
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        depth += char == "("
+        depth -= char == ")"
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def primary_key(create_call):
+    """(table, primary-key columns) of `create table(:t, primary_key: false) do add :a, ...,
+    primary_key: true ... end`; None when the table keeps Ecto's default `id` key or the key is
+    not written out."""
+    arguments = call_arguments(create_call)
+    table = _table_name(arguments[0]) if arguments else None
+    body = do_block(create_call)
+    if table is None or body is None:
+        return None
+    columns = []
+    for add in walk(body):
+        if add.type != "call" or call_name(add) not in ((None, "add"), (None, "add_if_not_exists")):
+            continue
+        add_arguments = call_arguments(add)
+        column = name_value(add_arguments[0]) if add_arguments else None
+        options = {key: text(value) for key, value, _ in keyword_pairs(trailing_keywords(add))}
+        if column and options.get("primary_key") == "true":
+            columns.append(column)
+    return (table, tuple(columns)) if columns else None
 
 
 def in_down(node) -> bool:
@@ -249,10 +342,45 @@ def in_down(node) -> bool:
 
 def _table_name(call):
     """`table(:posts)` / `table("posts", ...)` -> "posts"."""
+    names = table_names(call)
+    return names[0] if len(names) == 1 else None
+
+
+def table_names(call) -> list[str]:
+    """The tables `table(...)` names: one for `table(:posts)`; every element for `table(name)`
+    inside `for name <- [:a, :b]` (or a module attribute holding such a list); [] if unknown."""
     if call is None or call.type != "call" or call_name(call) != (None, "table"):
-        return None
+        return []
     arguments = call_arguments(call)
-    return name_value(arguments[0]) if arguments else None
+    if not arguments:
+        return []
+    value = name_value(arguments[0])
+    if value is not None:
+        return [value]
+    if arguments[0].type == "identifier":
+        return _for_generator_values(call, text(arguments[0]))
+    return []
+
+
+def _for_generator_values(node, name: str) -> list[str]:
+    for parent in ancestors(node):
+        if parent.type != "call" or call_name(parent) != (None, "for"):
+            continue
+        for generator in call_arguments(parent):
+            if generator.type != "binary_operator" or text(generator.child_by_field_name("operator")) != "<-":
+                continue
+            left, right = generator.child_by_field_name("left"), generator.child_by_field_name("right")
+            if left is None or text(left) != name:
+                continue
+            if right is not None and right.type == "unary_operator" and text(right.child_by_field_name("operator")) == "@":
+                operand = right.child_by_field_name("operand")
+                module = next((p for p in ancestors(node) if p.type == "call" and call_name(p) == (None, "defmodule")), None)
+                right = module_attribute(module, text(operand)) if module is not None and operand is not None else None
+            if right is None or right.type != "list":
+                return []
+            values = [name_value(item) for item in right.named_children if item.type != "comment"]
+            return [v for v in values if v] if all(values) else []
+    return []
 
 
 def _migration_drop_facts(document, path):
@@ -262,17 +390,15 @@ def _migration_drop_facts(document, path):
     found = set()
     for node in _migration_calls(document, path):
         mod, fun = call_name(node)
-        if mod is not None:
+        if mod is not None or in_down(node):
             continue
         if fun in ("drop", "drop_if_exists"):
             arguments = call_arguments(node)
-            table = _table_name(arguments[0]) if arguments else None
-            if table and not in_down(node):
+            for table in table_names(arguments[0]) if arguments else []:
                 found.add((path.name, table, ""))
         elif fun == "rename":
             arguments = call_arguments(node)
-            table = _table_name(arguments[0]) if arguments else None
-            if table and not in_down(node):
+            for table in table_names(arguments[0]) if arguments else []:
                 column = name_value(arguments[1]) if len(arguments) >= 3 else None
                 if len(arguments) >= 3 and column:
                     found.add((path.name, table, column))  # rename(table(:t), :old, to: :new)
@@ -281,19 +407,18 @@ def _migration_drop_facts(document, path):
         elif fun in ("remove", "remove_if_exists"):
             arguments = call_arguments(node)
             column = name_value(arguments[0]) if arguments else None
-            alter = enclosing_alter_table(node)
-            if column and alter and not in_down(node):
-                found.add((path.name, alter, column))
+            for table in enclosing_alter_tables(node) if column else []:
+                found.add((path.name, table, column))
     return tuple(sorted(found))
 
 
-def enclosing_alter_table(node):
-    """The table name of the `alter table(...) do ... end` block around `node`, or None."""
+def enclosing_alter_tables(node) -> list[str]:
+    """The tables of the `alter table(...) do ... end` block around `node` (see table_names)."""
     for parent in ancestors(node):
         if parent.type == "call" and call_name(parent) == (None, "alter"):
             arguments = call_arguments(parent)
-            return _table_name(arguments[0]) if arguments else None
-    return None
+            return table_names(arguments[0]) if arguments else []
+    return []
 
 
 def _repo_config_facts(document, path):
@@ -313,11 +438,101 @@ def _repo_config_facts(document, path):
     return tuple(found)
 
 
+# -- helpers that only migrations call ---------------------------------------------------------
+
+
+def _is_migration_file(document, path) -> bool:
+    """A file of migrations: in a migrations folder, or a module that `use Ecto.Migration`."""
+    if path.is_migration or "migrations" in path.parts[:-1]:
+        return True
+    return b"Ecto.Migration" in document.data and file_runs(path) is Runs.PRODUCTION and any(
+        module_info(document, module).uses_module("Ecto.Migration") is not None
+        for module, _full in defmodules(document.tree.root_node)
+    )
+
+
+def _migration_call_facts(document, path):
+    """(module, function) of every workspace function a migration calls: `Mod.fun(...)` with
+    aliases resolved, and the local calls a migration makes to the modules it imports."""
+    if document.tree is None or not _is_migration_file(document, path):
+        return ()
+    found = set()
+    for module, _full in defmodules(document.tree.root_node):
+        info = module_info(document, module)
+        imported = []
+        local_names = set()
+        for node in walk(module):
+            if node.type != "call":
+                continue
+            mod, fun = call_name(node)
+            if fun is None:
+                continue
+            if mod is None:
+                if fun == "import":
+                    arguments = call_arguments(node)
+                    if arguments and arguments[0].type == "alias":
+                        imported.append(info.resolve_alias(text(arguments[0])))
+                else:
+                    local_names.add(fun)
+            elif mod[:1].isupper():
+                found.add((info.resolve_alias(mod), fun))
+        found.update((module_name, fun) for module_name in imported for fun in local_names)
+    return tuple(sorted(found))
+
+
+# `Alias.function(` and `&Alias.function/`: the remote calls a file makes, read from its bytes
+# (twice as fast as a pattern that also matches the alias; the odd `map.field(` it adds only
+# makes a helper look called from production, the safe side).
+_REMOTE_CALL = re.compile(rb"\.([a-z_][A-Za-z0-9_]*[?!]?)[(/]")
+
+
+def _remote_call_facts(document, path):
+    """Names of the functions a production file calls on other modules."""
+    if file_runs(path) is not Runs.PRODUCTION or _is_migration_file(document, path):
+        return frozenset()
+    return frozenset(match.group(1).decode() for match in _REMOTE_CALL.finditer(document.data))
+
+
+def migration_only_helper(ctx, node) -> bool:
+    """`node` is in a public function of a lib module that migrations call (`import
+    MyApp.Data, only: [backfill: 0]` or `MyApp.Data.backfill()` in a migration) and that no
+    production file and no other function of its module calls: it runs at deploy time, once,
+    like the migration itself."""
+    if ctx.workspace is None:
+        return False
+    definition = enclosing_function(node)
+    module = ctx.module_of(node)
+    if definition is None or definition.kind != "def" or module is None or module.name is None:
+        return False
+    called = ctx.workspace.derived("ecto_migration_calls", _functions_migrations_call)
+    if (module.name, definition.name) not in called:
+        return False
+    if definition.name in ctx.workspace.derived("ecto_remote_calls", _functions_production_calls):
+        return False
+    own_clauses = [d.node for d in module.definitions(definition.name)]
+    for other in walk(module.node):
+        if other.type == "call" and call_name(other) == (None, definition.name):
+            if not any(c.start_byte <= other.start_byte < c.end_byte for c in own_clauses):
+                return False  # called from elsewhere in its own module
+    return True
+
+
+def _functions_migrations_call(index) -> frozenset:
+    return frozenset(item for _path, items in index.facts("migration_calls") for item in items)
+
+
+def _functions_production_calls(index) -> frozenset:
+    return frozenset(name for path, names in index.facts("remote_call_names") for name in names)
+
+
 FACTS = {
     "ecto_repos": _repo_facts,
     "migration_indexes": _migration_index_facts,
     "ecto_repo_config": _repo_config_facts,
     "migration_drops": _migration_drop_facts,
+    "migration_sql": _migration_sql_facts,
+    "migration_calls": _migration_call_facts,
+    "remote_call_names": _remote_call_facts,
 }
 
 

@@ -43,7 +43,9 @@ RULE = Rule(
 
         Only Multis the code visibly builds (a pipeline from `Ecto.Multi.new()`, or a variable
         bound to one in the same function) are checked: with a function
-        (`Repo.transaction(fn -> ... end)`) the result is a 2-tuple.
+        (`Repo.transaction(fn -> ... end)`) the result is a 2-tuple. A Multi whose steps are
+        all reads or values (`one`, `all`, `exists?`, `put`, `inspect`, and the `*_all`
+        operations, which return counts) cannot fail a step, so it has no 4-tuple either.
 
         **Bad**
 
@@ -196,6 +198,26 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Stats do
+              alias MyApp.Repo
+
+              def dashboard do
+                Ecto.Multi.new()
+                |> Ecto.Multi.one(:users, user_counts())
+                |> Ecto.Multi.all(:orders, recent_orders())
+                |> Ecto.Multi.put(:at, DateTime.utc_now())
+                |> Repo.transaction()
+                |> case do
+                  {:ok, %{users: users, orders: orders}} -> {:ok, {users, orders}}
+                  {:error, reason} -> {:error, reason}
+                end
+              end
+            end
+            """,
+            note="a Multi of read steps (one, all, exists?, put, ...) returns {:ok, _} or raises: no 4-tuple",
+        ),
+        good(
+            """
             defmodule MyApp.Steps do
               def steps(multi) do
                 multi
@@ -322,16 +344,29 @@ def _is_multi_transaction(ctx, module, node) -> bool:
     return _is_multi_value(module, arguments[0], node)
 
 
+# Multi steps that return {:ok, _} or raise, never {:error, _}: a Multi of only these cannot
+# produce the 4-tuple (`multi.ex`: one/all/exists? run the query, put/inspect store a value,
+# the *_all operations return {count, rows}).
+INFALLIBLE_STEPS = frozenset({"one", "all", "exists?", "put", "inspect", "insert_all", "update_all", "delete_all"})
+
+
 def _is_multi_value(module, node, at, depth=0) -> bool:
+    """A Multi built in sight (`Multi.new() |> ...`, or a variable bound once to one) with at
+    least one step that can fail."""
     if node.type == "identifier" and depth == 0:
         bound = binds(at, text(node))
         return len(bound) == 1 and bound[0] is not None and _is_multi_value(module, bound[0], at, depth + 1)
+    steps = []
     while node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "|>":
+        right = node.child_by_field_name("right")
+        steps.append(call_name(right)[1] if right is not None and right.type == "call" else None)
         node = node.child_by_field_name("left")
     if node.type != "call":
         return False
     mod, fun = call_name(node)
-    return fun == "new" and is_multi(module, mod) and pipe_source(node) is None
+    if not (fun == "new" and is_multi(module, mod) and pipe_source(node) is None):
+        return False
+    return not steps or not all(step in INFALLIBLE_STEPS for step in steps)
 
 
 def _check_run(ctx, call):

@@ -1,5 +1,6 @@
 """ECT003 side-effects-in-transaction."""
 
+from exhort.execution import Runs
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, good
 from exhort.syntax import ancestors, call_name, effective_arguments, walk
@@ -40,6 +41,9 @@ RULE = Rule(
     summary="A broadcast, email, HTTP call, message, cache write or task inside a transaction runs before COMMIT",
     fix_safety="none",
     workspace=True,
+    # The effects are as real from a console task as from a request; tests, the build,
+    # migrations and compile-time code are not where they bite.
+    runs_in=frozenset({Runs.PRODUCTION, Runs.OPERATOR}),
     query=r"""
     ((call target: (dot left: (alias) @module right: (identifier) @function)) @call
       (#any-of? @function "transaction" "transact" "run"))
@@ -78,7 +82,10 @@ RULE = Rule(
         **Good**: broadcast in the `{:ok, %{user: u}}` branch after the transaction, or add
         `Oban.insert(multi, :notify, NotifyWorker.new(...))` to the Multi.
 
-        Deliberate "pending" notifications exist, hence information. **Fix**: none.
+        Deliberate "pending" notifications exist, hence information. Code that serves
+        requests and jobs, and console or release tasks (the email is as real from there), are
+        checked; tests and test helpers, Mix tasks, migrations and compile-time code are not.
+        **Fix**: none.
     """,
     examples=[
         bad(
@@ -170,14 +177,28 @@ RULE = Rule(
             path="test/my_app/outbox_test.exs",
             note="tests are not production code (catalog 0.4.4)",
         ),
+        good(
+            """
+            defmodule MyApp.TestHelpers do
+              alias MyApp.Repo
+
+              def in_rollback(pid) do
+                Repo.transaction(fn ->
+                  send(pid, :inside)
+                  Repo.rollback(:done)
+                end)
+              end
+            end
+            """,
+            path="lib/my_app/test_helpers.ex",
+            note="test helpers kept under lib/ (named *.TestHelpers, *.Testing, *.Factory) are test code",
+        ),
     ],
 )
 
 
 @RULE.check
 def check(ctx: Context, match: Match):
-    if not ctx.path.is_production_code:
-        return  # tests, scripts and migrations: catalog 0.4.4
     call = match.node("call")
     module = ctx.module_of(call)
     if not _is_context(ctx, module, call):

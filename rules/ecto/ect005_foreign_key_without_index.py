@@ -1,19 +1,31 @@
 """ECT005 foreign-key-without-index."""
 
+from pathlib import PurePosixPath
+
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import (
     call_arguments,
+    module_members,
     call_name,
     do_block,
     keyword_pairs,
-    string_value,
     text,
     trailing_keywords,
     walk,
 )
 
-from ._common import in_down, index_call, index_columns, indentation_at, is_migration_module, name_value, repo_modules
+from ._common import (
+    in_down,
+    index_call,
+    index_columns,
+    indentation_at,
+    is_migration_module,
+    name_value,
+    primary_key,
+    raw_sql_text,
+    repo_modules,
+)
 
 RULE = Rule(
     code="ECT005",
@@ -22,7 +34,10 @@ RULE = Rule(
     severity=Severity.INFORMATION,
     summary="A foreign key column without an index makes deletes on the parent scan this table",
     fix_safety="safe/offer",
-    scope="module",
+    # Node scope, so a syntax error in another function of the migration (the user typing)
+    # does not silence the whole module. What the check reads outside its member (the
+    # migration's indexes and raw SQL) is also a workspace fact of this file, and the index
+    # generation is part of the cache key: editing another member re-runs it.
     workspace=True,
     query=r"""
     ((call target: (identifier) @op (arguments . (call target: (identifier) @table))) @call
@@ -42,13 +57,21 @@ RULE = Rule(
 
         Flagged: `add :x_id, references(...)` inside `create table` or `alter table` when no
         `create index` / `unique_index` on that table with `:x_id` as its **first** column
-        exists in this migration or in any other migration of the workspace.
+        exists in this migration or in any other migration of the workspace. A composite key
+        (`references(:t, with: [account_id: :account_id])`) is also served by an index or
+        primary key whose leading columns are the key's columns in any order.
+
+        Migrations are the files of a `migrations` folder (`priv/repo/migrations`, a library's
+        versioned `lib/my_lib/migrations/v01.ex`) and modules that `use Ecto.Migration`;
+        indexes are read from all of them, including raw `CREATE INDEX ... ON table (...)`
+        SQL given to `execute`, and from primary keys.
 
         Not flagged: the first column of the primary key (`primary_key: true`), repos using
         `Ecto.Adapters.MyXQL` (InnoDB indexes foreign keys itself), columns named in a raw
-        `execute` statement of the same migration, and tables or columns that a later migration
-        (by file name) drops, removes or renames, and anything inside `def down` (a rollback
-        restoring an older schema).
+        `execute` statement of the same migration, tables or columns that a later migration of
+        the same folder (by file name) drops, removes or renames (also through `for table <-
+        @tables do alter table(table) ...`), anything inside `def down` (a rollback restoring
+        an older schema), and migrations under `test/` (they build the test database).
 
         **Bad**
 
@@ -228,6 +251,189 @@ RULE = Rule(
             },
             note="a later migration drops or renames the table, or removes or renames the column",
         ),
+        bad(
+            """
+            defmodule MyApp.Repo.Migrations.CreateInvites do
+              use Ecto.Migration
+
+              def change do
+                create table(:invites, primary_key: false) do
+                  add :account_id, references(:accounts, type: :binary_id), primary_key: true
+                  add :id, :binary_id, primary_key: true
+                  add :actor_id, references(:actors, type: :binary_id, with: [account_id: :account_id])  # expect: ECT005
+                end
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_create_invites.exs",
+            note="a composite key (actor_id, account_id): the primary key (account_id, id) does not cover it",
+        ),
+        bad(
+            """
+            defmodule MyLib.Migrations.V01 do
+              use Ecto.Migration
+
+              def up(prefix) do
+                create_if_not_exists table(:my_lib_pages, prefix: prefix) do
+                  add :layout_id, references(:my_lib_layouts, on_delete: :delete_all)  # expect: ECT005
+                end
+              end
+            end
+            """,
+            path="lib/my_lib/migrations/v01.ex",
+            note="a library's versioned migrations under lib/",
+        ),
+        bad(
+            """
+            defmodule MyApp.Repo.Migrations.AddGroups do
+              use Ecto.Migration
+
+              def change do
+                create_groups()
+
+                alter table(:contacts) do
+                  add :group_id, references(:groups, on_delete: :nilify_all)  # expect: ECT005
+                end
+              end
+
+              defp create_groups do
+                create table(:groups) do
+                  add :org_id, references(:orgs, on_delete: :delete_all), null: false  # expect: ECT005
+                end
+              end
+
+              defp backfill(kind) do
+                case kind do
+                  :all ->
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_add_groups.exs",
+            note="a table created in a private helper, and a half-typed function elsewhere in the migration",
+        ),
+        bad(
+            """
+            defmodule MyApp.Tenants.Schema do
+              use Ecto.Migration
+
+              def up(%{prefix: prefix}) do
+                create table(:notes, prefix: prefix) do
+                  add :author_id, references(:users)  # expect: ECT005
+                end
+              end
+
+              def up(_opts), do: :ok
+            end
+            """,
+            path="lib/my_app/tenants/schema.ex",
+            note="any module that `use Ecto.Migration`, here with a multi-clause up/1",
+        ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.AddTags do
+              use Ecto.Migration
+
+              def change do
+                create table(:tags) do
+                  add :post_id, references(:posts)
+                end
+
+                add_indexes()
+              end
+
+              defp add_indexes do
+                create index(:tags, [:post_id
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_add_tags.exs",
+            note="the index may be in a function still being typed: unknown",
+        ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.CreateSinks do
+              use Ecto.Migration
+
+              def change do
+                create table(:sinks, primary_key: false) do
+                  add :account_id, references(:accounts, type: :binary_id), primary_key: true
+                  add :id, references(:outputs, type: :binary_id, with: [account_id: :account_id]), primary_key: true
+                  add :provider_id, references(:providers, type: :binary_id, with: [account_id: :account_id])
+                end
+
+                create index(:sinks, [:account_id, :provider_id, :synced_at])
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_create_sinks.exs",
+            note="composite keys covered by the primary key (account_id, id) and by an index led by their columns",
+        ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.CreateReleases do
+              use Ecto.Migration
+
+              def change do
+                create table(:releases) do
+                  add :group_id, references(:groups)
+                  add :created_by_id, references(:users)
+                end
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_create_releases.exs",
+            files={
+                "priv/repo/migrations/20240201000000_index_releases.exs": (
+                    "defmodule MyApp.Repo.Migrations.IndexReleases do\n  use Ecto.Migration\n"
+                    "  @disable_ddl_transaction true\n"
+                    "  def up do\n    execute(\"\"\"\n    CREATE INDEX CONCURRENTLY IF NOT EXISTS releases_group_idx\n"
+                    "    ON releases USING btree (group_id, inserted_at DESC)\n    \"\"\")\n  end\nend\n"
+                ),
+                "priv/repo/migrations/20240301000000_drop_created_by.exs": (
+                    "defmodule MyApp.Repo.Migrations.DropCreatedBy do\n  use Ecto.Migration\n"
+                    "  @tables [:releases, :groups]\n"
+                    "  def up do\n    for table <- @tables do\n      alter table(table) do\n"
+                    "        remove_if_exists(:created_by_id)\n      end\n    end\n  end\nend\n"
+                ),
+            },
+            note="an index created by raw SQL in another migration; a column a later loop over tables removes",
+        ),
+        good(
+            """
+            defmodule MyLib.Migrations.V01 do
+              use Ecto.Migration
+
+              def up(prefix) do
+                create_if_not_exists table(:my_lib_pages, prefix: prefix) do
+                  add :layout_id, references(:my_lib_layouts, on_delete: :delete_all)
+                end
+              end
+            end
+            """,
+            path="lib/my_lib/migrations/v01.ex",
+            files={
+                "lib/my_lib/migrations/v02.ex": (
+                    "defmodule MyLib.Migrations.V02 do\n  use Ecto.Migration\n"
+                    "  def up(prefix), do: create_if_not_exists(index(:my_lib_pages, [:layout_id], prefix: prefix))\nend\n"
+                )
+            },
+            note="a library's later migration version adds the index",
+        ),
+        good(
+            """
+            defmodule MyApp.Test.Migrations.AddNotes do
+              use Ecto.Migration
+
+              def change do
+                create table(:notes) do
+                  add :post_id, references(:posts)
+                end
+              end
+            end
+            """,
+            path="test/support/migrations/20240101000000_add_notes.exs",
+            note="migrations that only build the test database",
+        ),
         good(
             """
             defmodule MyApp.Repo.Migrations.DropLegacyTags do
@@ -252,8 +458,8 @@ RULE = Rule(
 @RULE.check
 def check(ctx: Context, match: Match):
     call = match.node("call")
-    if not is_migration_module(ctx, call):
-        return
+    if ctx.path.is_test or not is_migration_module(ctx, call):
+        return  # migrations kept for the test database say nothing of production's schema
     if _mysql_only(ctx):
         return
     if in_down(call):
@@ -273,8 +479,9 @@ def check(ctx: Context, match: Match):
         return
     module = ctx.module_of(call)
     scope = module.node if module is not None else call
-    indexed = _indexed_first_columns(scope) | _workspace_indexes(ctx)
+    indexes = _indexes(scope) | _workspace_indexes(ctx)
     raw_sql = _raw_sql(scope)
+    unfinished = [m.text.decode(errors="replace") for m in module_members(scope) if m.has_error] if module else []
     dropped_later = _dropped_later(ctx)
     if table in dropped_later.get("", ()):
         return  # a later migration drops the whole table
@@ -294,8 +501,11 @@ def check(ctx: Context, match: Match):
             continue
         if arguments[1].type != "call" or call_name(arguments[1]) != (None, "references") or column is None:
             continue
-        if (table, column) in indexed or column in raw_sql or column in dropped_later.get(table, ()):
+        key = (column, *_with_columns(arguments[1]))
+        if _covered(indexes, table, key) or column in raw_sql or column in dropped_later.get(table, ()):
             continue
+        if any(column in source for source in unfinished):
+            continue  # a function still being typed mentions the column: it may be its index
         missing.append((add, column))
     if not missing:
         return
@@ -311,34 +521,62 @@ def check(ctx: Context, match: Match):
         )
 
 
-def _indexed_first_columns(scope) -> set[tuple[str, str]]:
+def _with_columns(references) -> tuple[str, ...]:
+    """The extra local columns of a composite key: `references(:t, with: [account_id: :account_id])`."""
+    for key, value, _ in keyword_pairs(trailing_keywords(references)):
+        if key == "with":
+            return tuple(k for k, _v, _ in keyword_pairs(value) if k)
+    return ()
+
+
+def _covered(indexes, table: str, key: tuple[str, ...]) -> bool:
+    """An index (or primary key) of `table` serves lookups by the foreign key: its first column
+    is the key's column, or, for a composite key, its leading columns are the key's columns in
+    any order (`(account_id, id)` serves `references(..., with: [account_id: :account_id])`)."""
+    for indexed_table, columns in indexes:
+        if indexed_table != table or not columns:
+            continue
+        if columns[0] == key[0] or (len(key) > 1 and set(columns[: len(key)]) == set(key)):
+            return True
+    return False
+
+
+def _indexes(scope) -> set[tuple[str, tuple[str, ...]]]:
+    """(table, columns) of the indexes and primary keys this migration creates."""
     found = set()
     for node in walk(scope):
         if node.type != "call":
             continue
         operation = index_call(node)
-        if operation is None or operation[0] not in ("create", "create_if_not_exists"):
-            continue
-        table, columns = index_columns(operation[1])
-        if table and columns and columns[0]:
-            found.add((table, columns[0]))
+        if operation is not None:
+            if operation[0] in ("create", "create_if_not_exists"):
+                table, columns = index_columns(operation[1])
+                if table and columns:
+                    found.add((table, columns))
+        elif call_name(node) in ((None, "create"), (None, "create_if_not_exists")):
+            key = primary_key(node)
+            if key is not None:
+                found.add(key)
     return found
 
 
-def _workspace_indexes(ctx) -> set[tuple[str, str]]:
+def _workspace_indexes(ctx) -> set[tuple[str, tuple[str, ...]]]:
     if ctx.workspace is None:
         return set()
-    return {tuple(item) for _path, items in ctx.workspace.facts("migration_indexes") for item in items}
+    return {(table, tuple(columns)) for _path, items in ctx.workspace.facts("migration_indexes") for table, columns in items}
 
 
 def _dropped_later(ctx) -> dict[str, set[str]]:
-    """What migrations after this one take away: {"": dropped tables, table: removed columns}.
-    Migrations run in file-name (timestamp) order."""
-    if ctx.workspace is None or not ctx.path.is_migration:
+    """What migrations after this one, in the same folder, take away: {"": dropped tables,
+    table: removed columns}. Migrations run in file-name (timestamp or version) order."""
+    if ctx.workspace is None:
         return {}
     this = ctx.path.name
+    folder = PurePosixPath(ctx.document.path).parent
     found: dict[str, set[str]] = {}
-    for _path, items in ctx.workspace.facts("migration_drops"):
+    for path, items in ctx.workspace.facts("migration_drops"):
+        if PurePosixPath(path).parent != folder:
+            continue
         for name, table, column in items:
             if name > this:
                 if column:
@@ -349,16 +587,9 @@ def _dropped_later(ctx) -> dict[str, set[str]]:
 
 
 def _raw_sql(scope) -> str:
-    parts = []
-    for node in walk(scope):
-        if node.type == "call" and call_name(node) == (None, "execute"):
-            for argument in call_arguments(node):
-                value = string_value(argument) if argument.type == "string" else None
-                parts.append(value if value is not None else text(argument))
-    return "\n".join(parts)
+    return raw_sql_text(scope)
 
 
 def _mysql_only(ctx) -> bool:
     adapters = {adapter for adapter in repo_modules(ctx).values() if adapter}
     return bool(adapters) and adapters <= {"Ecto.Adapters.MyXQL"}
-

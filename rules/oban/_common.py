@@ -400,6 +400,53 @@ def perform_clauses(module: ModuleInfo):
     return [f for f in module.definitions("perform", 1) if f.kind == "def" and f.body is not None]
 
 
+def reschedules_itself(ctx, module: ModuleInfo) -> bool:
+    """perform/1 inserts the worker's own next job (`__MODULE__.new(...)`, `new(...)` or the
+    module's own name), directly or through the module's functions it calls. Such a worker
+    leaves `:executing` out of its unique states on purpose: the running job would otherwise
+    block the insert of its successor."""
+    key = ("oban_reschedules_itself", module.node.start_byte, module.node.end_byte)
+    known = ctx.document.memo.get(key)
+    if known is not None:
+        return known
+    definitions: dict[str, list] = {}
+    for (name, _arity), clauses in module.functions.items():
+        definitions.setdefault(name, []).extend(c for c in clauses if c.kind in ("def", "defp") and c.body is not None)
+    found = False
+    pending, seen = ["perform"], set()
+    while pending and not found:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for clause in definitions.get(name, []):
+            for node in walk(clause.body):
+                if node.type != "call":
+                    continue
+                mod, fun = call_name(node)
+                if fun == "new" and _is_self(module, mod, node):
+                    found = True
+                    break
+                elif mod is None and fun in definitions:
+                    pending.append(fun)
+            if found:
+                break
+    ctx.document.memo[key] = found
+    return found
+
+
+def _is_self(module: ModuleInfo, receiver: str | None, call: Node) -> bool:
+    """`new(...)`, `__MODULE__.new(...)`, or the module's own name (in full, through an alias,
+    or its last part after `alias __MODULE__`)."""
+    if receiver is None:
+        target = call_target(call)
+        return target is not None and target.type == "identifier"
+    if receiver == "<expr>":
+        return _self_receiver(call)
+    name = module.name or ""
+    return receiver in (name, name.rsplit(".", 1)[-1]) or module.resolve_alias(receiver) == name
+
+
 def pipe_call(node) -> tuple[Node | None, int]:
     """For a tail: the call it ends in and its effective arity (pipe-aware)."""
     if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "|>":

@@ -4,7 +4,7 @@ from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import atom_value, keyword_pairs
 
-from ._common import STATES, STATE_GROUPS, in_test_script, oban_version, options_owner
+from ._common import STATES, STATE_GROUPS, in_test_script, oban_version, options_owner, reschedules_itself
 
 INSERT_STATES = frozenset({"scheduled", "available", "suspended"})
 IN_FLIGHT = frozenset({"available", "scheduled", "executing", "retryable"})
@@ -24,11 +24,17 @@ RULE = Rule(
         ## OBN002 unique-config-smell
 
         Explicit `states: [...]` lists are deprecated in favour of the groups `:all`,
-        `:incomplete`, `:scheduled` and `:successful` (`guides/upgrading/v2.20.md`). Worse, Oban
-        2.23 warns that "Lists that omit insert states … silently fail to prevent duplicates at
-        all. Partial state lists … leave gaps" (CHANGELOG v2.23.0, `job.ex:845-880@v2.23.1`).
-        Changing `fields:` away from the default risks conflicts between unrelated jobs when
-        `:worker` is left out (`guides/learning/unique_jobs.md`), a hint.
+        `:incomplete`, `:scheduled` and `:successful` (`guides/upgrading/v2.20.md`): advice
+        (information), since the list still works. Worse, Oban 2.23 warns that "Lists that omit
+        insert states … silently fail to prevent duplicates at all. Partial state lists … leave
+        gaps" (CHANGELOG v2.23.0, `job.ex:845-880@v2.23.1`): warnings. Changing `fields:` away
+        from the default risks conflicts between unrelated jobs when `:worker` is left out
+        (`guides/learning/unique_jobs.md`), a hint.
+
+        A worker whose `perform/1` inserts its own next run (`new(...)`, `__MODULE__.new(...)`,
+        directly or through the module's functions) must leave `:executing` out, or the running
+        job would block its successor. No group does that, so such a list is not reported for
+        missing `:executing` (other gaps still are, without a group fix).
 
         **Bad**
 
@@ -106,6 +112,37 @@ RULE = Rule(
             """,
             note="fields without :worker (hint), and a new/2 option in a pipe",
         ),
+        bad(
+            """
+            defmodule MyApp.Poller do
+              use Oban.Worker, unique: [period: :infinity, states: [:available, :scheduled]]  # expect: OBN002
+
+              def perform(%Oban.Job{args: %{"feed_id" => id}}) do
+                poll(id)
+                %{feed_id: id} |> new(schedule_in: 600) |> Oban.insert()
+              end
+            end
+            """,
+            note="a worker that reschedules itself still needs :retryable (no group fix: they all hold :executing)",
+        ),
+        good(
+            """
+            defmodule MyApp.Indexer do
+              use Oban.Worker, unique: [period: :infinity, states: [:available, :scheduled, :retryable]]
+              alias __MODULE__
+
+              def perform(%Oban.Job{args: %{"source_id" => id}}) do
+                index(id)
+                reschedule(id)
+              end
+
+              def kickoff(id, opts \\ []), do: %{source_id: id} |> Indexer.new(opts) |> Oban.insert()
+
+              defp reschedule(id), do: kickoff(id, schedule_in: 3600)
+            end
+            """,
+            note="perform inserts the worker's own next run: :executing is left out on purpose",
+        ),
         good(
             """
             defmodule MyApp.Sync do
@@ -179,19 +216,33 @@ def check(ctx: Context, match: Match):
         found = set(states)
         if not found <= set(STATES):
             continue  # an unknown state is OBN001's error; the list's coverage means nothing then
+        severity = None
+        in_flight = IN_FLIGHT
+        if "executing" not in found and found & INSERT_STATES:
+            module = ctx.module_of(pair)
+            if module is not None and reschedules_itself(ctx, module):
+                # The running job inserts its successor: :executing must stay out, and no
+                # group leaves it out, so the list is the only way to say this.
+                in_flight = IN_FLIGHT - {"executing"}
+                if in_flight <= found:
+                    continue
         if not found & INSERT_STATES:
             message = "unique states list without an insert state (:available, :scheduled): it never prevents duplicates"
-        elif found & IN_FLIGHT and not IN_FLIGHT <= found:
-            missing = ", ".join(f":{s}" for s in sorted(IN_FLIGHT - found))
+        elif found & in_flight and not in_flight <= found:
+            missing = ", ".join(f":{s}" for s in sorted(in_flight - found))
             message = f"partial unique states list misses {missing}: duplicates slip in while a job is in that state"
         else:
             message = "explicit unique states lists are deprecated; use a group"
+            severity = Severity.INFORMATION  # advice: the list still works
         if version < (2, 20):
             if found & INSERT_STATES:
                 continue  # lists are the only form before 2.20
-            yield ctx.finding(value, message)
+            yield ctx.finding(value, message, severity=severity)
             continue
         fixes = []
+        if in_flight != IN_FLIGHT:
+            yield ctx.finding(value, message, severity=severity)  # every group has :executing
+            continue
         exact = next((g for g, members in STATE_GROUPS.items() if members == found), None)
         near = next((g for g, members in STATE_GROUPS.items() if members - {"suspended"} == found - {"suspended"}), None)
         if exact:
@@ -202,4 +253,4 @@ def check(ctx: Context, match: Match):
         else:
             group = "successful" if "completed" in found else "incomplete"
             fixes.append(fix(f"Use states: :{group}", replace_node(value, f":{group}"), safe=False))
-        yield ctx.finding(value, message, fixes=fixes)
+        yield ctx.finding(value, message, fixes=fixes, severity=severity)

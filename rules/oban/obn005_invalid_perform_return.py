@@ -233,9 +233,14 @@ def check(ctx: Context, match: Match):
         through = f" (returned by perform/1 through {via})" if via else ""
         kind = getattr(tail, "type", None)
         if kind == "implicit_nil":
+            # Usually a branch with nothing left to do: the job was meant to succeed, and Oban
+            # does complete it, logging a warning on every run. Not the silent lost retry of
+            # `:error`, hence a warning like Oban's own.
             yield ctx.finding(
                 (tail.start_byte, tail.start_byte + 2),
-                f"this `if`/`unless` without `else` makes perform/1 return nil{through}: Oban counts it as a success",
+                f"this `if`/`unless` without `else` makes perform/1 return nil{through}: Oban logs a warning "
+                "on each run and counts it as a success; end the branch with :ok",
+                severity=Severity.WARNING,
             )
             continue
         if kind in ("atom", "nil", "boolean"):

@@ -11,7 +11,8 @@ RULE = Rule(
     requires=(b"Oban",),  # only modules that `use Oban.Worker`
     name="deprecated-discard-return",
     category="oban",
-    severity=Severity.WARNING,
+    # Advice: the return still works and Oban warns about nothing at run time.
+    severity=Severity.INFORMATION,
     summary="perform/1 returns the deprecated :discard",
     fix_safety="offer",
     scope="module",
@@ -24,7 +25,8 @@ RULE = Rule(
 
         The `Oban.Worker` `result` typedoc says ":discard - deprecated, use `{:cancel, reason}`
         instead" (`oban:lib/oban/worker.ex:366-381@v2.23.1`). It still works: the job ends in
-        the `discarded` state.
+        the `discarded` state, and nothing is logged. So this is information (advice for the
+        next upgrade), not a warning.
 
         **Bad** `{:discard, :invalid_payload}` · **Good** `{:cancel, :invalid_payload}`
 

@@ -2,7 +2,7 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, good
-from exhort.syntax import call_name, enclosing_function, keyword_key, text, walk
+from exhort.syntax import ancestors, call_name, enclosing_function, keyword_key, text, walk
 
 from ._common import new_call_parts, worker_of_receiver
 
@@ -39,8 +39,10 @@ RULE = Rule(
         (`elixir:lib/elixir/lib/json.ex:120-243@v1.20.3`).
 
         - **error**: tuples, `self()`, `make_ref()`, `fn` literals and `&` captures never encode;
-        - **warning**: struct literals, or variables bound by a struct pattern, unless the
-          workspace shows `@derive Jason.Encoder` / `JSON.Encoder` (or a `defimpl`) for it;
+        - **warning**: struct literals, or variables bound by a struct pattern (in the
+          function's parameters, or earlier in its body or an enclosing `with`/`case` clause,
+          and bound nowhere else in the function), unless the workspace shows
+          `@derive Jason.Encoder` / `JSON.Encoder` (or a `defimpl`) for it;
         - **hint**: atoms and `DateTime` values encode, but come back as strings in `perform/1`.
 
         **Bad** `MyWorker.new(%{user: user, range: {from, to}})`
@@ -83,6 +85,122 @@ RULE = Rule(
             """,
             path="config/config.exs",
             note="crontab entry args",
+        ),
+        bad(
+            """
+            defmodule MyApp.Workers.Export do
+              use Oban.Worker
+
+              @impl true
+              def perform(%Oban.Job{args: %{"id" => id}}) do
+                %{id: id, token: make_ref()} |> new() |> Oban.insert()  # expect: OBN009
+                __MODULE__.new(%{id: id, done: fn -> :ok end})  # expect: OBN009
+                :ok
+              end
+
+              def requeue(%MyApp.User{} = user), do: new(%{user: user})  # expect: OBN009
+              def requeue(user), do: new(%{user: user})
+            end
+            """,
+            path="lib/my_app/workers/export.ex",
+            files={"lib/my_app/user.ex": "defmodule MyApp.User do\n  defstruct [:id]\nend\n"},
+            note="a worker's own new/2 (local, piped, __MODULE__), make_ref() and fn literals; the struct-bound variable of one clause only",
+        ),
+        bad(
+            """
+            defmodule MyApp.Reports do
+              alias MyApp.Workers.Export
+
+              def export(user_id, from, to) do
+                Oban.Job.new(%{id: user_id, range: {from, to}}, worker: Export)  # expect: OBN009
+
+                %{
+                  nested: %{at: {from, to}},  # expect: OBN009
+                  ids: [{1, 2}]  # expect: OBN009
+                }
+                |> Export.new(queue: :low)
+              end
+
+              def typing(x) do
+                case x do
+                  :a ->
+              end
+
+              def later(id), do: Export.new(%{ref: make_ref(), id: id})  # expect: OBN009
+            end
+            """,
+            files={"lib/my_app/workers/export.ex": "defmodule MyApp.Workers.Export do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n"},
+            note="Oban.Job.new/2, tuples nested in maps and lists, and a half-typed function elsewhere in the file",
+        ),
+        bad(
+            """
+            import Config
+
+            config :my_app, Oban,
+              plugins: [
+                {Oban.Plugins.Cron,
+                 crontab: [
+                   {"@daily", MyApp.Sweep, args: %{mode: :full}},  # expect: OBN009
+                   {"0 * * * *", MyApp.Sweep,
+                    args: %{
+                      since: DateTime.utc_now(),  # expect: OBN009
+                      owner: self()  # expect: OBN009
+                    }}
+                 ]}
+              ]
+
+            config :my_app, MyApp.Repo, pool_size:
+            """,
+            path="config/config.exs",
+            note="crontab args: an atom and a DateTime (hints), self() (error); the file is half-typed below",
+        ),
+        bad(
+            """
+            defmodule MyApp.Reports do
+              alias MyApp.{Repo, User, Workers.Export}
+
+              def export(id) do
+                %User{} = user = Repo.get!(User, id)
+                Export.new(%{user: user})  # expect: OBN009
+              end
+
+              def export_later(id) do
+                with %User{} = user <- Repo.get(User, id) do
+                  Export.new(%{user: user})  # expect: OBN009
+                end
+              end
+            end
+            """,
+            files={
+                "lib/my_app/workers/export.ex": "defmodule MyApp.Workers.Export do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n",
+                "lib/my_app/user.ex": "defmodule MyApp.User do\n  defstruct [:id]\nend\n",
+            },
+            note="variables bound by a struct pattern in the function body or a with clause",
+        ),
+        good(
+            """
+            defmodule MyApp.Reports do
+              alias MyApp.{Repo, User, Workers.Export}
+
+              def export(thing) do
+                case thing do
+                  %User{} = user -> Export.new(%{id: user.id})
+                  user -> Export.new(%{user: user})
+                end
+              end
+
+              def export_id(id) do
+                %User{} = user = Repo.get!(User, id)
+                user = user.id
+                Export.new(%{user: user})
+              end
+            end
+            """,
+            files={
+                "lib/my_app/workers/export.ex": "defmodule MyApp.Workers.Export do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n",
+                "lib/my_app/user.ex": "defmodule MyApp.User do\n  defstruct [:id]\nend\n",
+            },
+            note="a struct pattern in another clause, and a variable bound again: unknown",
         ),
         good(
             """
@@ -244,18 +362,66 @@ def _derived(ctx):
 
 
 def _struct_bound_variables(node) -> dict[str, str]:
-    """Variables bound by `%Struct{} = var` in the enclosing function's parameters."""
+    """Variables bound by a struct pattern (`%Struct{} = var`) in the enclosing function: in
+    its parameters, or in its body before `node` (`%User{} = user = Repo.get!(User, id)`, a
+    `with` or `case` clause around `node`). A name bound anywhere else in the function too
+    (rebound, or a plain variable in another clause) is unknown and left out."""
     fdef = enclosing_function(node)
     out: dict[str, str] = {}
     if fdef is None:
         return out
-    for param in fdef.params:
-        for sub in walk(param):
-            if sub.type == "binary_operator" and text(sub.child_by_field_name("operator")) == "=":
+    struct_bound: dict[str, list] = {}
+    for place in (*fdef.params, fdef.body):
+        if place is None:
+            continue
+        for sub in walk(place):
+            if sub.type == "binary_operator" and text(sub.child_by_field_name("operator")) in ("=", "<-"):
                 left, right = sub.child_by_field_name("left"), sub.child_by_field_name("right")
                 for pattern, var in ((left, right), (right, left)):
-                    if var.type == "identifier" and pattern.type == "map":
+                    if var is not None and var.type == "binary_operator" and text(var.child_by_field_name("operator")) == "=":
+                        var = var.child_by_field_name("left")  # `%User{} = user = fetch()`
+                    if var is not None and pattern is not None and var.type == "identifier" and pattern.type == "map":
                         struct = next((c for c in pattern.named_children if c.type == "struct"), None)
                         if struct is not None:
-                            out[text(var)] = text(struct)
+                            struct_bound.setdefault(text(var), []).append((sub, var, text(struct)))
+    for name, bindings in struct_bound.items():
+        if len(bindings) != 1:
+            continue
+        binding, var, struct = bindings[0]
+        in_params = any(p.start_byte <= binding.start_byte < p.end_byte for p in fdef.params)
+        if not in_params and not (binding.start_byte < node.start_byte and _in_scope(binding, node, fdef.node)):
+            continue
+        if _bound_elsewhere(fdef, name, var):
+            continue
+        out[name] = struct
     return out
+
+
+def _in_scope(binding, node, definition) -> bool:
+    """Every clause (`->`) around the binding is around `node` too."""
+    for parent in ancestors(binding):
+        if parent == definition:
+            return True
+        if parent.type == "stab_clause" and not (parent.start_byte <= node.start_byte < parent.end_byte):
+            return False
+    return True
+
+
+def _bound_elsewhere(fdef, name: str, var) -> bool:
+    """`name` is bound in the function other than by `var`: on the left of `=`/`<-` or as a
+    clause parameter."""
+    for place in (*fdef.params, fdef.body):
+        if place is None:
+            continue
+        for sub in walk(place):
+            if sub.type != "identifier" or text(sub) != name or sub == var:
+                continue
+            parent = sub.parent
+            if parent is not None and parent.type == "binary_operator" and \
+                    text(parent.child_by_field_name("operator")) in ("=", "<-") and parent.child_by_field_name("left") == sub:
+                return True
+            if parent is not None and parent.type == "arguments" and parent.parent is not None and parent.parent.type == "stab_clause":
+                return True
+            if any(p == sub for p in fdef.params):
+                return True
+    return False

@@ -1,5 +1,6 @@
 """OBN010 insert-batching."""
 
+from exhort.execution import Runs
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import (
@@ -50,7 +51,8 @@ RULE = Rule(
         **Good** `users |> Enum.map(&Digest.new(%{id: &1.id})) |> Oban.insert_all()`
 
         Small literal lists/ranges (10 elements or fewer) are not loops, and only production
-        code is checked (not `test/`, benchmarks or seed scripts). (a) needs the worker to be
+        code is checked (not `test/` or test helpers, benchmarks, seeds, Mix tasks, release
+        and console modules such as `*.Release` or `*.AdminTasks`, nor compile-time code). (a) needs the worker to be
         known: a workspace `use Oban.Worker` module with a literal `unique` setting, or
         `Oban.Job`. A worker passed in a variable may be unique, and then one insert per job
         is what Oban asks for. (a) never suggests
@@ -238,6 +240,18 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Release do
+              def backfill_digests(user_ids) do
+                Enum.each(user_ids, fn id -> %{id: id} |> MyApp.Digest.new() |> Oban.insert() end)
+              end
+            end
+            """,
+            path="lib/my_app/release.ex",
+            files={"lib/my_app/digest.ex": "defmodule MyApp.Digest do\n  use Oban.Worker\n  def perform(_), do: :ok\nend\n"},
+            note="release and console tasks (*.Release, *.AdminTasks, *.Seeds) run by hand, once",
+        ),
+        good(
+            """
             defmodule MyApp.Scheduler do
               def insert_due(entries, name) do
                 for {worker, opts} <- entries, due?(opts) do
@@ -256,8 +270,8 @@ RULE = Rule(
 @RULE.check
 def check(ctx: Context, match: Match):
     call = match.node("call")
-    if not ctx.path.is_production_code:
-        return  # tests, benchmarks and seed scripts insert in loops on purpose (found in Oban's own bench/ and test/)
+    if ctx.runs(call) is not Runs.PRODUCTION:
+        return  # tests, benchmarks, seeds and console tasks insert in loops on purpose (Oban's own bench/ and test/)
     fun = text(match.node("fun"))
     if fun == "insert_all":
         yield from _insert_all(ctx, call)

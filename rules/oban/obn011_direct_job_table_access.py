@@ -1,5 +1,6 @@
 """OBN011 direct-job-table-access."""
 
+from exhort.execution import Runs
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import call_arguments, call_name, enclosing_def, keyword_pairs, string_value, text, walk
@@ -20,6 +21,9 @@ RULE = Rule(
     summary="Bulk writes to oban_jobs or an \"Elixir.\"-prefixed worker string",
     fix_safety="offer",
     workspace=True,
+    # Tests, migrations (one-off data fixes), the build and compile-time code may touch the
+    # table directly; code that runs beside live queues should not.
+    runs_in=frozenset({Runs.PRODUCTION, Runs.OPERATOR}),
     query=r"""
     ((call target: (dot right: (identifier) @fun)) @call (#any-of? @fun "update_all" "delete_all"))
     ((binary_operator left: (_) @_left operator: _ @op right: (string . (quoted_content) @_content) @string) @cmp
@@ -53,7 +57,10 @@ RULE = Rule(
 
         **Fix**: drop the `"Elixir."` prefix (offer: the query then starts matching rows). No
         fix for bulk writes. `update_all` is flagged only when its literal updates write `state`
-        or a state timestamp (`set: [priority: 8]` bypasses nothing). Test files are skipped (resetting the table there is routine).
+        or a state timestamp (`set: [priority: 8]` bypasses nothing). Only code that runs beside
+        live queues is checked (production, release and console tasks): not tests and test
+        helpers (resetting the table there is routine), migrations (a one-off data fix runs
+        before the queues start), Mix tasks or compile-time code.
     """,
     examples=[
         bad(
@@ -141,6 +148,21 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Repo.Migrations.RequeueStuckJobs do
+              use Ecto.Migration
+              import Ecto.Query
+
+              def up do
+                from(j in "oban_jobs", where: j.state == "executing")
+                |> MyApp.Repo.update_all(set: [state: "available"])
+              end
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_requeue_stuck_jobs.exs",
+            note="a migration's one-off data fix runs before the queues start",
+        ),
+        good(
+            """
             defmodule MyApp.JobsTest do
               def reset, do: Repo.delete_all(Oban.Job)
             end
@@ -154,8 +176,6 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
-    if ctx.path.is_test:
-        return
     cmp = match.get("cmp")
     if cmp is not None:
         string = match.node("string")

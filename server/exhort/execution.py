@@ -65,7 +65,9 @@ _USE_ROLES = {
 # Parts of module names that projects give their test helpers and console-only tools
 # (`MyApp.Debug`: helpers typed into a remote console to investigate production).
 _TEST_NAME_PARTS = frozenset({"Test", "Testing", "TestHelpers", "TestHelper", "TestSupport", "Factory", "Fixtures"})
-_OPERATOR_NAME_PARTS = frozenset({"Release", "ReleaseTasks", "Seeds", "DataMigrations", "DataMigration", "Debug"})
+_OPERATOR_NAME_PARTS = frozenset(
+    {"Release", "ReleaseTasks", "AdminTasks", "Seeds", "DataMigrations", "DataMigration", "Debug"}
+)
 _COMPILE_TIME_CALLS = frozenset({"quote", "defmacro", "defmacrop", "defguard", "defguardp"})
 
 
