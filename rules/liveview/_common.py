@@ -219,3 +219,91 @@ def in_function(node: ts.Node, name: str, arity: int | None = None) -> bool:
     definition = enclosing_def(node)
     fdef = function_def(definition) if definition is not None else None
     return fdef is not None and fdef.name == name and (arity is None or fdef.arity == arity)
+
+
+# -- where templates are rendered ------------------------------------------------------------
+
+LIVE_RENDERED_KINDS = ("live_view", "live_component")
+
+
+def _use_flavour(use) -> str | None:
+    return atom_value(use.options) if use.options is not None and use.options.type == "atom" else None
+
+
+def is_dead_view_module(module, folders: tuple[str, ...] = ()) -> bool:
+    """A module whose templates only controllers render: `use Phoenix.View` or
+    `use MyAppWeb, :view`, or a Phoenix 1.7 controller HTML module (`PageHTML` in
+    `controllers/`, which `use MyAppWeb, :html` and `embed_templates` beside its controller)."""
+    if module is None:
+        return False
+    if module.kind in LIVE_RENDERED_KINDS:
+        return False
+    for use in module.uses:
+        if use.module == "Phoenix.View":
+            return True
+        flavour = _use_flavour(use)
+        if use.module.endswith("Web") and flavour is not None and (flavour == "view" or flavour.endswith("_view")):
+            return True
+    return "controllers" in folders and bool(module.name) and module.name.endswith("HTML") \
+        and module.name.rsplit(".", 1)[-1] != "HTML"
+
+
+def rendered_without_change_tracking(ctx, module=None) -> bool:
+    """Whether a template here is rendered only outside LiveView, where nothing is change
+    tracked: Phoenix.View templates (`lib/*/templates/`), controller HTML modules and the
+    templates they embed (`controllers/page_html/`), the root layout (rendered once, with the
+    dead render, and never diffed). LiveViews, LiveComponents and their colocated templates are
+    change tracked; so are function components anywhere else (unknown callers: assume a
+    LiveView renders them)."""
+    if module is not None and module.kind in LIVE_RENDERED_KINDS:
+        return False
+    parts = ctx.path.parts
+    folders = parts[:-1]
+    if module is not None and is_dead_view_module(module, folders):
+        return True
+    name = parts[-1] if parts else ""
+    is_template_file = ctx.document.language == "heex"
+    if is_template_file and (name.startswith("root.") or name == "root.html.leex"):
+        return True  # the root layout: rendered by the dead render only
+    if is_template_file and _colocated_live_module(ctx):
+        return False
+    if "templates" in folders:
+        # Phoenix.View's folder. Its layout/live.html.* is the LiveViews' layout (Phoenix <= 1.6).
+        return not (is_template_file and folders[-1:] == ("layout",) and name.startswith("live."))
+    if is_template_file and "controllers" in folders and folders[-1].endswith("_html"):
+        return True  # templates a controller HTML module embeds
+    return False
+
+
+def _colocated_live_module(ctx) -> bool:
+    if ctx.workspace is None:
+        return False
+    module_path = colocated_module_path(ctx.document.path)
+    if module_path is None:
+        return False
+    records = ctx.workspace.fact(module_path, "modules") or ()
+    return any(kind in LIVE_RENDERED_KINDS for record in records for kind in record.kinds)
+
+
+def variable_references(root: ts.Node) -> Iterator[ts.Node]:
+    """Identifiers in Elixir code that read a variable: not a function name (`icon(...)`,
+    `&icon/1`), not a field or function after a dot (`item.name`, `@struct.name`), not an
+    assign (`@name`)."""
+    for node in walk(root):
+        if node.type != "identifier":
+            continue
+        parent = node.parent
+        if parent is None:
+            yield node
+            continue
+        if parent.type == "call" and parent.child_by_field_name("target") == node:
+            continue  # icon(...)
+        if parent.type == "dot" and parent.child_by_field_name("right") == node:
+            continue  # item.name, @struct.name, Mod.fun
+        if parent.type == "unary_operator" and text(parent.child_by_field_name("operator")) == "@":
+            continue  # @name
+        if parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) == "/" \
+                and parent.child_by_field_name("left") == node and parent.parent is not None \
+                and parent.parent.type == "unary_operator" and text(parent.parent.child_by_field_name("operator")) == "&":
+            continue  # &name/1
+        yield node
