@@ -14,6 +14,9 @@ from exhort.heex import HNode, Template
 from exhort.syntax import (
     atom_value,
     call_name,
+    defmodules,
+    do_block,
+    module_members,
     effective_arguments,
     enclosing_def,
     function_def,
@@ -307,3 +310,37 @@ def variable_references(root: ts.Node) -> Iterator[ts.Node]:
                 and parent.parent.type == "unary_operator" and text(parent.parent.child_by_field_name("operator")) == "&":
             continue  # &name/1
         yield node
+
+
+def callback_clauses(ctx, kinds: tuple[str, ...], callbacks) -> Iterator[tuple[object, object]]:
+    """(module info, FunctionDef) for each intact `def` clause of the given callbacks
+    ((name, arity) pairs) in the document's modules of the given kinds.
+
+    Read from the whole document rather than per form, so a half-typed member elsewhere in
+    the module (the user is typing) hides only itself: the other clauses are still checked.
+    """
+    tree = ctx.document.tree
+    if tree is None:
+        return
+    for module_node, _name in defmodules(tree.root_node):
+        if module_node.has_error and do_block(module_node) is None:
+            continue
+        module = ctx.module_of(module_node)
+        if module is None or module.kind not in kinds:
+            continue
+        for member in module_members(module_node):
+            if member.type != "call" or member.has_error:
+                continue
+            fdef = function_def(member)
+            if fdef is None or fdef.kind != "def" or fdef.body is None:
+                continue
+            if (fdef.name, fdef.arity) in callbacks:
+                yield module, fdef
+
+
+def intact_definitions(module, name: str, arity: int) -> list:
+    """The module's clauses of a local function, unless one of them is being typed (unknown)."""
+    definitions = module.definitions(name, arity)
+    if any(d.node.has_error for d in definitions):
+        return []
+    return definitions
