@@ -11,6 +11,7 @@ import tree_sitter as ts
 
 from exhort import heex
 from exhort.heex import HNode, Template
+from exhort.rule import module_info as read_module_info
 from exhort.syntax import (
     atom_value,
     call_name,
@@ -255,27 +256,114 @@ def rendered_without_change_tracking(ctx, module=None) -> bool:
     """Whether a template here is rendered only outside LiveView, where nothing is change
     tracked: Phoenix.View templates (`lib/*/templates/`), controller HTML modules and the
     templates they embed (`controllers/page_html/`), the root layout (rendered once, with the
-    dead render, and never diffed). LiveViews, LiveComponents and their colocated templates are
-    change tracked; so are function components anywhere else (unknown callers: assume a
-    LiveView renders them)."""
+    dead render, and never diffed), and function components that only such code uses.
+    LiveViews, LiveComponents and their colocated templates are change tracked; so are other
+    function components (callers unknown: assume a LiveView renders them)."""
     if module is not None and module.kind in LIVE_RENDERED_KINDS:
         return False
     parts = ctx.path.parts
     folders = parts[:-1]
     if module is not None and is_dead_view_module(module, folders):
         return True
-    name = parts[-1] if parts else ""
     is_template_file = ctx.document.language == "heex"
-    if is_template_file and (name.startswith("root.") or name == "root.html.leex"):
-        return True  # the root layout: rendered by the dead render only
     if is_template_file and _colocated_live_module(ctx):
         return False
+    if _dead_path(parts, is_template_file):
+        return True
+    if module is not None and module.kind == "component" and module.name and ctx.workspace is not None:
+        return module.name in dead_components(ctx.workspace)
+    return False
+
+
+def _dead_path(parts: tuple[str, ...], is_template_file: bool) -> bool:
+    folders, name = parts[:-1], (parts[-1] if parts else "")
+    if is_template_file and (name.startswith("root.") or name == "root.html.leex"):
+        return True  # the root layout: rendered by the dead render only
     if "templates" in folders:
         # Phoenix.View's folder. Its layout/live.html.* is the LiveViews' layout (Phoenix <= 1.6).
         return not (is_template_file and folders[-1:] == ("layout",) and name.startswith("live."))
-    if is_template_file and "controllers" in folders and folders[-1].endswith("_html"):
-        return True  # templates a controller HTML module embeds
-    return False
+    return is_template_file and "controllers" in folders and folders[-1].endswith("_html")
+
+
+# -- which function components only dead views use ----------------------------------------------
+
+_MODULE_TOKEN = re.compile(rb"(?<![\w.])[A-Z]\w*(?:\.[A-Z]\w*)*")
+_ROLE_ORDER = ("live", "other", "component", "dead")
+
+
+def extract_render_role(document, path) -> tuple:
+    """(role, component modules defined here, module names mentioned here) of one file.
+
+    The role says who renders what this file holds: "live" (a LiveView or LiveComponent, or a
+    template beside one), "dead" (a Phoenix.View or controller HTML module, a template under
+    templates/ or a controller's *_html/ folder), "component" (function components) or "other"
+    (anything else, such as the web module whose quoted `html_helpers` every view imports).
+    Mentions are read from the text: `import`, `alias` and remote calls all name the module."""
+    parts = path.parts
+    is_template_file = document.language == "heex"
+    components: list[str] = []
+    if is_template_file:
+        role = "dead" if _dead_path(parts, True) else "live"
+    else:
+        if document.tree is None:
+            return ()
+        roles = set()
+        for module_node, full in defmodules(document.tree.root_node):
+            info = read_module_info(document, module_node)
+            if info.kind in LIVE_RENDERED_KINDS:
+                roles.add("live")
+            elif is_dead_view_module(info, parts[:-1]) or _dead_path(parts, False):
+                roles.add("dead")
+            elif info.kind == "component":
+                roles.add("component")
+                if full:
+                    components.append(full)
+            else:
+                roles.add("other")
+        if not roles:
+            return ()
+        role = next(r for r in _ROLE_ORDER if r in roles)
+    mentioned = {m.decode() for m in _MODULE_TOKEN.findall(document.data)}
+    return role, tuple(sorted(components)), tuple(sorted(mentioned - set(components)))
+
+
+def dead_components(workspace) -> frozenset:
+    return workspace.derived("lv_dead_components", _dead_components)
+
+
+def _dead_components(index) -> frozenset:
+    """Component modules every mention of which is in dead code (a dead view or template, or
+    another such component). Unmentioned components are unknown, not dead."""
+    files = [(path, fact) for path, fact in index.facts("lv_render_roles") if fact]
+    components = {name: path for path, (_role, defined, _mentioned) in files for name in defined}
+    if not components:
+        return frozenset()
+    by_token: dict[str, set[str]] = {}
+    for name in components:
+        pieces = name.split(".")
+        for start in range(len(pieces)):
+            by_token.setdefault(".".join(pieces[start:]), set()).add(name)
+    referrers: dict[str, list[tuple[str, str, tuple]]] = {name: [] for name in components}
+    for path, (role, defined, mentioned) in files:
+        for token in mentioned:
+            for name in by_token.get(token, ()):
+                if components[name] != path:
+                    referrers[name].append((path, role, defined))
+    dead: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, refs in referrers.items():
+            if name in dead or not refs:
+                continue
+            if all(role == "dead" or (role == "component" and defined and all(d in dead for d in defined))
+                   for _path, role, defined in refs):
+                dead.add(name)
+                changed = True
+    return frozenset(dead)
+
+
+FACTS = {"lv_render_roles": extract_render_role}
 
 
 def _colocated_live_module(ctx) -> bool:

@@ -11,6 +11,20 @@ from ._common import rendered_without_change_tracking, templates, variable_refer
 
 _BINDERS = re.compile(rb"([a-z_]\w*)\s*<-|:let=\{\s*([a-z_]\w*)")
 
+_HOME_COMPONENTS = '''
+defmodule MyAppWeb.Components.Home do
+  use Phoenix.Component
+
+  attr :color, :string, required: true
+  def hero(assigns) do
+    assigns = Map.put(assigns, :bg, "bg-" <> assigns.color)  # expect-here
+    ~H"""
+    <div class={@bg}>Welcome</div>
+    """
+  end
+end
+'''
+
 RULE = Rule(
     code="LV011",
     name="change-tracking-defeated",
@@ -50,6 +64,34 @@ RULE = Rule(
         production code only (not `test/` or scripts).
     """,
     examples=[
+        good(
+            _HOME_COMPONENTS,
+            path="lib/my_app_web/components/home.ex",
+            files={
+                "lib/my_app_web/views/page_view.ex": (
+                    "defmodule MyAppWeb.PageView do\n  use MyAppWeb, :view\n"
+                    "  import MyAppWeb.Components.Home\nend\n"
+                ),
+                "lib/my_app_web/templates/page/index.html.heex": "<.hero color={@color} />\n",
+            },
+            note="function components that only a Phoenix.View (controller) renders",
+        ),
+        bad(
+            _HOME_COMPONENTS.replace("  # expect-here", "  # expect: LV011"),
+            path="lib/my_app_web/components/home.ex",
+            files={
+                "lib/my_app_web/views/page_view.ex": (
+                    "defmodule MyAppWeb.PageView do\n  use MyAppWeb, :view\n"
+                    "  import MyAppWeb.Components.Home\nend\n"
+                ),
+                "lib/my_app_web/live/dashboard_live.ex": (
+                    "defmodule MyAppWeb.DashboardLive do\n  use MyAppWeb, :live_view\n"
+                    "  alias MyAppWeb.Components.Home\n"
+                    "  def render(assigns), do: ~H\"<Home.hero color={@color} />\"\nend\n"
+                ),
+            },
+            note="the same components once a LiveView renders them too",
+        ),
         good(
             '''
             defmodule MyAppWeb.Inputs do
