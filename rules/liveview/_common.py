@@ -11,6 +11,7 @@ import tree_sitter as ts
 
 from exhort import heex
 from exhort.heex import HNode, Template
+from exhort.parsing import cached_query
 from exhort.rule import module_info as read_module_info
 from exhort.syntax import (
     atom_value,
@@ -155,6 +156,16 @@ def name_literal(node: ts.Node | None) -> str | None:
     return string_value(node)
 
 
+_CALLS = "(call) @call"
+
+
+def module_calls(node: ts.Node) -> list[ts.Node]:
+    """Every call under `node`, in document order (a tree-sitter query: walking every node in
+    Python costs several times more on large modules)."""
+    calls = ts.QueryCursor(cached_query(_CALLS)).captures(node).get("call", [])
+    return sorted(calls, key=lambda call: call.start_byte)
+
+
 @dataclass
 class StreamFacts:
     initialised: set[str]
@@ -164,9 +175,7 @@ class StreamFacts:
 def module_stream_facts(module_node: ts.Node) -> StreamFacts:
     initialised: set[str] = set()
     unknown = False
-    for node in walk(module_node):
-        if node.type != "call":
-            continue
+    for node in module_calls(module_node):
         module, function = call_name(node)
         if module is None and function == "on_mount":
             unknown = True
@@ -185,9 +194,7 @@ def module_stream_facts(module_node: ts.Node) -> StreamFacts:
 def socket_passed_to(module_node: ts.Node, info) -> set[str]:
     """Full names of other modules whose functions receive the socket (`Mod.f(socket, ...)`)."""
     out = set()
-    for node in walk(module_node):
-        if node.type != "call":
-            continue
+    for node in module_calls(module_node):
         module, _function = call_name(node)
         if module is None or module.startswith(":") or module == "<expr>":
             continue
@@ -198,8 +205,8 @@ def socket_passed_to(module_node: ts.Node, info) -> set[str]:
 
 def imported_modules(module_node: ts.Node, info) -> set[str]:
     out = set()
-    for node in walk(module_node):
-        if node.type == "call" and call_name(node) == (None, "import"):
+    for node in module_calls(module_node):
+        if call_name(node) == (None, "import"):
             args = [c for c in node.named_children if c.type == "arguments"]
             if args and args[0].named_children and args[0].named_children[0].type == "alias":
                 out.add(info.resolve_alias(text(args[0].named_children[0])))
@@ -287,7 +294,9 @@ def _dead_path(parts: tuple[str, ...], is_template_file: bool) -> bool:
 
 # -- which function components only dead views use ----------------------------------------------
 
-_MODULE_TOKEN = re.compile(rb"(?<![\w.])[A-Z]\w*(?:\.[A-Z]\w*)*")
+# Module names as written (`Home`, `MyAppWeb.Components.Home`); a loose pattern is cheap on
+# whole files, and a word it takes for a module name can only make a component look used.
+_MODULE_TOKEN = re.compile(rb"[A-Z][A-Za-z0-9_.]*")
 _ROLE_ORDER = ("live", "other", "component", "dead")
 
 
@@ -323,7 +332,7 @@ def extract_render_role(document, path) -> tuple:
         if not roles:
             return ()
         role = next(r for r in _ROLE_ORDER if r in roles)
-    mentioned = {m.decode() for m in _MODULE_TOKEN.findall(document.data)}
+    mentioned = {m.rstrip(b".").decode() for m in set(_MODULE_TOKEN.findall(document.data))}
     return role, tuple(sorted(components)), tuple(sorted(mentioned - set(components)))
 
 
