@@ -99,7 +99,8 @@ RULE = Rule(
         Not flagged, as trusted: string literals, module attributes, sigils without
         interpolation, `safe_to_string/1`, zero-arity workspace functions returning a literal,
         `gettext` with literal messages and trusted bindings, sanitizers (`HtmlSanitizeEx.*`),
-        escapers (`html_escape`), Makeup, markdown in safe mode (`Cmark.to_html/1,2` without
+        escapers (`html_escape`), Phoenix.HTML's tag, link, form and format helpers
+        (`content_tag`, `link`, `text_to_html`: they escape what they are given), Makeup, markdown in safe mode (`Cmark.to_html/1,2` without
         `:unsafe`, MDEx with its default or a `sanitize:` option, also set in a module
         attribute) and workspace functions built on them (`MyApp.Markdown.render/1`). Not
         flagged, as unknown (unknown never fires): a whole assign (`raw(@body_html)`: the
@@ -186,12 +187,18 @@ RULE = Rule(
 
               # sobelow_skip ["XSS.Raw"]
               def notice(message), do: raw(message)
+
+              def author(user) do
+                raw([content_tag(:b, user.name), " ", Phoenix.HTML.Link.link(user.site, to: user.url)])
+              end
+
+              def bio(user), do: user.bio |> PhoenixHTMLHelpers.Format.text_to_html() |> raw()
             end
             ''',
             path="lib/my_app_web/components/billing.ex",
             note="a module attribute computed at compile time, parameters and an assign interpolated into "
-                 "literal markup, and outputs the project already reviewed for Credo's UnsafeTemplateHTML or "
-                 "Sobelow's XSS.Raw",
+                 "literal markup, outputs the project already reviewed for Credo's UnsafeTemplateHTML or "
+                 "Sobelow's XSS.Raw, and Phoenix.HTML helpers that escape what they are given",
         ),
         bad(
             """
@@ -792,6 +799,8 @@ def _sanitizes(call, module, safe) -> bool:
     if fun is None or mod == "<expr>":
         return False
     if mod is None:
+        if fun in _IMPORTED_ESCAPING_HELPERS and (module is None or not module.definitions(fun)):
+            return "escape: false" not in text(call)
         owner = module.name if module is not None else None
         return owner is not None and f"{owner}.{fun}" in safe
     resolved = module.resolve_alias(mod) if module is not None else mod
@@ -807,6 +816,14 @@ def _sanitizes(call, module, safe) -> bool:
 
 # -- renderers: which calls escape or sanitize HTML, and which let raw HTML through -----------
 
+_PHOENIX_HTML_HELPERS = frozenset({
+    "Phoenix.HTML", "Phoenix.HTML.Tag", "Phoenix.HTML.Link", "Phoenix.HTML.Form", "Phoenix.HTML.Format",
+    "PhoenixHTMLHelpers.Tag", "PhoenixHTMLHelpers.Link", "PhoenixHTMLHelpers.Form", "PhoenixHTMLHelpers.Format",
+})
+# The same helpers as views import them (`use Phoenix.HTML`, `import PhoenixHTMLHelpers.Tag`).
+_IMPORTED_ESCAPING_HELPERS = frozenset({
+    "content_tag", "tag", "link", "button", "img_tag", "text_to_html", "javascript_escape", "attributes_escape",
+})
 _MARKDOWN_UNSAFE = re.compile(r"\bunsafe_?\s*:\s*true|:unsafe\b")
 _SANITIZE_ON = re.compile(r"\bsanitize\s*:\s*(?!false\b|nil\b)\S")
 
@@ -821,6 +838,10 @@ def _renderer_verdict(call, attributes: dict[str, str]) -> bool | None:
         return True
     if (mod, fun) in ESCAPERS or fun == "html_escape":
         return True
+    if mod in _PHOENIX_HTML_HELPERS and fun != "raw":
+        # Phoenix.HTML's tag, link, form and format helpers escape the content they are given
+        # (text_to_html unless told `escape: false`)
+        return "escape: false" not in text(call)
     if (mod, fun) == ("Makeup", "highlight") or (mod, fun) == ("Makeup", "highlight_inner_html"):
         return True  # Makeup's HTML formatter escapes the source it colours
     if mod == "Earmark" and fun in ("as_html", "as_html!"):
