@@ -97,16 +97,17 @@ RULE = Rule(
           whatever its callers pass).
 
         Not flagged, as trusted: string literals, module attributes, sigils without
-        interpolation, `safe_to_string/1`, zero-arity workspace functions returning a literal,
-        `gettext` with literal messages and trusted bindings, sanitizers (`HtmlSanitizeEx.*`),
-        escapers (`html_escape`), Phoenix.HTML's tag, link, form and format helpers
-        (`content_tag`, `link`, `text_to_html`: they escape what they are given), Makeup, markdown in safe mode (`Cmark.to_html/1,2` without
-        `:unsafe`, MDEx with its default or a `sanitize:` option, also set in a module
-        attribute) and workspace functions built on them (`MyApp.Markdown.render/1`). Not
-        flagged, as unknown (unknown never fires): a whole assign (`raw(@body_html)`: the
-        template cannot see what was assigned), a template variable, a parameter inside a
-        larger expression (`raw("<b>#{count}</b>")`), values computed at compile time, and
-        outputs the project already reviewed for the equivalent checks of other tools
+        interpolation, `safe_to_string/1`, zero-arity workspace functions returning a
+        literal, `gettext` with literal messages and trusted bindings, sanitizers
+        (`HtmlSanitizeEx.*`), escapers (`html_escape`), Phoenix.HTML's tag, link, form and
+        format helpers (`content_tag`, `link`, `text_to_html`: they escape what they are
+        given), Makeup, markdown in safe mode (`Cmark.to_html/1,2` without `:unsafe`, MDEx
+        with its default or a `sanitize:` option, also set in a module attribute) and
+        workspace functions built on them (`MyApp.Markdown.render/1`). Not flagged, as
+        unknown (unknown never fires): a whole assign (`raw(@body_html)`: the template
+        cannot see what was assigned), a template variable, a parameter inside a larger
+        expression (`raw("<b>#{count}</b>")`), values computed at compile time, and outputs
+        the project already reviewed for the equivalent checks of other tools
         (`credo:disable-for-next-line Credo.Check.Warning.UnsafeTemplateHTML` on the line
         before, or `# sobelow_skip ["XSS.Raw"]` above the function).
 
