@@ -62,6 +62,17 @@ RULE = Rule(
         spreads are fine. (a) needs the result bound back to `assigns` (a modified copy under
         another name does not touch the template); (b) and (c), render-cost advice, apply to
         production code only (not `test/` or scripts).
+
+        Only change-tracked templates are read: LiveViews, LiveComponents, their colocated
+        templates and function components. Not flagged: Phoenix.View templates
+        (`lib/*/templates/`) and view modules, controller HTML modules (`PageHTML` in
+        `controllers/`) and the templates they embed, the root layout, and function
+        components that only such dead views use (every module or template mentioning them
+        is one): a controller's render is never diffed. (a) is not flagged either when a key
+        is rewritten from nothing but its own value (`Map.put(assigns, :value,
+        normalize(assigns.value))`): the parent marks that key changed whenever it changes,
+        so the template does update. Only variable reads count as uses: `icon(...)`,
+        `&icon/1`, `item.name` and `@struct.name` are not uses of `icon` or `name`.
     """,
     examples=[
         good(
