@@ -11,9 +11,14 @@ import tree_sitter as ts
 
 from exhort import heex
 from exhort.heex import HNode, Template
+from exhort.parsing import cached_query
+from exhort.rule import module_info as read_module_info
 from exhort.syntax import (
     atom_value,
     call_name,
+    defmodules,
+    do_block,
+    module_members,
     effective_arguments,
     enclosing_def,
     function_def,
@@ -151,6 +156,16 @@ def name_literal(node: ts.Node | None) -> str | None:
     return string_value(node)
 
 
+_CALLS = "(call) @call"
+
+
+def module_calls(node: ts.Node) -> list[ts.Node]:
+    """Every call under `node`, in document order (a tree-sitter query: walking every node in
+    Python costs several times more on large modules)."""
+    calls = ts.QueryCursor(cached_query(_CALLS)).captures(node).get("call", [])
+    return sorted(calls, key=lambda call: call.start_byte)
+
+
 @dataclass
 class StreamFacts:
     initialised: set[str]
@@ -160,9 +175,7 @@ class StreamFacts:
 def module_stream_facts(module_node: ts.Node) -> StreamFacts:
     initialised: set[str] = set()
     unknown = False
-    for node in walk(module_node):
-        if node.type != "call":
-            continue
+    for node in module_calls(module_node):
         module, function = call_name(node)
         if module is None and function == "on_mount":
             unknown = True
@@ -181,9 +194,7 @@ def module_stream_facts(module_node: ts.Node) -> StreamFacts:
 def socket_passed_to(module_node: ts.Node, info) -> set[str]:
     """Full names of other modules whose functions receive the socket (`Mod.f(socket, ...)`)."""
     out = set()
-    for node in walk(module_node):
-        if node.type != "call":
-            continue
+    for node in module_calls(module_node):
         module, _function = call_name(node)
         if module is None or module.startswith(":") or module == "<expr>":
             continue
@@ -194,8 +205,8 @@ def socket_passed_to(module_node: ts.Node, info) -> set[str]:
 
 def imported_modules(module_node: ts.Node, info) -> set[str]:
     out = set()
-    for node in walk(module_node):
-        if node.type == "call" and call_name(node) == (None, "import"):
+    for node in module_calls(module_node):
+        if call_name(node) == (None, "import"):
             args = [c for c in node.named_children if c.type == "arguments"]
             if args and args[0].named_children and args[0].named_children[0].type == "alias":
                 out.add(info.resolve_alias(text(args[0].named_children[0])))
@@ -219,3 +230,214 @@ def in_function(node: ts.Node, name: str, arity: int | None = None) -> bool:
     definition = enclosing_def(node)
     fdef = function_def(definition) if definition is not None else None
     return fdef is not None and fdef.name == name and (arity is None or fdef.arity == arity)
+
+
+# -- where templates are rendered ------------------------------------------------------------
+
+LIVE_RENDERED_KINDS = ("live_view", "live_component")
+
+
+def _use_flavour(use) -> str | None:
+    return atom_value(use.options) if use.options is not None and use.options.type == "atom" else None
+
+
+def is_dead_view_module(module, folders: tuple[str, ...] = ()) -> bool:
+    """A module whose templates only controllers render: `use Phoenix.View` or
+    `use MyAppWeb, :view`, or a Phoenix 1.7 controller HTML module (`PageHTML` in
+    `controllers/`, which `use MyAppWeb, :html` and `embed_templates` beside its controller)."""
+    if module is None:
+        return False
+    if module.kind in LIVE_RENDERED_KINDS:
+        return False
+    for use in module.uses:
+        if use.module == "Phoenix.View":
+            return True
+        flavour = _use_flavour(use)
+        if use.module.endswith("Web") and flavour is not None and (flavour == "view" or flavour.endswith("_view")):
+            return True
+    return "controllers" in folders and bool(module.name) and module.name.endswith("HTML") \
+        and module.name.rsplit(".", 1)[-1] != "HTML"
+
+
+def rendered_without_change_tracking(ctx, module=None) -> bool:
+    """Whether a template here is rendered only outside LiveView, where nothing is change
+    tracked: Phoenix.View templates (`lib/*/templates/`), controller HTML modules and the
+    templates they embed (`controllers/page_html/`), the root layout (rendered once, with the
+    dead render, and never diffed), and function components that only such code uses.
+    LiveViews, LiveComponents and their colocated templates are change tracked; so are other
+    function components (callers unknown: assume a LiveView renders them)."""
+    if module is not None and module.kind in LIVE_RENDERED_KINDS:
+        return False
+    parts = ctx.path.parts
+    folders = parts[:-1]
+    if module is not None and is_dead_view_module(module, folders):
+        return True
+    is_template_file = ctx.document.language == "heex"
+    if is_template_file and _colocated_live_module(ctx):
+        return False
+    if _dead_path(parts, is_template_file):
+        return True
+    if module is not None and module.kind == "component" and module.name and ctx.workspace is not None:
+        return module.name in dead_components(ctx.workspace)
+    return False
+
+
+def _dead_path(parts: tuple[str, ...], is_template_file: bool) -> bool:
+    folders, name = parts[:-1], (parts[-1] if parts else "")
+    if is_template_file and (name.startswith("root.") or name == "root.html.leex"):
+        return True  # the root layout: rendered by the dead render only
+    if "templates" in folders:
+        # Phoenix.View's folder. Its layout/live.html.* is the LiveViews' layout (Phoenix <= 1.6).
+        return not (is_template_file and folders[-1:] == ("layout",) and name.startswith("live."))
+    return is_template_file and "controllers" in folders and folders[-1].endswith("_html")
+
+
+# -- which function components only dead views use ----------------------------------------------
+
+# Module names as written (`Home`, `MyAppWeb.Components.Home`); a loose pattern is cheap on
+# whole files, and a word it takes for a module name can only make a component look used.
+_MODULE_TOKEN = re.compile(rb"[A-Z][A-Za-z0-9_.]*")
+_ROLE_ORDER = ("live", "other", "component", "dead")
+
+
+def extract_render_role(document, path) -> tuple:
+    """(role, component modules defined here, module names mentioned here) of one file.
+
+    The role says who renders what this file holds: "live" (a LiveView or LiveComponent, or a
+    template beside one), "dead" (a Phoenix.View or controller HTML module, a template under
+    templates/ or a controller's *_html/ folder), "component" (function components) or "other"
+    (anything else, such as the web module whose quoted `html_helpers` every view imports).
+    Mentions are read from the text: `import`, `alias` and remote calls all name the module."""
+    parts = path.parts
+    is_template_file = document.language == "heex"
+    components: list[str] = []
+    if is_template_file:
+        role = "dead" if _dead_path(parts, True) else "live"
+    else:
+        if document.tree is None:
+            return ()
+        roles = set()
+        for module_node, full in defmodules(document.tree.root_node):
+            info = read_module_info(document, module_node)
+            if info.kind in LIVE_RENDERED_KINDS:
+                roles.add("live")
+            elif is_dead_view_module(info, parts[:-1]) or _dead_path(parts, False):
+                roles.add("dead")
+            elif info.kind == "component":
+                roles.add("component")
+                if full:
+                    components.append(full)
+            else:
+                roles.add("other")
+        if not roles:
+            return ()
+        role = next(r for r in _ROLE_ORDER if r in roles)
+    mentioned = {m.rstrip(b".").decode() for m in set(_MODULE_TOKEN.findall(document.data))}
+    return role, tuple(sorted(components)), tuple(sorted(mentioned - set(components)))
+
+
+def dead_components(workspace) -> frozenset:
+    return workspace.derived("lv_dead_components", _dead_components)
+
+
+def _dead_components(index) -> frozenset:
+    """Component modules every mention of which is in dead code (a dead view or template, or
+    another such component). Unmentioned components are unknown, not dead."""
+    files = [(path, fact) for path, fact in index.facts("lv_render_roles") if fact]
+    components = {name: path for path, (_role, defined, _mentioned) in files for name in defined}
+    if not components:
+        return frozenset()
+    by_token: dict[str, set[str]] = {}
+    for name in components:
+        pieces = name.split(".")
+        for start in range(len(pieces)):
+            by_token.setdefault(".".join(pieces[start:]), set()).add(name)
+    referrers: dict[str, list[tuple[str, str, tuple]]] = {name: [] for name in components}
+    for path, (role, defined, mentioned) in files:
+        for token in mentioned:
+            for name in by_token.get(token, ()):
+                if components[name] != path:
+                    referrers[name].append((path, role, defined))
+    dead: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, refs in referrers.items():
+            if name in dead or not refs:
+                continue
+            if all(role == "dead" or (role == "component" and defined and all(d in dead for d in defined))
+                   for _path, role, defined in refs):
+                dead.add(name)
+                changed = True
+    return frozenset(dead)
+
+
+FACTS = {"lv_render_roles": extract_render_role}
+
+
+def _colocated_live_module(ctx) -> bool:
+    if ctx.workspace is None:
+        return False
+    module_path = colocated_module_path(ctx.document.path)
+    if module_path is None:
+        return False
+    records = ctx.workspace.fact(module_path, "modules") or ()
+    return any(kind in LIVE_RENDERED_KINDS for record in records for kind in record.kinds)
+
+
+def variable_references(root: ts.Node) -> Iterator[ts.Node]:
+    """Identifiers in Elixir code that read a variable: not a function name (`icon(...)`,
+    `&icon/1`), not a field or function after a dot (`item.name`, `@struct.name`), not an
+    assign (`@name`)."""
+    for node in walk(root):
+        if node.type != "identifier":
+            continue
+        parent = node.parent
+        if parent is None:
+            yield node
+            continue
+        if parent.type == "call" and parent.child_by_field_name("target") == node:
+            continue  # icon(...)
+        if parent.type == "dot" and parent.child_by_field_name("right") == node:
+            continue  # item.name, @struct.name, Mod.fun
+        if parent.type == "unary_operator" and text(parent.child_by_field_name("operator")) == "@":
+            continue  # @name
+        if parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) == "/" \
+                and parent.child_by_field_name("left") == node and parent.parent is not None \
+                and parent.parent.type == "unary_operator" and text(parent.parent.child_by_field_name("operator")) == "&":
+            continue  # &name/1
+        yield node
+
+
+def callback_clauses(ctx, kinds: tuple[str, ...], callbacks) -> Iterator[tuple[object, object]]:
+    """(module info, FunctionDef) for each intact `def` clause of the given callbacks
+    ((name, arity) pairs) in the document's modules of the given kinds.
+
+    Read from the whole document rather than per form, so a half-typed member elsewhere in
+    the module (the user is typing) hides only itself: the other clauses are still checked.
+    """
+    tree = ctx.document.tree
+    if tree is None:
+        return
+    for module_node, _name in defmodules(tree.root_node):
+        if module_node.has_error and do_block(module_node) is None:
+            continue
+        module = ctx.module_of(module_node)
+        if module is None or module.kind not in kinds:
+            continue
+        for member in module_members(module_node):
+            if member.type != "call" or member.has_error:
+                continue
+            fdef = function_def(member)
+            if fdef is None or fdef.kind != "def" or fdef.body is None:
+                continue
+            if (fdef.name, fdef.arity) in callbacks:
+                yield module, fdef
+
+
+def intact_definitions(module, name: str, arity: int) -> list:
+    """The module's clauses of a local function, unless one of them is being typed (unknown)."""
+    definitions = module.definitions(name, arity)
+    if any(d.node.has_error for d in definitions):
+        return []
+    return definitions

@@ -17,7 +17,7 @@ RULE = Rule(
     fix_safety="none",
     scope="document",
     languages=("elixir", "heex"),
-    requires=(b"phx-update",),
+    requires=(b"phx-update", b"phx-hook"),
     explanation="""
         ## LV003 phx-update-attr-invalid
 
@@ -38,6 +38,38 @@ RULE = Rule(
         only HTML tags are checked (not components or slots).
     """,
     examples=[
+        bad(
+            """
+            <div phx-hook="Chart" data-points={@points}></div> <%!-- expect: LV003 --%>
+            <canvas phx-hook="Sparkline" /> <%!-- expect: LV003 --%>
+            """,
+            path="lib/my_app_web/live/chart_live.html.heex",
+            note="phx-hook alone, on a tag and a self-closing tag",
+        ),
+        bad(
+            '''
+            defmodule MyAppWeb.FeedLive do
+              use MyAppWeb, :live_view
+
+              def render(assigns) do
+                ~H"""
+                <ul phx-update="stream"> <%!-- expect: LV003 --%>
+                  <li :for={{id, post} <- @streams.posts} id={id}>{post.title}</li>
+                </ul>
+                <ol id="old" phx-update="prepend"></ol> <%!-- expect: LV003 --%>
+                <div id="y" phx-update="Stream"></div> <%!-- expect: LV003 --%>
+                <p class="
+                """
+              end
+
+              def handle_event("more", _params, socket) do
+                {:noreply, socket |>
+              end
+            end
+            ''',
+            note="every form in a file being typed: a half-typed tag in the template and an unfinished "
+                 "member after it",
+        ),
         bad(
             """
             <ul phx-update="stream"> <%!-- expect: LV003 --%>

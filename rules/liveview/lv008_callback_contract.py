@@ -4,10 +4,10 @@ import difflib
 
 from exhort.findings import Edit
 from exhort.findings import Severity
-from exhort.rule import Context, Match, Rule, bad, fix, good
+from exhort.rule import Context, Rule, bad, fix, good
 from exhort.syntax import atom_value, call_name, function_def, keyword_pairs, tails, text, walk
 
-from .._queries import def_query
+from ._common import callback_clauses, intact_definitions
 
 MOUNT_OPTIONS = ("temporary_assigns", "layout")
 LIVE_VIEW = {("mount", 3): "mount", ("handle_event", 3): "event", ("handle_info", 2): "noreply",
@@ -29,8 +29,8 @@ RULE = Rule(
     severity=Severity.ERROR,
     summary="A LiveView / LiveComponent callback returns a shape LiveView rejects",
     fix_safety="safe/offer",
-    scope="module",
-    query=def_query(["def"], sorted({name for name, _ in (*LIVE_VIEW, *LIVE_COMPONENT)}), capture="call"),
+    scope="document",  # a half-typed member elsewhere in the module must not hide the other callbacks
+    requires=(b"def mount", b"def update", b"def handle_"),
     explanation="""
         ## LV008 callback-contract
 
@@ -46,7 +46,9 @@ RULE = Rule(
         Each tail of the callback (through `if`/`case`/`cond`/`with`, following a local
         function one level) is checked; tails that are unknown calls or variables are skipped.
         A tail `if`/`unless` without `else` returns nil when it is not taken, which LiveView
-        rejects too.
+        rejects too, and so does the bare socket (the callback's own socket parameter, never
+        rebound). Each clause of a multi-clause callback is checked on its own, and a member
+        still being typed elsewhere in the module does not hide the others.
 
         **Bad** `def handle_event("save", _params, socket), do: {:ok, socket}` ·
         `{:ok, socket, temporary_assign: [msgs: []]}`
@@ -58,6 +60,97 @@ RULE = Rule(
         (safe); `push_patch` in mount → `push_navigate` (offered).
     """,
     examples=[
+        bad(
+            """
+            defmodule MyAppWeb.InboxLive do
+              use MyAppWeb, :live_view
+
+              def mount(%{"id" => _id}, _session, socket), do: {:ok, socket}
+              def mount(_params, _session, socket), do: {:noreply, socket}  # expect: LV008
+
+              def handle_params(_params, _uri, socket) do
+                {:noreply, socket |> push_patch(to: "/inbox")}
+              end
+
+              def handle_event("read", %{"id" => _id}, socket), do: {:noreply, socket}
+              def handle_event("archive", _params, socket), do: {:reply, socket}  # expect: LV008
+
+              def handle_info({:new, msg}, socket), do: {:noreply, assign(socket, :last, msg)}
+              def handle_info(:tick, socket), do: {:reply, %{}, socket}  # expect: LV008
+
+              def handle_async(:load, {:ok, rows}, socket), do: {:noreply, assign(socket, :rows, rows)}
+              def handle_async(:load, {:exit, _reason}, socket), do: {:ok, socket}  # expect: LV008
+
+              def handle_event("search", params, socket) do
+                socket |> assign(:q, params["q"]) |>
+              end
+            end
+            """,
+            note="each clause of multi-clause callbacks on its own (reported on the clause that returns the "
+                 "wrong shape), push_patch outside mount is fine, and a member still being typed hides only itself",
+            fixed="""
+            defmodule MyAppWeb.InboxLive do
+              use MyAppWeb, :live_view
+
+              def mount(%{"id" => _id}, _session, socket), do: {:ok, socket}
+              def mount(_params, _session, socket), do: {:ok, socket}  # expect: LV008
+
+              def handle_params(_params, _uri, socket) do
+                {:noreply, socket |> push_patch(to: "/inbox")}
+              end
+
+              def handle_event("read", %{"id" => _id}, socket), do: {:noreply, socket}
+              def handle_event("archive", _params, socket), do: {:reply, socket}  # expect: LV008
+
+              def handle_info({:new, msg}, socket), do: {:noreply, assign(socket, :last, msg)}
+              def handle_info(:tick, socket), do: {:reply, %{}, socket}  # expect: LV008
+
+              def handle_async(:load, {:ok, rows}, socket), do: {:noreply, assign(socket, :rows, rows)}
+              def handle_async(:load, {:exit, _reason}, socket), do: {:noreply, socket}  # expect: LV008
+
+              def handle_event("search", params, socket) do
+                socket |> assign(:q, params["q"]) |>
+              end
+            end
+            """,
+        ),
+        bad(
+            """
+            defmodule MyAppWeb.ChartComponent do
+              use MyAppWeb, :live_component
+
+              def mount(socket), do: {:noreply, socket}  # expect: LV008
+
+              def update(%{points: _} = assigns, socket), do: {:ok, assign(socket, assigns)}
+              def update(_assigns, socket), do: socket  # expect: LV008
+
+              def handle_async(:render, _result, socket), do: {:ok, socket}  # expect: LV008
+            end
+            """,
+            note="LiveComponent mount/1 (same handler as mount/3), a second update/2 clause returning the bare "
+                 "socket, handle_async/3",
+        ),
+        good(
+            """
+            defmodule MyAppWeb.TableComponent do
+              use MyAppWeb, :live_component
+
+              def mount(socket), do: {:ok, socket, temporary_assigns: [rows: []]}
+              def update(assigns, socket), do: {:ok, assign(socket, assigns)}
+              def handle_async(:load, {:ok, rows}, socket), do: {:noreply, assign(socket, :rows, rows)}
+              def handle_event("sort", _params, socket) do
+                socket = assign(socket, :sorted, true)
+                reply(socket)
+              end
+
+              defp reply(socket) do
+                socket = {:noreply, socket}
+                socket
+              end
+            end
+            """,
+            note="LiveComponent mount/1 accepts {:ok, socket, opts}; a variable that was rebound is unknown",
+        ),
         bad(
             """
             defmodule MyAppWeb.ToggleLive do
@@ -177,20 +270,16 @@ RULE = Rule(
 
 
 @RULE.check
-def check(ctx: Context, match: Match):
-    call = match.node("call")
-    module = ctx.module_of(call)
-    if module is None or call.parent is None or call.parent.parent != module.node:
-        return
-    callbacks = LIVE_VIEW if module.kind == "live_view" else LIVE_COMPONENT if module.kind == "live_component" else None
-    if callbacks is None:
-        return
-    fdef = function_def(call)
-    if fdef is None:
-        return
-    contract = callbacks.get((fdef.name, fdef.arity))
-    if contract is None:
-        return
+def check(ctx: Context, _match):
+    for module, fdef in callback_clauses(ctx, ("live_view", "live_component"), {*LIVE_VIEW, *LIVE_COMPONENT}):
+        callbacks = LIVE_VIEW if module.kind == "live_view" else LIVE_COMPONENT
+        contract = callbacks.get((fdef.name, fdef.arity))
+        if contract is not None:
+            yield from _check_callback(ctx, module, fdef, contract)
+
+
+def _check_callback(ctx, module, fdef, contract):
+    call = fdef.node
     if module.kind == "live_view" and contract == "mount":
         for node in walk(call):
             if node.type == "call" and call_name(node) in ((None, "push_patch"), ("Phoenix.LiveView", "push_patch")):
@@ -215,12 +304,15 @@ def _check_tail(ctx, module, fdef, contract, tail, follow):
         if mod is None and follow and function is not None and function not in ("raise", "reraise", "exit", "throw"):
             args = [c for c in tail.named_children if c.type == "arguments"]
             arity = len(args[0].named_children) if args else 0
-            for helper in module.definitions(function, arity):
+            for helper in intact_definitions(module, function, arity):
                 if helper.kind in ("def", "defp") and helper.node != fdef.node:
                     for inner in tails(helper.body):
                         yield from _check_tail(ctx, module, fdef, contract, inner, follow=False)
         return
     label = f"{fdef.name}/{fdef.arity}"
+    if tail.type == "identifier" and _is_untouched_socket(fdef, tail):
+        yield ctx.finding(tail, f"{label} must return {EXPECTED[contract]}, not the bare socket")
+        return
     if tail.type in LITERALS:
         yield ctx.finding(tail, f"{label} must return {EXPECTED[contract]}, not {_short(tail)}")
         return
@@ -251,6 +343,26 @@ def _check_tail(ctx, module, fdef, contract, tail, follow):
     if tag == "ok" and size == 2:
         fixes = [fix("Return {:noreply, socket}", Edit(items[0].start_byte, items[0].end_byte, ":noreply"), safe=True)]
     yield ctx.finding(tail, f"{label} must return {EXPECTED[contract]}, not {{:{tag}, ...}}", fixes=fixes)
+
+
+def _is_untouched_socket(fdef, tail) -> bool:
+    """The tail is the callback's socket parameter, never rebound in the clause: a
+    `%Phoenix.LiveView.Socket{}`, not a result tuple."""
+    if not fdef.node.start_byte <= tail.start_byte < fdef.node.end_byte:
+        return False  # a tail of a helper the callback returns through: its own variables
+    if not fdef.params or fdef.params[-1].type != "identifier" or text(fdef.params[-1]) != text(tail):
+        return False
+    name = text(tail)
+    for node in walk(fdef.body):
+        if node.type == "binary_operator" and text(node.child_by_field_name("operator")) in ("=", "<-"):
+            left = node.child_by_field_name("left")
+            if left is not None and any(n.type == "identifier" and text(n) == name for n in walk(left)):
+                return False
+        if node.type == "stab_clause":  # a case/fn clause can rebind it in its pattern
+            left = node.child_by_field_name("left")
+            if left is not None and any(n.type == "identifier" and text(n) == name for n in walk(left)):
+                return False
+    return True
 
 
 def _mount_options(ctx, label, options):

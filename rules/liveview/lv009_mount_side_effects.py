@@ -1,10 +1,11 @@
 """LV009 mount-side-effects."""
 
+from exhort.execution import Runs
 from exhort.findings import Edit, Severity
-from exhort.rule import Context, Match, Rule, bad, fix, good
+from exhort.rule import Context, Rule, bad, fix, good
 from exhort.syntax import call_arguments, call_name, effective_arguments, function_def, integer_value, text, walk
 
-from .._queries import def_query
+from ._common import callback_clauses, intact_definitions
 
 CALLBACKS = (("mount", 3), ("handle_params", 3))
 
@@ -15,8 +16,9 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="Blocking waits, or unguarded subscriptions and timers, in mount/3 and handle_params/3",
     fix_safety="safe",
-    scope="module",
-    query=def_query(["def"], sorted({name for name, _ in CALLBACKS}), capture="call"),
+    runs_in=frozenset({Runs.PRODUCTION}),  # render latency of the deployed app; test LiveViews are not it
+    scope="document",  # a half-typed member elsewhere in the module must not hide mount's findings
+    requires=(b"mount", b"handle_params"),
     explanation="""
         ## LV009 mount-side-effects
 
@@ -46,8 +48,89 @@ RULE = Rule(
         `Task.await(t, 0)` does not block and is not flagged, nor is a `subscribe` that receives
         the socket (`Store.subscribe(socket)`: it can check `connected?` itself). In a helper
         without the socket in scope the finding has no fix.
+
+        Not flagged: the body of a function handed to `assign_async`, `start_async`,
+        `stream_async`, `Task.*` or `spawn` (it runs in another process, so it neither blocks
+        the render nor subscribes the LiveView), nor LiveViews in test code (the risk is the
+        deployed app's first paint). Each clause of a multi-clause `mount`/`handle_params` is
+        read on its own, and a member still being typed elsewhere in the module does not hide
+        the others.
     """,
     examples=[
+        bad(
+            """
+            defmodule MyAppWeb.ReportLive do
+              use MyAppWeb, :live_view
+
+              def mount(%{"ids" => ids}, _session, socket) do
+                tasks = Enum.map(ids, fn id -> Task.async(fn -> MyApp.Reports.fetch(id) end) end)
+                reports = Task.await_many(tasks, 10_000)  # expect: LV009
+                {:ok, assign(socket, reports: reports)}
+              end
+
+              def mount(_params, _session, socket) do
+                task = Task.async(fn -> MyApp.Reports.latest() end)
+                case Task.yield(task, 2_000) do  # expect: LV009
+                  {:ok, report} -> {:ok, assign(socket, report: report)}
+                  nil -> {:ok, socket}
+                end
+              end
+
+              def handle_params(%{"id" => id}, _uri, socket) do
+                receive do  # expect: LV009
+                  {:ready, ^id} -> :ok
+                end
+                {:noreply, load_report(socket, id)}
+              end
+
+              def handle_params(_params, _uri, socket) do
+                :timer.send_interval(5_000, :refresh)  # expect: LV009
+                MyApp.Reports.subscribe("all")  # expect: LV009
+                {:noreply, socket}
+              end
+
+              defp load_report(socket, id) do
+                case Task.Supervisor.async_nolink(MyApp.TaskSup, fn -> MyApp.Reports.fetch(id) end)
+                     |> Task.await(5_000) do  # expect: LV009
+                  {:ok, report} -> assign(socket, report: report)
+                  _ -> socket
+                end
+              end
+
+              def handle_event("save", params, socket) do
+                socket |>
+              end
+            end
+            """,
+            note="every form of the catalog, in each clause of multi-clause callbacks, while a later member is "
+                 "still being typed (reported on the clause and line that blocks or subscribes)",
+        ),
+        good(
+            """
+            defmodule MyAppWeb.AsyncLive do
+              use MyAppWeb, :live_view
+
+              def mount(_params, _session, socket) do
+                Task.start(fn -> Phoenix.PubSub.subscribe(MyApp.PubSub, "audit") end)
+                {:ok,
+                 socket
+                 |> assign_async(:stats, fn ->
+                   task = Task.async(fn -> MyApp.Stats.load() end)
+                   {:ok, %{stats: Task.await(task, 10_000)}}
+                 end)
+                 |> start_async(:feed, &load_feed/0)
+                 |> stream_async(:events, fn -> Process.sleep(100) && {:ok, []} end)}
+              end
+
+              defp load_feed do
+                Process.sleep(500)
+                MyApp.Feed.all()
+              end
+            end
+            """,
+            note="functions handed to assign_async, start_async, stream_async or Task.* run in another process: "
+                 "they block neither mount nor the render",
+        ),
         bad(
             """
             defmodule MyAppWeb.StatsLive do
@@ -206,6 +289,19 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyAppWeb.Support.ClockLive do
+              use MyAppWeb, :live_view
+              def mount(_params, _session, socket) do
+                Phoenix.PubSub.subscribe(MyApp.PubSub, "clock")
+                {:ok, socket}
+              end
+            end
+            """,
+            path="test/support/clock_live.ex",
+            note="a LiveView that only tests mount",
+        ),
+        good(
+            """
             defmodule MyApp.Server do
               use GenServer
               def mount(_a, _b, state), do: Process.sleep(10) && {:ok, state}
@@ -218,22 +314,20 @@ RULE = Rule(
 
 
 @RULE.check
-def check(ctx: Context, match: Match):
-    call = match.node("call")
-    module = ctx.module_of(call)
-    if module is None or module.kind != "live_view" or call.parent is None or call.parent.parent != module.node:
-        return
-    fdef = function_def(call)
-    if fdef is None or (fdef.name, fdef.arity) not in CALLBACKS or fdef.body is None:
-        return
+def check(ctx: Context, _match):
+    for module, fdef in callback_clauses(ctx, ("live_view",), CALLBACKS):
+        yield from _check_callback(ctx, module, fdef)
+
+
+def _check_callback(ctx, module, fdef):
     socket = text(fdef.params[-1]) if fdef.params and fdef.params[-1].type == "identifier" else "socket"
     yield from _scan(ctx, fdef.body, socket, guarded=False)
-    for node in walk(fdef.body):
+    for node in _in_this_process(fdef.body):
         mod, name = call_name(node)
         if node.type != "call" or mod is not None or name is None:
             continue
         args = call_arguments(node)
-        for helper in module.definitions(name, len(args)):
+        for helper in intact_definitions(module, name, len(args)):
             if helper.kind == "defp" and helper.body is not None:
                 inner = next((text(p) for p in helper.params if p.type == "identifier" and text(p) == socket), None)
                 helper_socket = inner or _socket_param(helper)  # None: no socket in scope, no fix
@@ -272,8 +366,44 @@ def _socket_param(helper) -> str | None:
     return None
 
 
+# Calls whose function argument runs in another process (a task, an async assign): its body is
+# not mount's body, so it neither blocks the render nor subscribes the LiveView.
+_OTHER_PROCESS = {
+    (None, "start_async"), (None, "assign_async"), (None, "stream_async"),
+    ("Phoenix.LiveView", "start_async"), ("Phoenix.LiveView", "assign_async"), ("Phoenix.LiveView", "stream_async"),
+    ("Task", "async"), ("Task", "start"), ("Task", "start_link"), ("Task", "async_stream"),
+    ("Task.Supervisor", "async"), ("Task.Supervisor", "async_nolink"), ("Task.Supervisor", "start_child"),
+    ("Task.Supervisor", "async_stream"), ("Task.Supervisor", "async_stream_nolink"),
+    (None, "spawn"), (None, "spawn_link"), (None, "spawn_monitor"), ("Process", "spawn"),
+    ("Kernel", "spawn"), ("Kernel", "spawn_link"), ("Kernel", "spawn_monitor"),
+}
+
+
+def _in_this_process(body):
+    """The nodes of `body` that run in the calling process: functions handed to start_async,
+    assign_async, stream_async, Task.* or spawn (literal `fn`s and `&fun/n` captures) are
+    left out."""
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        yield node
+        if node.type == "call" and call_name(node) in _OTHER_PROCESS:
+            for child in reversed(node.named_children):
+                if child.type == "arguments":
+                    stack.extend(reversed([a for a in child.named_children if not _function_value(a)]))
+                else:
+                    stack.append(child)
+            continue
+        stack.extend(reversed(node.named_children))
+
+
+def _function_value(node) -> bool:
+    return node.type == "anonymous_function" or (
+        node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "&")
+
+
 def _scan(ctx, body, socket, guarded):
-    for node in walk(body):
+    for node in _in_this_process(body):
         if node.type == "call" and call_name(node) == (None, "receive"):
             if _after_zero(node):
                 continue  # `after 0 ->`: a mailbox poll, it does not wait

@@ -5,11 +5,25 @@ import re
 from exhort import heex
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Rule, bad, fix, good
-from exhort.syntax import block_body, call_name, effective_arguments, enclosing_def, function_def, text, walk
+from exhort.syntax import atom_value, block_body, call_name, effective_arguments, enclosing_def, function_def, text, walk
 
-from ._common import templates
+from ._common import rendered_without_change_tracking, templates, variable_references
 
 _BINDERS = re.compile(rb"([a-z_]\w*)\s*<-|:let=\{\s*([a-z_]\w*)")
+
+_HOME_COMPONENTS = '''
+defmodule MyAppWeb.Components.Home do
+  use Phoenix.Component
+
+  attr :color, :string, required: true
+  def hero(assigns) do
+    assigns = Map.put(assigns, :bg, "bg-" <> assigns.color)  # expect-here
+    ~H"""
+    <div class={@bg}>Welcome</div>
+    """
+  end
+end
+'''
 
 RULE = Rule(
     code="LV011",
@@ -20,6 +34,7 @@ RULE = Rule(
     fix_safety="safe/offer",
     scope="document",
     languages=("elixir", "heex"),
+    workspace=True,  # a .html.heex beside a LiveView module is that LiveView's template
     requires=(b"assigns", b"<%"),
     explanation="""
         ## LV011 change-tracking-defeated
@@ -47,8 +62,199 @@ RULE = Rule(
         spreads are fine. (a) needs the result bound back to `assigns` (a modified copy under
         another name does not touch the template); (b) and (c), render-cost advice, apply to
         production code only (not `test/` or scripts).
+
+        Only change-tracked templates are read: LiveViews, LiveComponents, their colocated
+        templates and function components. Not flagged: Phoenix.View templates
+        (`lib/*/templates/`) and view modules, controller HTML modules (`PageHTML` in
+        `controllers/`) and the templates they embed, the root layout, and function
+        components that only such dead views use (every module or template mentioning them
+        is one): a controller's render is never diffed. (a) is not flagged either when a key
+        is rewritten from nothing but its own value (`Map.put(assigns, :value,
+        normalize(assigns.value))`): the parent marks that key changed whenever it changes,
+        so the template does update. Only variable reads count as uses: `icon(...)`,
+        `&icon/1`, `item.name` and `@struct.name` are not uses of `icon` or `name`.
     """,
     examples=[
+        good(
+            _HOME_COMPONENTS,
+            path="lib/my_app_web/components/home.ex",
+            files={
+                "lib/my_app_web/views/page_view.ex": (
+                    "defmodule MyAppWeb.PageView do\n  use MyAppWeb, :view\n"
+                    "  import MyAppWeb.Components.Home\nend\n"
+                ),
+                "lib/my_app_web/templates/page/index.html.heex": "<.hero color={@color} />\n",
+            },
+            note="function components that only a Phoenix.View (controller) renders",
+        ),
+        bad(
+            _HOME_COMPONENTS.replace("  # expect-here", "  # expect: LV011"),
+            path="lib/my_app_web/components/home.ex",
+            files={
+                "lib/my_app_web/views/page_view.ex": (
+                    "defmodule MyAppWeb.PageView do\n  use MyAppWeb, :view\n"
+                    "  import MyAppWeb.Components.Home\nend\n"
+                ),
+                "lib/my_app_web/live/dashboard_live.ex": (
+                    "defmodule MyAppWeb.DashboardLive do\n  use MyAppWeb, :live_view\n"
+                    "  alias MyAppWeb.Components.Home\n"
+                    "  def render(assigns), do: ~H\"<Home.hero color={@color} />\"\nend\n"
+                ),
+            },
+            note="the same components once a LiveView renders them too",
+        ),
+        good(
+            '''
+            defmodule MyAppWeb.Inputs do
+              use Phoenix.Component
+
+              attr :value, :any
+              attr :timezone, :string, default: nil
+              def slider(assigns) do
+                zone = assigns.timezone || Application.get_env(:my_app, :timezone)
+                assigns =
+                  assigns
+                  |> Map.put(:value, normalize(assigns[:value]))
+                  |> Map.put(:timezone, zone)
+                assigns = Map.merge(assigns, %{value: round(assigns.value)})
+                ~H"""
+                <input value={@value} data-zone={@timezone} />
+                """
+              end
+
+              defp normalize(value), do: value
+            end
+            ''',
+            path="lib/my_app_web/components/inputs.ex",
+            note="a key rewritten from nothing but its own value: the parent's change information names "
+                 "that key whenever it changes, so the template does update",
+        ),
+        bad(
+            '''
+            defmodule MyAppWeb.Pager do
+              use Phoenix.Component
+
+              def pager(assigns) do
+                first = max(1, assigns.page - 2)
+                assigns = Map.merge(assigns, %{page: assigns.page, first: first})  # expect: LV011
+                ~H"""
+                <span>{@first}..{@page}</span>
+                """
+              end
+            end
+            ''',
+            path="lib/my_app_web/components/pager.ex",
+            note="one key computed from another assign goes stale when that assign changes",
+        ),
+        good(
+            """
+            <%= for post <- @posts do %>
+              <% author = post.author || "anonymous" %>
+              <p>{post.title} by {author}</p>
+            <% end %>
+            """,
+            path="lib/my_app_web/templates/post/index.html.heex",
+            note="a Phoenix.View template (templates/): controllers render it, nothing is change tracked",
+        ),
+        good(
+            """
+            <% year = Date.utc_today().year %>
+            <footer>© {year}</footer>
+            """,
+            path="lib/my_app_web/controllers/page_html/home.html.heex",
+            note="a template a controller HTML module embeds",
+        ),
+        good(
+            """
+            <!DOCTYPE html>
+            <% locale = Gettext.get_locale() %>
+            <html lang={locale}><body>{@inner_content}</body></html>
+            """,
+            path="lib/my_app_web/components/layouts/root.html.heex",
+            note="the root layout is rendered once with the dead render and never diffed",
+        ),
+        good(
+            '''
+            defmodule MyAppWeb.PageHTML do
+              use MyAppWeb, :html
+
+              def hero(assigns) do
+                assigns = Map.put(assigns, :title, String.upcase(assigns.title))
+                subtitle = assigns.subtitle || ""
+                ~H"""
+                <h1>{@title}</h1><p>{subtitle}</p>
+                """
+              end
+            end
+            ''',
+            path="lib/my_app_web/controllers/page_html.ex",
+            note="function components of a controller HTML module",
+        ),
+        good(
+            '''
+            defmodule MyAppWeb.PostView do
+              use MyAppWeb, :view
+
+              def byline(assigns) do
+                name = assigns.post.author
+                ~H"""
+                <% initials = String.first(name) %>
+                <span title={name}>{initials}</span>
+                """
+              end
+            end
+            ''',
+            path="lib/my_app_web/views/post_view.ex",
+            note="a Phoenix.View module",
+        ),
+        good(
+            '''
+            defmodule MyAppWeb.AuditComponents do
+              use Phoenix.Component
+
+              attr :entry, :map, required: true
+              def entry(assigns) do
+                icon = icon_name(assigns.entry.action)
+                name = assigns.entry.actor.name
+                assigns = assign(assigns, icon: icon, name: name)
+                ~H"""
+                <li>{icon(:outline, @icon)} {@entry.actor.name} {@name}</li>
+                <li :for={item <- @entry.items}>{item.name}</li>
+                <.row fun={&icon/1} />
+                """
+              end
+
+              defp icon_name(action), do: action
+              defp icon(_kind, name), do: name
+              defp icon(name), do: name
+            end
+            ''',
+            path="lib/my_app_web/components/audit_components.ex",
+            note="a variable computed before ~H and then assigned: the template reads @icon; `icon(...)`, "
+                 "`&icon/1`, `@entry.actor.name` and `item.name` are not uses of the variables",
+        ),
+        bad(
+            """
+            <% count = length(@jobs) %> <%!-- expect: LV011 --%>
+            <p>{count} jobs</p>
+            """,
+            path="lib/my_app_web/controllers/pages/page_html/job_table_live.html.heex",
+            files={
+                "lib/my_app_web/controllers/pages/page_html/job_table_live.ex": (
+                    "defmodule MyAppWeb.Pages.JobTableLive do\n  use MyAppWeb, :live_view\n"
+                    "  def mount(_p, _s, socket), do: {:ok, assign(socket, jobs: [])}\nend\n"
+                ),
+            },
+            note="a LiveView's colocated template is change tracked wherever the folder is",
+        ),
+        bad(
+            """
+            <% user = @current_user %> <%!-- expect: LV011 --%>
+            <main>{user.name}{@inner_content}</main>
+            """,
+            path="lib/my_app_web/templates/layout/live.html.heex",
+            note="the LiveViews' layout of Phoenix 1.6 sits among Phoenix.View templates but is change tracked",
+        ),
         good(
             '''
             defmodule MyAppWeb.PageLive do
@@ -235,6 +441,8 @@ def check(ctx: Context, _match):
             continue
         sigils = list(heex.heex_sigils(fdef.body))
         module = ctx.module_of(definition)
+        if rendered_without_change_tracking(ctx, module):
+            continue
         safe = module is not None and module.kind in ("live_view", "live_component", "component")
         yield from _mutations(ctx, fdef, safe)
         if production:
@@ -242,6 +450,9 @@ def check(ctx: Context, _match):
     if not production:
         return  # (b) and (c) are render-cost advice: production code only (catalog 0.4.4)
     for template in templates(ctx):
+        module = ctx.module_of(template.sigil) if template.sigil is not None else None
+        if rendered_without_change_tracking(ctx, module):
+            continue
         for element in template.elements():
             if element.kind == "component":
                 for attribute in element.attrs:
@@ -317,6 +528,78 @@ def _rebinds_assigns(node) -> bool:
 _MAP_MUTATORS = {("Map", "put"), ("Map", "merge"), ("Map", "update")}
 
 
+def _overwrites_from_itself(name, args, fdef) -> bool:
+    """`Map.put(assigns, :value, normalize(assigns[:value]))`: a key rewritten from nothing but
+    its own value. The parent's change information already covers that key (`__changed__`
+    names it whenever it changes), so the template does update; only keys computed from
+    *other* assigns, or from anything else, go stale."""
+    if name == "put" and len(args) == 3:
+        pairs = [(args[1], args[2])]
+    elif name == "merge" and len(args) == 2 and args[1].type == "map":
+        pairs = [(pair.child_by_field_name("key"), pair.child_by_field_name("value"))
+                 for content in args[1].named_children if content.type == "map_content"
+                 for keywords in content.named_children if keywords.type == "keywords"
+                 for pair in keywords.named_children if pair.type == "pair"]
+        if not pairs:
+            return False
+    else:
+        return False
+    bound = _bindings(fdef)
+    for key_node, value in pairs:
+        key = atom_value(key_node) if key_node is not None and key_node.type == "atom" else None
+        if key is None and key_node is not None and key_node.type == "keyword":
+            key = text(key_node).strip().rstrip(":")
+        if key is None or value is None or _assigns_read(value, bound, set()) != {key}:
+            return False
+    return True
+
+
+def _bindings(fdef) -> dict:
+    """`name = expr` statements at the top of the function body, by name (the last one wins)."""
+    body = fdef.body
+    statements = block_body(body) if body is not None and body.type == "do_block" else []
+    bound = {}
+    for statement in statements:
+        if statement.type == "binary_operator" and text(statement.child_by_field_name("operator")) == "=":
+            left = statement.child_by_field_name("left")
+            if left is not None and left.type == "identifier" and text(left) != "assigns":
+                bound[text(left)] = statement.child_by_field_name("right")
+    return bound
+
+
+def _assigns_read(expr, bound, seen) -> set | None:
+    """The assigns keys an expression reads (`assigns.x`, `assigns[:x]`, `@x`), following
+    variables bound earlier in the function; None when it reads `assigns` as a whole."""
+    keys: set = set()
+    for node in walk(expr):
+        if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "@":
+            operand = node.child_by_field_name("operand")
+            if operand is not None and operand.type == "identifier":
+                keys.add(text(operand))
+            continue
+        if node.type != "identifier":
+            continue
+        name = text(node)
+        parent = node.parent
+        if name == "assigns":
+            if parent is not None and parent.type == "dot" and parent.child_by_field_name("left") == node:
+                keys.add(text(parent.child_by_field_name("right")))
+            elif parent is not None and parent.type == "access_call" and parent.child_by_field_name("target") == node:
+                key = atom_value(parent.child_by_field_name("key"))
+                if key is None:
+                    return None
+                keys.add(key)
+            else:
+                return None
+        elif name in bound and name not in seen and not (
+                parent is not None and parent.type in ("dot", "call") and parent.child_by_field_name("target" if parent.type == "call" else "right") == node):
+            inner = _assigns_read(bound[name], bound, seen | {name})
+            if inner is None:
+                return None
+            keys |= inner
+    return keys
+
+
 def _mutations(ctx, fdef, safe):
     for node in walk(fdef.body):
         if node.type == "call":
@@ -328,6 +611,8 @@ def _mutations(ctx, fdef, safe):
             if subject is None or subject.type != "identifier" or text(subject) != "assigns":
                 continue
             if not _rebinds_assigns(node):
+                continue
+            if _overwrites_from_itself(name, args, fdef):
                 continue
             fixes = []
             if name in ("put", "merge"):
@@ -362,11 +647,9 @@ def _variables(ctx, fdef, sigils):
             root = heex.parse_code(data, start, end)
             if root is None:
                 continue
-            for node in walk(root):
-                if node.type == "identifier" and node.text in {n.encode() for n in bound}:
-                    parent = node.parent
-                    if parent is not None and parent.type == "unary_operator":  # @x
-                        continue
+            names = {n.encode() for n in bound}
+            for node in variable_references(root):
+                if node.text in names:
                     used.add(text(node))
         for name in sorted(used):
             if name.encode() in inner:

@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable, Iterator
 from .document import Document
 from .project import ProjectPath
 from .registry import discover_fact_extractors
-from .syntax import call_arguments, defmodules, read_module, use_kind
+from .rule import module_info
+from .syntax import call_arguments, defmodules, use_kind
 
 logger = logging.getLogger("exhort.workspace")
 
@@ -44,7 +45,7 @@ def extract_modules(document: Document, _path: ProjectPath) -> tuple[ModuleRecor
     for module, full in defmodules(document.tree.root_node):
         if full is None:
             continue
-        info = read_module(module)
+        info = module_info(document, module)  # memoised: other extractors read the same modules
         alias = call_arguments(module)[0]
         records.append(
             ModuleRecord(
