@@ -34,6 +34,7 @@ def traced(source: str):
         # the application's configuration and the operator's environment
         ('def f do\n  wait = Application.fetch_env!(:app, :wait)\n  sink("x #{wait}")\nend', Origin.CONFIG),
         ('def f, do: sink(System.get_env("LEVEL"))', Origin.CONFIG),
+        ('def f(env), do: sink(Map.get(env, "LOG_LEVEL", "info"))', Origin.CONFIG),
         # request data: string keys, params of controller actions and LiveView events
         ('def f(params), do: sink(params["status"])', Origin.EXTERNAL),
         ('def f(params), do: sink(Map.get(params, "sort", "asc"))', Origin.EXTERNAL),

@@ -64,7 +64,9 @@ _USE_ROLES = {
 # Last parts of module names that projects give their test helpers and console-only tasks.
 _TEST_NAME_PARTS = frozenset({"Test", "Testing", "TestHelpers", "TestHelper", "TestSupport", "Factory", "Fixtures"})
 _OPERATOR_NAME_PARTS = frozenset({"Release", "ReleaseTasks", "Seeds", "DataMigrations", "DataMigration"})
-_COMPILE_TIME_CALLS = frozenset({"quote", "defmacro", "defmacrop", "defguard", "defguardp"})
+# `unquote` outside a quote is an unquote fragment (`def unquote(name)()` in a module-body `for`):
+# the compiler evaluates it while it defines the function.
+_COMPILE_TIME_CALLS = frozenset({"quote", "unquote", "unquote_splicing", "defmacro", "defmacrop", "defguard", "defguardp"})
 
 
 def file_runs(path: ProjectPath) -> Runs:

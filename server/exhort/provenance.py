@@ -18,6 +18,7 @@ call into another module) is UNKNOWN, never trusted; only the listed sources are
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -140,6 +141,7 @@ _TYPE_GUARDS = frozenset({"is_integer", "is_number", "is_float", "is_boolean", "
 _BOOLEAN_OPERATORS = frozenset({
     "==", "!=", "===", "!==", "<", ">", "<=", ">=", "and", "or", "not", "in", "not in", "=~",
 })
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _BUDGET = 600  # nodes one trace may visit: beyond that the value is UNKNOWN
 
 
@@ -220,7 +222,7 @@ class _Tracer:
             named = [c for c in node.named_children if c.type != "comment"]
             if not named:
                 return _UNKNOWN
-            return _keyed(self.value(named[0]), len(named) >= 2 and named[1].type == "string")
+            return _keyed(self.value(named[0]), named[1] if len(named) >= 2 else None)
         if kind == "call":
             return self._call(node)
         if kind == "anonymous_function":
@@ -289,7 +291,7 @@ class _Tracer:
             result = self.join(arguments)
             return Provenance(result.origin, function not in _DATE_PARSERS or module in ("Integer", "Float"))
         if key in _KEYED_READS and len(arguments) >= 2:
-            return _keyed(self.value(arguments[0]), _string_key(arguments[1])).join(self.join(arguments[2:]))
+            return _keyed(self.value(arguments[0]), arguments[1]).join(self.join(arguments[2:]))
         if module is None or module == "__MODULE__":
             local = self._local_call(node, function, len(arguments))
             if local is not None:
@@ -602,10 +604,14 @@ def _type_guarded(bound: Provenance, guard: Node | None, name: str) -> Provenanc
     return bound
 
 
-def _keyed(container: Provenance, string_key: bool) -> Provenance:
+def _keyed(container: Provenance, key: Node | None) -> Provenance:
     """A value read out of a map: a string key into data of unknown origin means decoded
-    outside data (params, JSON bodies, webhook payloads)."""
-    if string_key and container.origin >= Origin.UNKNOWN:
+    outside data (params, JSON bodies, webhook payloads), unless the key is an environment
+    variable's name (`env["LOG_LEVEL"]`): that map is the operator's environment."""
+    if key is not None and _string_key(key) and container.origin >= Origin.UNKNOWN:
+        first = key if key.type == "string" else key.named_children[0]
+        if _ENV_NAME.match(string_value(first) or ""):
+            return _CONFIG
         return _EXTERNAL
     return Provenance(container.origin, False)
 

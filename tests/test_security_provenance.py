@@ -1,0 +1,46 @@
+"""The input rules grade their findings by where the value comes from: request data at the
+rule's severity, what exhort cannot trace lower, known values not at all (issue 14)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from exhort.config import Config
+from exhort.document import Document
+from exhort.engine import Engine
+from exhort.findings import Severity
+from exhort.workspace import WorkspaceIndex
+
+ROOT = "/workspace/app"
+
+
+def findings(code: str, source: str, path: str = "lib/my_app/thing.ex", files: dict[str, str] | None = None):
+    """(line, severity) of each finding of `code` in `source`, checked as the CLI would."""
+    engine = Engine(Config(select=(code,)))
+    index = WorkspaceIndex(root_finder=lambda _path: ROOT)
+    documents = {}
+    for name, text in {**(files or {}), path: textwrap.dedent(source).lstrip("\n")}.items():
+        documents[name] = Document(f"{ROOT}/{name}", text)
+        index.update(documents[name])
+    document = documents[path]
+    result = engine.check(document, index)
+    return sorted(
+        (document.lines.line_of(f.start) + 1, f.severity) for f in result.findings if f.code == code
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "severity"),
+    [
+        ('def index(conn, params), do: String.to_atom(params["status"])', Severity.WARNING),
+        ('def handle_event("sort", %{"dir" => dir}, socket), do: {:noreply, assign(socket, :dir, String.to_atom(dir))}', Severity.WARNING),
+        ('def tag(body), do: body |> Jason.decode!() |> Map.fetch!("tag") |> String.to_atom()', Severity.WARNING),
+        ("def name(scope), do: :\"#{scope}_forum\"", Severity.HINT),
+        ("def field(name), do: String.to_atom(name)", Severity.HINT),
+    ],
+)
+def test_sec001_warns_on_request_data_and_hints_on_what_it_cannot_trace(body, severity):
+    source = f"defmodule MyAppWeb.ThingController do\n  {body}\nend\n"
+    assert findings("SEC001", source) == [(2, severity)]
