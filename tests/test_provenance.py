@@ -30,10 +30,15 @@ def traced(source: str):
         # a loop over a literal list, and a variable assigned from one
         ('def f, do: for(s <- ~w(a b), do: sink("size_" <> s))', Origin.CONSTANT),
         ('def f, do: Enum.map([:a, :b], fn kind -> sink(kind) end)', Origin.CONSTANT),
+        ("def f do\n  for {t, k} <- @pairs do\n    name = String.trim(t)\n    sink(\"#{name}_#{k}\")\n  end\nend", Origin.CONSTANT),
+        ("def f do\n  with {:ok, v} <- {:ok, \"a\"} do\n    sink(v)\n  end\nend", Origin.CONSTANT),
         ("def f do\n  x = \"a\"\n  sink(x)\nend", Origin.CONSTANT),
         # the application's configuration and the operator's environment
         ('def f do\n  wait = Application.fetch_env!(:app, :wait)\n  sink("x #{wait}")\nend', Origin.CONFIG),
         ('def f, do: sink(System.get_env("LEVEL"))', Origin.CONFIG),
+        ("def f(env) do\n  if cookie = System.get_env(env) do\n    sink(cookie)\n  end\nend", Origin.CONFIG),
+        ("def f(t) do\n  n = Application.fetch_env!(:a, :shards)\n  sink(:erlang.phash2(t, n))\nend", Origin.CONFIG),
+        ("def f(name), do: sink([String.to_existing_atom(name)])", Origin.CONSTANT),
         ('def f(env), do: sink(Map.get(env, "LOG_LEVEL", "info"))', Origin.CONFIG),
         # request data: string keys, params of controller actions and LiveView events
         ('def f(params), do: sink(params["status"])', Origin.EXTERNAL),
@@ -82,6 +87,18 @@ def test_a_private_helper_with_one_unknown_caller_is_unknown():
     end
     """
     assert traced(source).origin is Origin.UNKNOWN
+
+
+def test_a_helper_whose_other_clauses_raise_returns_what_the_rest_return():
+    source = """
+    defmodule App.Flags do
+      def f, do: sink(as_bool(System.get_env("X", "true")))
+      defp as_bool("true"), do: true
+      defp as_bool("false"), do: false
+      defp as_bool(other), do: raise(ArgumentError, "not a boolean: #{other}")
+    end
+    """
+    assert traced(source).trusted
 
 
 def test_a_private_helper_captured_as_a_value_is_unknown():
@@ -172,7 +189,22 @@ def test_the_else_branch_of_an_allow_list_check_is_not_allow_listed():
 )
 def test_numbers_and_dates_cannot_carry_a_quote(expression, numeric):
     source = f"defmodule App.Q do\n  def f(ids, limit, name) when is_integer(limit), do: sink({expression})\nend\n"
-    assert traced(source).numeric is numeric
+    assert traced(source).textual is not numeric
+
+
+@pytest.mark.parametrize(("spec", "numeric"), [("list(integer())", True), ("[pos_integer()]", True), ("list()", False)])
+def test_a_typespec_declaring_numbers_makes_a_parameter_numeric(spec, numeric):
+    source = f"""
+    defmodule App.Broadcast do
+      def run(ids), do: insert(ids)
+
+      @spec insert({spec}) :: :ok
+      defp insert(ids) do
+        Enum.each(Enum.chunk_every(ids, 100), fn chunk -> sink("IN (" <> Enum.join(chunk, ", ") <> ")") end)
+      end
+    end
+    """
+    assert traced(source).textual is not numeric
 
 
 def test_the_index_of_with_index_is_a_small_counter():

@@ -44,3 +44,31 @@ def findings(code: str, source: str, path: str = "lib/my_app/thing.ex", files: d
 def test_sec001_warns_on_request_data_and_hints_on_what_it_cannot_trace(body, severity):
     source = f"defmodule MyAppWeb.ThingController do\n  {body}\nend\n"
     assert findings("SEC001", source) == [(2, severity)]
+
+
+REPO = {"lib/my_app/repo.ex": "defmodule MyApp.Repo do\n  use Ecto.Repo, otp_app: :my_app, adapter: Ecto.Adapters.Postgres\nend\n"}
+
+
+@pytest.mark.parametrize(
+    ("body", "severity"),
+    [
+        ('def index(conn, params), do: MyApp.Repo.query!("SELECT * FROM t WHERE tag = \'#{params["tag"]}\'")', Severity.ERROR),
+        ('def index(conn, %{"sort" => sort}), do: MyApp.Repo.query!("SELECT * FROM #{sort}")', Severity.ERROR),
+        ("def by(email), do: MyApp.Repo.query!(\"SELECT * FROM users WHERE email = '#{email}'\")", Severity.ERROR),
+        ('def count(table), do: MyApp.Repo.query!("SELECT count(*) FROM #{table}")', Severity.HINT),
+        ("def part(c), do: MyApp.Repo.query(\"CREATE TABLE p_#{c.seq} PARTITION OF events FOR VALUES IN ('#{c.id}')\")", Severity.HINT),
+    ],
+)
+def test_sec002_grades_by_what_reaches_the_sql(body, severity):
+    source = f"defmodule MyAppWeb.ThingController do\n  {body}\nend\n"
+    assert findings("SEC002", source, files=REPO) == [(2, severity)]
+
+
+def test_sec002_in_a_migration_is_a_hint():
+    source = """
+    defmodule MyApp.Repo.Migrations.Backfill do
+      use Ecto.Migration
+      def up, do: execute("UPDATE posts SET state = '#{default_state()}'")
+    end
+    """
+    assert findings("SEC002", source, path="priv/repo/migrations/20240101_backfill.exs") == [(3, Severity.HINT)]

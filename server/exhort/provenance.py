@@ -9,7 +9,8 @@ loop walks), the module's own functions (what they return, what every local call
 function passes) and a short list of well-known sources, and answers two questions:
 
 - `origin`: the least trusted place the value can come from (see `Origin`);
-- `numeric`: whether it can only be a number, date or boolean, text that never carries a quote.
+- `textual`: whether text not fixed in the source can reach it (False for numbers, dates,
+  booleans and constants: text that never carries a quote someone else chose).
 
 Judged from syntax alone, in one file. What it cannot see (a public function's parameter, a
 call into another module) is UNKNOWN, never trusted; only the listed sources are EXTERNAL.
@@ -58,10 +59,10 @@ class Origin(enum.IntEnum):
 @dataclass(frozen=True, slots=True)
 class Provenance:
     origin: Origin
-    numeric: bool  # only a number, date, boolean or atom: its text cannot carry a quote
+    textual: bool  # text not fixed in the source can reach it (not only numbers, dates, booleans)
 
     def join(self, other: "Provenance") -> "Provenance":
-        return Provenance(max(self.origin, other.origin), self.numeric and other.numeric)
+        return Provenance(max(self.origin, other.origin), self.textual or other.textual)
 
     @property
     def trusted(self) -> bool:
@@ -69,12 +70,22 @@ class Provenance:
         return self.origin <= Origin.CONFIG
 
 
-_NOTHING = Provenance(Origin.CONSTANT, True)  # identity of join: a value that adds no doubt
-_CONSTANT_TEXT = Provenance(Origin.CONSTANT, False)
-_CONFIG = Provenance(Origin.CONFIG, False)
-_INTERNAL = Provenance(Origin.INTERNAL, False)
-_UNKNOWN = Provenance(Origin.UNKNOWN, False)
-_EXTERNAL = Provenance(Origin.EXTERNAL, False)
+_NOTHING = Provenance(Origin.CONSTANT, False)  # identity of join: a value that adds no doubt
+_CONSTANT_TEXT = _NOTHING
+_CONFIG = Provenance(Origin.CONFIG, True)
+_INTERNAL = Provenance(Origin.INTERNAL, True)
+_UNKNOWN = Provenance(Origin.UNKNOWN, True)
+_EXTERNAL = Provenance(Origin.EXTERNAL, True)
+
+
+def _number(origin: Origin) -> Provenance:
+    """A number, date or boolean from `origin`."""
+    return Provenance(origin, False)
+
+
+def _text(origin: Origin) -> Provenance:
+    """Text from `origin` (constant text is fixed in the source)."""
+    return Provenance(origin, origin is not Origin.CONSTANT)
 
 # Calls whose result comes from outside the system.
 _EXTERNAL_CALLS = frozenset({
@@ -105,6 +116,17 @@ _SIZE_CALLS = frozenset({
     (":erlang", "system_time"), (":erlang", "monotonic_time"), (":os", "system_time"),
     ("Ecto.UUID", "generate"), ("UUID", "uuid4"),
 })
+# Calls returning atoms that already exist, or a bucket bounded by their second argument.
+_EXISTING_ATOM_CALLS = frozenset({
+    ("String", "to_existing_atom"), ("List", "to_existing_atom"), (":erlang", "binary_to_existing_atom"),
+    (":erlang", "list_to_existing_atom"), ("Module", "safe_concat"),
+})
+# Calls that never return a value (a tail that raises adds nothing), and random bytes: not input.
+_NO_VALUE_CALLS = frozenset({
+    (None, "raise"), (None, "reraise"), (None, "throw"), (None, "exit"), ("Kernel", "raise"),
+    (":erlang", "error"), (":erlang", "exit"), (":erlang", "throw"),
+})
+_RANDOM_CALLS = frozenset({(":crypto", "strong_rand_bytes"), (":rand", "uniform"), ("Enum", "random")})
 # Calls returning a number built from their arguments.
 _NUMBER_CALLS = frozenset({
     (None, "div"), (None, "rem"), (None, "abs"), (None, "round"), (None, "trunc"), (None, "ceil"),
@@ -145,9 +167,13 @@ _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _BUDGET = 600  # nodes one trace may visit: beyond that the value is UNKNOWN
 
 
-def trace(node: Node | None) -> Provenance:
-    """Where the value of the expression `node` comes from (see the module docstring)."""
-    return _Tracer().value(node)
+def trace(node: Node | None, *, parameters: Origin = Origin.UNKNOWN) -> Provenance:
+    """Where the value of the expression `node` comes from (see the module docstring).
+
+    `parameters` is what a public function's parameter counts as: UNKNOWN in general; a rule
+    judging code whose callers are known (a migration's functions are called by the migration
+    runner with the operator's options) may pass CONFIG."""
+    return _Tracer(parameters).value(node)
 
 
 def origin(node: Node | None) -> Origin:
@@ -155,7 +181,8 @@ def origin(node: Node | None) -> Origin:
 
 
 class _Tracer:
-    def __init__(self) -> None:
+    def __init__(self, parameters: Origin = Origin.UNKNOWN) -> None:
+        self.parameters = _text(parameters)
         self.memo: dict[tuple[int, int, str], Provenance] = {}
         self.active: set[tuple[int, int, str]] = set()
         self.visited = 0
@@ -188,7 +215,7 @@ class _Tracer:
         result = _NOTHING
         for node in nodes:
             result = result.join(self.value(node))
-            if result.origin is Origin.EXTERNAL and not result.numeric:
+            if result.origin is Origin.EXTERNAL and result.textual:
                 break
         return result
 
@@ -235,8 +262,7 @@ class _Tracer:
         if operator == "@":
             return _CONSTANT_TEXT  # a module attribute: fixed when the module compiles
         if operator in ("-", "+"):
-            result = self.value(operand)
-            return Provenance(result.origin, True)
+            return _number(self.value(operand).origin)
         if operator in ("not", "!"):
             return _NOTHING
         if operator == "^":
@@ -249,8 +275,7 @@ class _Tracer:
         if operator == "|>":
             return self.value(right)  # the call reads the piped value as its first argument
         if operator in ("+", "-", "*", "/", "..", "..//", "**"):
-            result = self.join((left, right))
-            return Provenance(result.origin, True)
+            return _number(self.join((left, right)).origin)
         if operator in _BOOLEAN_OPERATORS:
             return _NOTHING
         if operator in ("<>", "++", "--", "||", "&&", "|", "//"):
@@ -283,13 +308,18 @@ class _Tracer:
             return _CONFIG  # `Repo.config()`: the application's own configuration
         if key in _INTERNAL_CALLS:
             return _INTERNAL
-        if key in _SIZE_CALLS:
+        if key in _SIZE_CALLS or key in _NO_VALUE_CALLS or key in _EXISTING_ATOM_CALLS:
             return _NOTHING
+        if key == (":erlang", "phash2") and len(arguments) == 2:
+            return _number(self.value(arguments[1]).origin)  # a bucket below the range
+        if key in _RANDOM_CALLS:
+            return _CONSTANT_TEXT  # generated here, not received
         if key in _NUMBER_CALLS:
-            return Provenance(self.join(arguments).origin, True)
+            return _number(self.join(arguments).origin)
         if module in _DATE_MODULES:
             result = self.join(arguments)
-            return Provenance(result.origin, function not in _DATE_PARSERS or module in ("Integer", "Float"))
+            numeric = function not in _DATE_PARSERS or module in ("Integer", "Float")
+            return _number(result.origin) if numeric else _text(result.origin)
         if key in _KEYED_READS and len(arguments) >= 2:
             return _keyed(self.value(arguments[0]), arguments[1]).join(self.join(arguments[2:]))
         if module is None or module == "__MODULE__":
@@ -328,8 +358,7 @@ class _Tracer:
             if field in ("cookies", "req_cookies") and _fetches_authenticated_cookies(dot):
                 return _INTERNAL
             return _EXTERNAL
-        result = self.value(left)
-        return Provenance(result.origin, False)
+        return _text(self.value(left).origin)
 
     def _local_call(self, call: Node, name: str, arity: int) -> Provenance | None:
         """What a function of the enclosing module returns: the join of its clauses' tails."""
@@ -363,6 +392,11 @@ class _Tracer:
                 bound = self._clause_binding(parent, name)
                 if bound is not None:
                     return bound
+            if kind == "call" and child.type == "do_block" and _is_binding_form(parent):
+                arguments = next((c for c in parent.named_children if c.type == "arguments"), None)
+                bound = self._assigned_before(arguments, child, name) if arguments is not None else None
+                if bound is not None:
+                    return bound  # `for x <- list do ... x ... end`
             if kind == "call":
                 definition = function_def(parent)
                 if definition is not None and child is not definition.node:
@@ -464,7 +498,7 @@ class _Tracer:
             items = [c for c in pattern.named_children if c.type != "comment"]
             if len(items) == 2 and _contains(items[1], occurrence):
                 return _NOTHING
-        return Provenance(self.value(collection).origin, False)
+        return self.value(collection)  # elements of a list of numbers are numbers
 
     def _parameter(self, definition, name: str) -> Provenance | None:
         """A function's parameter: a callback's input, or what every local caller passes."""
@@ -480,8 +514,11 @@ class _Tracer:
             elif definition.kind == "defp":
                 bound = self._local_callers(definition, position)
             else:
-                bound = _UNKNOWN
-            return _type_guarded(_refine(occurrence, pattern, bound), definition.guard, name)
+                bound = self.parameters
+            bound = _type_guarded(_refine(occurrence, pattern, bound), definition.guard, name)
+            if bound.textual and _spec_declares_number(definition, position):
+                bound = _number(bound.origin)
+            return bound
         return None
 
     def _local_callers(self, definition, position: int) -> Provenance:
@@ -499,7 +536,7 @@ class _Tracer:
             if position >= len(arguments):
                 continue  # a default argument
             result = result.join(self.value(arguments[position]))
-            if result.origin >= Origin.UNKNOWN and not result.numeric:
+            if result.origin >= Origin.UNKNOWN and result.textual:
                 break
         return result
 
@@ -594,13 +631,13 @@ def _guard_allows(tracer: _Tracer, guard: Node, name: str) -> bool:
 
 def _type_guarded(bound: Provenance, guard: Node | None, name: str) -> Provenance:
     """`when is_integer(name)`: a number whatever its origin."""
-    if guard is None or bound.numeric:
+    if guard is None or not bound.textual:
         return bound
     for node in walk(guard):
         if node.type == "call" and call_name(node)[0] is None and call_name(node)[1] in _TYPE_GUARDS:
             arguments = call_arguments(node)
             if arguments and arguments[0].type == "identifier" and text(arguments[0]) == name:
-                return Provenance(bound.origin, True)
+                return _number(bound.origin)
     return bound
 
 
@@ -613,7 +650,46 @@ def _keyed(container: Provenance, key: Node | None) -> Provenance:
         if _ENV_NAME.match(string_value(first) or ""):
             return _CONFIG
         return _EXTERNAL
-    return Provenance(container.origin, False)
+    return _text(container.origin)
+
+
+_NUMBER_TYPE = re.compile(
+    r"^(?:\w+\s*::\s*)?(?:list\((?P<inner>.+)\)|\[(?P<inner2>.+)\]|(?P<plain>.+))$", re.S
+)
+_NUMBER_TYPES = re.compile(
+    r"^(?:integer|non_neg_integer|pos_integer|neg_integer|float|number|boolean|byte|char|arity|timeout|"
+    r"(?:Date|DateTime|NaiveDateTime|Time|Decimal)\.t)\(\)$"
+)
+
+
+def _spec_declares_number(definition, position: int) -> bool:
+    """The function's `@spec` gives the parameter a number, date or boolean type (or a list of
+    one): `@spec f(list(integer())) :: ...`."""
+    module = _enclosing_module(definition.node)
+    if module is None:
+        return False
+    for member in module_members(module):
+        if member.type != "unary_operator" or text(member.child_by_field_name("operator")) != "@":
+            continue
+        operand = member.child_by_field_name("operand")
+        if operand is None or operand.type != "call" or call_name(operand) != (None, "spec"):
+            continue
+        arguments = call_arguments(operand)
+        signature = arguments[0] if arguments else None
+        while signature is not None and signature.type == "binary_operator":
+            signature = signature.child_by_field_name("left")  # `f(a) :: r when ...`
+        if signature is None or signature.type != "call" or call_name(signature) != (None, definition.name):
+            continue
+        types = call_arguments(signature)
+        if len(types) != definition.arity or position >= len(types):
+            continue
+        match = _NUMBER_TYPE.match(text(types[position]).strip())
+        if match is None:
+            continue
+        declared = (match.group("inner") or match.group("inner2") or match.group("plain")).strip()
+        if _NUMBER_TYPES.match(declared):
+            return True
+    return False
 
 
 def _string_key(node: Node | None) -> bool:
@@ -683,7 +759,11 @@ def _has_arguments(call: Node) -> bool:
 
 
 def _is_binding_form(node: Node | None) -> bool:
-    return node is not None and node.type == "call" and call_name(node) in ((None, "with"), (None, "for"))
+    """Calls whose arguments bind variables for their body: `for x <- xs`, `with {:ok, x} <- f()`,
+    `if x = f() do`."""
+    return node is not None and node.type == "call" and call_name(node) in (
+        (None, "with"), (None, "for"), (None, "if"), (None, "unless"),
+    )
 
 
 def _enclosing_module(node: Node) -> Node | None:
