@@ -39,3 +39,23 @@ def test_sec003_prod_exs_and_what_it_imports_override_config_exs():
     secret = 'import Config\nconfig :my_app, MyAppWeb.Endpoint, secret_key_base: {:system, "SECRET_KEY_BASE"}\n'
     result = findings("SEC003", CONFIG, path="config/config.exs", files={"config/prod.secret.exs": secret})
     assert result == [(3, Severity.WARNING)]
+
+
+PROD = 'import Config\nconfig :my_app, MyApp.Auth, client_id: System.get_env("GITHUB_CLIENT_ID"), dsn: System.get_env("SENTRY_DSN")\n'
+
+
+def test_sec004_skips_a_variable_runtime_exs_reads_again():
+    runtime = 'import Config\nconfig :my_app, MyApp.Auth, client_id: env_var_to_config!(:github_client_id)\n'
+    assert findings("SEC004", PROD, path="config/prod.exs") == [(2, Severity.WARNING), (2, Severity.WARNING)]
+    assert findings("SEC004", PROD, path="config/prod.exs", files={"config/runtime.exs": runtime}) == [(2, Severity.WARNING)]
+
+
+def test_sec004_is_silent_in_development_files_and_libraries():
+    assert findings("SEC004", PROD, path="config/dev.exs") == []
+    library = {"mix.exs": "defmodule L.MixProject do\n  def project, do: [app: :l, package: [licenses: []]]\nend\n"}
+    assert findings("SEC004", PROD, path="config/config.exs", files=library) == []
+
+
+def test_sec004_skips_a_key_runtime_exs_sets_again_whatever_the_value():
+    runtime = "import Config\nconfig :my_app, MyApp.Auth, dsn: nil\n"
+    assert findings("SEC004", PROD, path="config/prod.exs", files={"config/runtime.exs": runtime}) == [(2, Severity.WARNING)]

@@ -33,23 +33,28 @@ RUNTIME_FILES = ("config/runtime.exs", "config/releases.exs")
 
 @requires(b"config")
 def _config_file_facts(document, path):
-    """{"file", "sets": ((app, module, key), ...), "env": (NAME, ...)} for a config/*.exs file:
-    keys given a value that is not a literal, and environment variables read anywhere."""
+    """{"file", "sets": ((app, module, key), ...), "keys": (...), "env": (NAME, ...)} for a
+    config/*.exs file: keys given a value that is not a literal, every key given a value, and
+    environment variables read anywhere."""
     if document.tree is None or not path.is_config:
         return None
     sets: set[tuple[str, str, str]] = set()
+    keys: set[tuple[str, str, str]] = set()
     env: set[str] = set()
     for node in walk(document.tree.root_node):
         if node.type != "call":
             continue
         module, function = call_name(node)
         if module is None and function == "config":
-            sets.update(_keys_set(node))
+            for entry, literal in _keys_set(node):
+                keys.add(entry)
+                if not literal:
+                    sets.add(entry)
         elif function and "env" in function.lower():
             name = _env_name(node)
             if name:
                 env.add(name)
-    return {"file": path.relative, "sets": tuple(sorted(sets)), "env": tuple(sorted(env))}
+    return {"file": path.relative, "sets": tuple(sorted(sets)), "keys": tuple(sorted(keys)), "env": tuple(sorted(env))}
 
 
 def config_target(call) -> tuple[str, str] | None:
@@ -60,6 +65,16 @@ def config_target(call) -> tuple[str, str] | None:
     app = atom_value(arguments[0])
     module = text(arguments[1]) if len(arguments) >= 2 and arguments[1].type == "alias" else ""
     return (app, module) if app else None
+
+
+def config_key(node, config) -> str | None:
+    """The keyword key whose value holds `node`, inside the `config` call."""
+    parent = node.parent
+    while parent is not None and parent != config:
+        if parent.type == "pair":
+            return keyword_key(parent)
+        parent = parent.parent
+    return None
 
 
 def enclosing_config(node):
@@ -80,8 +95,8 @@ def _keys_set(call):
         if node.type == "pair":
             key = keyword_key(node)
             value = node.child_by_field_name("value")
-            if key and value is not None and (not is_literal(value) or _system_tuple(value)):
-                yield (target[0], target[1], key)
+            if key and value is not None:
+                yield (target[0], target[1], key), is_literal(value) and not _system_tuple(value)
 
 
 def _system_tuple(value) -> bool:
@@ -144,8 +159,9 @@ def overriding_files(relative: str) -> tuple[str, ...] | None:
     return RUNTIME_FILES
 
 
-def set_again(ctx, app: str, module: str, key: str) -> bool:
-    """A later production config file sets `key` of `app` (and `module`) to a non-literal."""
+def set_again(ctx, app: str, module: str, key: str, *, any_value: bool = False) -> bool:
+    """A later production config file sets `key` of `app` (and `module`) to a non-literal (or,
+    with `any_value`, to anything)."""
     later = overriding_files(ctx.path.relative)
     if later is None:
         return False
@@ -155,7 +171,7 @@ def set_again(ctx, app: str, module: str, key: str) -> bool:
             continue
         if later != ("*",) and file not in later:
             continue
-        if (app, module, key) in {tuple(entry) for entry in fact["sets"]}:
+        if (app, module, key) in {tuple(entry) for entry in fact["keys" if any_value else "sets"]}:
             return True
     return False
 
