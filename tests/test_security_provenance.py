@@ -72,3 +72,16 @@ def test_sec002_in_a_migration_is_a_hint():
     end
     """
     assert findings("SEC002", source, path="priv/repo/migrations/20240101_backfill.exs") == [(3, Severity.HINT)]
+
+
+@pytest.mark.parametrize(
+    ("body", "severity"),
+    [
+        ('def read(conn, params), do: :erlang.binary_to_term(Base.decode64!(params["state"]), [:safe])', Severity.WARNING),
+        ("def read(body) do\n    %{\"data\" => data} = Jason.decode!(body)\n    :erlang.binary_to_term(data)\n  end", Severity.WARNING),
+        ("def read(path), do: path |> File.read!() |> :erlang.binary_to_term()", Severity.HINT),
+    ],
+)
+def test_sec005_warns_on_request_data_and_hints_on_what_it_cannot_trace(body, severity):
+    source = f"defmodule MyAppWeb.StateController do\n  {body}\nend\n"
+    assert [s for _line, s in findings("SEC005", source)] == [severity]
