@@ -93,6 +93,18 @@ def test_macro_bodies_quote_attributes_and_module_body_run_at_compile_time():
     assert where(source, "run_target") is Runs.PRODUCTION
 
 
+def test_unquote_fragments_run_at_compile_time_and_the_generated_body_at_run_time():
+    source = """
+    defmodule App.Sizes do
+      for size <- ~w(small large) do
+        def unquote(fragment_target(size))(), do: body_target(unquote(size))
+      end
+    end
+    """
+    assert where(source, "fragment_target") is Runs.COMPILE_TIME
+    assert where(source, "body_target") is Runs.PRODUCTION
+
+
 def test_private_helpers_only_macros_call_run_at_compile_time():
     source = """
     defmodule App.Schema do

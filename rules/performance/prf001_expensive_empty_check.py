@@ -1,8 +1,12 @@
 """PRF001 expensive-empty-check."""
 
+from exhort.execution import Runs
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import call_name, effective_arguments, integer_value, needs_parentheses, text
+from exhort.tool_comments import credo_disabled
+
+CREDO_CHECKS = ("Credo.Check.Warning.ExpensiveEmptyEnumCheck",)
 
 # comparison operator with the count on the left -> is it "empty" (True) or "not empty" (False)?
 # Entries are (operator, constant); reversed comparisons are normalised first.
@@ -20,6 +24,9 @@ RULE = Rule(
     severity=Severity.INFORMATION,
     summary="Counting a whole list only to test whether it is empty",
     fix_safety="safe/offer",
+    # Walking a list costs something only where the deployed system runs: not in tests (where
+    # `assert length(rows) > 0` reads naturally), Mix tasks, migrations or compile-time code.
+    runs_in=frozenset({Runs.PRODUCTION}),
     # One side a call (or a pipe into a call) named length/count, the other an integer
     # (integer_value reads `-1` too); _count_call and EMPTINESS decide the rest.
     query=r"""
@@ -41,6 +48,11 @@ RULE = Rule(
         `length/1` and `Enum.count/1,2` walk the whole collection. Comparing the result with
         0 (or 1) only asks whether it is empty, which `x == []`, `x != []` or `Enum.empty?/1`
         answer in constant time. This mirrors Credo's `ExpensiveEmptyEnumCheck` (EX5003).
+
+        Only production code is checked: in tests (`assert length(rows) > 0`), Mix tasks,
+        migrations, console tasks and compile-time code (module attributes, macros) the walk
+        costs nothing that matters. A `# credo:disable-for-...` comment covering the line
+        (for every check or for `ExpensiveEmptyEnumCheck`) is honoured.
 
         Flagged: `length(x)`, `Enum.count(x)` and `Enum.count(x, fun)` compared with `0` using
         `==`, `!=`, `>`, `<`, `>=`, `<=` (either order), and with `1` using `>=` / `<`.
@@ -116,6 +128,36 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.ThingsTest do
+              use ExUnit.Case
+              test "lists things", %{things: things} do
+                assert length(things) > 0
+              end
+            end
+            """,
+            path="test/my_app/things_test.exs",
+            note="tests read naturally with length/1 and cost nothing",
+        ),
+        good(
+            """
+            defmodule MyApp.Fields do
+              @fields [:name, :email]
+              @any_fields length(@fields) > 0
+
+              defmacro guarded(list) do
+                if length(list) > 0, do: :some, else: :none
+              end
+
+              def check(items) do
+                # credo:disable-for-next-line Credo.Check.Warning.ExpensiveEmptyEnumCheck
+                length(items) > 0
+              end
+            end
+            """,
+            note="module attributes and macros run at compile time; a line the team silenced for Credo",
+        ),
+        good(
+            """
             def other(map), do: map_size(map) == 0
             def stream(s), do: Stream.count(s) > 0
             def mine(x), do: MyEnum.count(x) == 0
@@ -129,6 +171,8 @@ RULE = Rule(
 @RULE.check
 def check(ctx: Context, match: Match):
     comparison = match.node("comparison")
+    if credo_disabled(ctx.data, comparison, CREDO_CHECKS):
+        return  # the team silenced Credo's ExpensiveEmptyEnumCheck here
     operator = text(match.node("operator"))
     left = comparison.child_by_field_name("left")
     right = comparison.child_by_field_name("right")

@@ -2,6 +2,7 @@
 
 import re
 
+from exhort.execution import Runs
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import atom_value, call_name, effective_arguments, integer_value, text
@@ -20,6 +21,7 @@ RULE = Rule(
     name="count-for-existence",
     category="performance",
     severity=Severity.HINT,
+    runs_in=frozenset({Runs.PRODUCTION}),  # not tests, migrations, console or Mix tasks
     summary="Counting or loading rows only to test whether any exist; use Repo.exists?/2",
     fix_safety="safe/offer",
     workspace=True,

@@ -2,23 +2,13 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import (
-    ancestors,
-    atom_value,
-    call_arguments,
-    function_def,
-    walk,
-    call_name,
-    effective_arguments,
-    is_literal,
-    is_mix_task_module,
-    keyword_pairs,
-    runs_at_compile_time,
-    text,
-    trailing_keywords,
-)
+from exhort.execution import Runs
+from exhort.provenance import Origin, trace
+from exhort.syntax import atom_value, call_name, effective_arguments, keyword_pairs, text, trailing_keywords
+from exhort.tool_comments import credo_disabled, sobelow_skipped
 
-from exhort_rules.ecto._common import is_small_literal_collection
+SOBELOW_CHECKS = ("DOS.StringToAtom", "DOS.ListToAtom", "DOS.BinToAtom")
+CREDO_CHECKS = ("Credo.Check.Warning.UnsafeToAtom",)
 
 # (module, function) -> the non-creating replacement offered as a fix
 CONVERSIONS = {
@@ -43,6 +33,9 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="Atoms created from runtime data can exhaust the atom table",
     fix_safety="offer",
+    # Atoms made in tests, Mix tasks, migrations, console tasks, config or by the compiler
+    # are bounded by the code that makes them, not by outside input.
+    runs_in=frozenset({Runs.PRODUCTION}),
     query=r"""
     ((call target: (dot left: [(alias) (atom)] @module right: (identifier) @function)) @call
       (#any-of? @function "to_atom" "binary_to_atom" "list_to_atom" "concat" "decode" "decode!"))
@@ -61,11 +54,28 @@ RULE = Rule(
         `:erlang.binary_to_atom/1,2`, `:erlang.list_to_atom/1`, `Module.concat/1,2`; atoms
         built by interpolation such as `:"user_#{id}"`; and `Jason.decode(!)(data, keys: :atoms)`.
 
-        Not flagged: literals, compile-time code (module attributes, module-body `for`,
-        `quote`/`unquote`, macros), loop variables over a literal list, values checked against
-        an allow-list, `Mix.Tasks` modules, `String.to_existing_atom/1`, and what is not
-        production code (catalog 0.4.4: `test/`, scripts, seeds) or is a config file (it reads the
-        operator's environment once, at boot).
+        How loud depends on where the value comes from (exhort follows it through the function,
+        the clause patterns that bound it, and the module's own helpers):
+
+        - **warning** when it is request data: a string-keyed read (`params["status"]`,
+          `Map.get(data, "kind")`, `%{"kind" => kind}`), the params of a controller action, a
+          LiveView event or `handle_params`, a conn's params, headers or cookies, decoded JSON;
+        - **hint** when exhort cannot tell (a public function's parameter, another module's
+          result): most such atoms name processes, tables or metrics from a bounded set, so the
+          finding only asks you to check; hints are hidden from the CLI's default output;
+        - **nothing** when the value is known: literals and interpolations of literals, module
+          attributes, the application's configuration and the operator's environment, elements
+          of a literal list, values checked against an allow-list (`when x in [...]`, `if x in
+          @allowed`), the index of `Enum.with_index`, what a private helper returns when it only
+          returns constants, and a private function's parameter every local caller passes a
+          known value to.
+
+        Not flagged either: compile-time code (module attributes, module-body `for`, `quote` and
+        `unquote` fragments, macros), `Mix.Tasks` modules, migrations, release and console tasks,
+        tests and scripts (catalog 0.4.4), config files (read once, at boot), and calls the team
+        already reviewed: `# sobelow_skip ["DOS.StringToAtom"]` above the function, or a
+        `# credo:disable-for-...` comment covering the line (Credo's `UnsafeToAtom`).
+        `String.to_existing_atom/1` never fires.
 
         **Bad**
 
@@ -221,6 +231,49 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Migrate do
+              def up, do: convert("timestamptz")
+              def down, do: convert("timestamp")
+              defp convert(type), do: String.to_atom("column_" <> type)
+
+              def level, do: String.to_atom(System.get_env("LOG_LEVEL", "info"))
+              def mode, do: :"#{Application.fetch_env!(:my_app, :mode)}_mode"
+              def tables, do: Enum.map(names(), &String.to_atom/1)
+              defp names, do: ["users", "posts"]
+
+              def steps(multi, emails) do
+                emails
+                |> Enum.with_index()
+                |> Enum.reduce(multi, fn {email, index}, multi -> Ecto.Multi.insert(multi, :"email.#{index}", email) end)
+              end
+
+              def attrs(metadata) do
+                Enum.reduce(metadata, %{}, fn
+                  {"size", size}, acc when size in ["full", "wide"] -> Map.put(acc, :size, String.to_atom(size))
+                  _entry, acc -> acc
+                end)
+              end
+            end
+            """,
+            note="known values: literal callers of a private helper, config and the environment, "
+                 "a helper returning constants, a with_index counter, an allow-listed clause",
+        ),
+        good(
+            """
+            defmodule MyApp.ClusterConfig do
+              # sobelow_skip ["DOS.StringToAtom"]
+              def hosts(list), do: Enum.map(list, &String.to_atom/1)
+
+              def mode(value) do
+                # credo:disable-for-next-line Credo.Check.Warning.UnsafeToAtom
+                String.to_atom(value)
+              end
+            end
+            """,
+            note="calls the team reviewed for Sobelow or silenced for Credo's UnsafeToAtom",
+        ),
+        good(
+            """
             defmodule Mix.Tasks.MyApp.Seed do
               use Mix.Task
               def run([env]), do: String.to_atom(env)
@@ -263,19 +316,36 @@ RULE = Rule(
 @RULE.check
 def check(ctx: Context, match: Match):
     node = match.get("call") or match.node("atom")
-    if runs_at_compile_time(node):
-        return
-    module = ctx.module_of(node)
-    path = ctx.path
-    if not path.is_production_code or path.is_config or (module is not None and is_mix_task_module(module.name)):
-        return  # tests, scripts, Mix tasks and config files never see outside input
+    if sobelow_skipped(ctx.data, node, SOBELOW_CHECKS) or credo_disabled(ctx.data, node, CREDO_CHECKS):
+        return  # the team reviewed this call for Sobelow or Credo already
     if node.type == "quoted_atom":
         interpolations = [c for c in node.named_children if c.type == "interpolation"]
-        if all(_constant_interpolation(i) for i in interpolations):
+        source = _joined(interpolations)
+        if source.trusted:
             return
-        yield ctx.finding(node, "Interpolated atom built at run time: atoms are never garbage collected")
+        yield _finding(ctx, node, source, "An interpolated atom", "is built")
         return
     yield from _check_call(ctx, node)
+
+
+def _joined(nodes):
+    result = None
+    for node in nodes:
+        traced = trace(node)
+        result = traced if result is None else result.join(traced)
+    return result if result is not None else trace(None)
+
+
+def _finding(ctx, node, source, label: str, verb: str, fixes=()):
+    """Outside input at the rule's severity; a value exhort cannot trace as a hint."""
+    if source.origin is Origin.EXTERNAL:
+        message = f"{label} {verb} from request data (params, decoded JSON, event payloads): atoms are never garbage collected"
+        return ctx.finding(node, message, fixes=fixes)
+    message = (
+        f"{label} {verb} from a value whose origin exhort cannot see; if outside input can reach it, "
+        "use an explicit mapping or String.to_existing_atom (atoms are never garbage collected)"
+    )
+    return ctx.finding(node, message, fixes=fixes, severity=Severity.HINT)
 
 
 def _check_call(ctx: Context, call):
@@ -284,6 +354,9 @@ def _check_call(ctx: Context, call):
     if module_text == "Jason" and function in ("decode", "decode!"):
         for name, value, _pair in keyword_pairs(trailing_keywords(call)):
             if name == "keys" and atom_value(value) == "atoms":
+                arguments = effective_arguments(call)
+                if arguments and trace(arguments[0]).trusted:
+                    return  # decoding the application's own constant JSON
                 yield ctx.finding(
                     value,
                     f"Jason.{function}(..., keys: :atoms) turns every JSON key into a new atom",
@@ -297,55 +370,34 @@ def _check_call(ctx: Context, call):
     if capture is not None:
         if capture not in CONVERSION_ARITIES[key]:
             return
-        arguments_literal = False
+        where = call.parent.parent
+        source = _captured_input(where)
     else:
         arguments = effective_arguments(call)
         if len(arguments) not in CONVERSION_ARITIES[key]:
             return
         subject = arguments[:1] if key != ("Module", "concat") else arguments
-        arguments_literal = all(_constant(argument) for argument in subject)
-        if subject and _checked_against_allowlist(call, subject[0]):
-            return
-    if arguments_literal:
+        source = _joined(subject)
+        where = call
+    if source.trusted:
         return
     target = call.child_by_field_name("target")
-    yield ctx.finding(
-        call if capture is None else call.parent.parent,
-        f"{module_text}.{function} creates atoms from run-time data; atoms are never garbage collected",
+    yield _finding(
+        ctx, where, source, f"{module_text}.{function}", "creates atoms",
         fixes=[fix(f"Use {replacement}", replace_node(target, replacement), safe=False)],
     )
 
 
-def _checked_against_allowlist(call, argument) -> bool:
-    """`if x in @allowed, do: String.to_atom(x)` or `when x in [...]`: the atoms are bounded."""
-    if argument.type != "identifier":
-        return False
-    name = text(argument)
-    for ancestor in ancestors(call):
-        condition = None
-        if ancestor.type == "call" and call_name(ancestor) in ((None, "if"), (None, "unless")):
-            arguments = call_arguments(ancestor)
-            condition = arguments[0] if arguments else None
-            if call_name(ancestor) == (None, "unless"):
-                condition = None  # `unless x in list` guards the other branch
-        elif ancestor.type == "binary_operator" and text(ancestor.child_by_field_name("operator")) == "when":
-            condition = ancestor.child_by_field_name("right")
-        elif ancestor.type == "call":
-            definition = function_def(ancestor)
-            if definition is not None and definition.guard is not None:
-                condition = definition.guard
-        if condition is not None and _tests_membership(condition, name):
-            return True
-    return False
-
-
-def _tests_membership(condition, name: str) -> bool:
-    for node in walk(condition):
-        if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "in":
-            left = node.child_by_field_name("left")
-            if left is not None and left.type == "identifier" and text(left) == name:
-                return True
-    return False
+def _captured_input(capture):
+    """`Enum.map(keys, &String.to_atom/1)`: the capture converts each element of the collection."""
+    holder = capture.parent
+    loop = holder.parent if holder is not None and holder.type == "arguments" else None
+    if loop is None or loop.type != "call" or call_name(loop)[0] not in ("Enum", "Stream"):
+        return trace(None)
+    arguments = effective_arguments(loop)
+    if not arguments or arguments[0] == capture:
+        return trace(None)
+    return trace(arguments[0])
 
 
 def _capture_arity(call) -> int | None:
@@ -358,55 +410,3 @@ def _capture_arity(call) -> int | None:
         return None
     right = parent.child_by_field_name("right")
     return int(text(right)) if right is not None and right.type == "integer" else None
-
-
-def _constant(node) -> bool:
-    if is_literal(node):
-        return True
-    if node.type == "identifier" and text(node) in ("__MODULE__",):
-        return True
-    if node.type == "identifier" and _literal_loop_variable(node):
-        return True
-    if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "<>":
-        return _constant(node.child_by_field_name("left")) and _constant(node.child_by_field_name("right"))
-    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "@":
-        return True  # a module attribute: fixed at compile time
-    if node.type == "string":
-        return all(_constant_interpolation(c) for c in node.named_children if c.type == "interpolation")
-    return False
-
-
-def _literal_loop_variable(identifier) -> bool:
-    """`Enum.map([:a, :b], fn kind -> ... kind ... end)` or `for kind <- ~w(a b)`: the variable
-    only ever holds an element of a literal collection, so the atoms it makes are bounded."""
-    name = text(identifier)
-    for ancestor in ancestors(identifier):
-        if ancestor.type == "anonymous_function":
-            clauses = [c for c in ancestor.named_children if c.type == "stab_clause"]
-            parameters = clauses[0].child_by_field_name("left") if len(clauses) == 1 else None
-            names = [text(p) for p in parameters.named_children] if parameters is not None else []
-            if name not in names:
-                continue
-            if names != [name]:
-                return False
-            loop = ancestor.parent.parent if ancestor.parent is not None else None
-            if loop is None or loop.type != "call" or call_name(loop)[0] not in ("Enum", "Stream"):
-                return False
-            arguments = effective_arguments(loop)
-            return len(arguments) >= 2 and arguments[0] != ancestor and is_small_literal_collection(arguments[0])
-        if ancestor.type == "call":
-            if call_name(ancestor) == (None, "for"):
-                for generator in call_arguments(ancestor):
-                    if generator.type != "binary_operator" or text(generator.child_by_field_name("operator")) != "<-":
-                        continue
-                    left = generator.child_by_field_name("left")
-                    if left is not None and left.type == "identifier" and text(left) == name:
-                        return is_small_literal_collection(generator.child_by_field_name("right"))
-            if function_def(ancestor) is not None:
-                return False
-    return False
-
-
-def _constant_interpolation(interpolation) -> bool:
-    inner = [c for c in interpolation.named_children if c.type != "comment"]
-    return all(_constant(c) for c in inner)

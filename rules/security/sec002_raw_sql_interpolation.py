@@ -4,37 +4,26 @@ import re
 
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import (
-    call_arguments,
-    call_name,
-    do_block,
-    effective_arguments,
-    is_literal,
-    keyword_pairs,
-    pipe_source,
-    text,
-    trailing_keywords,
-    walk,
-)
+from exhort.execution import Runs
+from exhort.provenance import Origin, trace
+from exhort.syntax import call_arguments, call_name, effective_arguments, is_literal, pipe_source, text
+from exhort.tool_comments import sobelow_skipped
 
 from exhort_rules.ecto._common import binds, is_migration_module, repo_adapter, repo_name
 
 REPO_FUNCTIONS = ("query", "query!", "query_many", "query_many!")
 SQL_FUNCTIONS = ("query", "query!", "query_many", "query_many!", "stream")
-# text right before an interpolation that puts it in a value position
 # text right before an interpolation that puts it where a table or column name goes
 IDENTIFIER_POSITION = re.compile(
     r"(?:\bFROM|\bINTO|\bUPDATE|\bJOIN|\bTABLE|\bEXISTS|\bVIEW|\bINDEX|\bSCHEMA|\bDATABASE|\bON)\s+\"?$", re.I
 )
-# values whose text can never carry a quote: numbers and dates (interpolating anything else
-# from these calls raises instead of reaching the SQL)
-NUMERIC_OPERATORS = ("+", "-", "*", "/")
-NUMERIC_FUNCTIONS = frozenset({
-    (None, "length"), (None, "map_size"), (None, "byte_size"), (None, "tuple_size"), (None, "div"),
-    (None, "rem"), (None, "abs"), (None, "round"), (None, "trunc"), (None, "ceil"), (None, "floor"),
-    ("Enum", "count"), ("Kernel", "length"),
-})
-TYPED_MODULES = ("DateTime", "Date", "NaiveDateTime", "Time", "Integer", "Float")
+# statements that accept no bind parameters: DDL and session commands
+NO_PARAMETERS = re.compile(
+    r"\s*(?:CREATE|ALTER|DROP|TRUNCATE|COMMENT|GRANT|REVOKE|REFRESH|VACUUM|ANALYZE|CLUSTER|REINDEX|SET|RESET|LOCK|DO|LISTEN|NOTIFY|UNLISTEN)\b",
+    re.I,
+)
+SOBELOW_CHECKS = ("SQL.Query", "SQL.Stream")
+# text right before an interpolation that puts it in a value position
 VALUE_POSITION = re.compile(r"(?:=|<>|!=|<|>|<=|>=|\bLIKE|\bILIKE|\bIN\s*\(|,)\s*'?$", re.I)
 
 RULE = Rule(
@@ -45,6 +34,9 @@ RULE = Rule(
     summary="Values interpolated into raw SQL allow SQL injection; pass them as parameters",
     fix_safety="offer",
     workspace=True,
+    # Tests, seeds, console and Mix tasks, and compile-time code never see outside input;
+    # migrations are checked (a hint: execute/1 takes no parameters).
+    runs_in=frozenset({Runs.PRODUCTION, Runs.MIGRATION}),
     query=r"""
     ((call target: (dot left: (alias) @module right: (identifier) @function)) @call
       (#any-of? @function "query" "query!" "query_many" "query_many!" "stream"))
@@ -61,13 +53,30 @@ RULE = Rule(
         fragment(...) does not allow strings to be interpolated",
         `ecto:lib/ecto/query/builder.ex:630-643@v3.14.2`), so this rule targets only the raw
         APIs: `Repo.query/query!/query_many`, `Ecto.Adapters.SQL.query/query!/query_many/stream`,
-        and `execute/1` in migrations (information there).
+        and `execute/1` in migrations.
 
-        Interpolating a module attribute, a constant, application config, a number
-        (`#{limit + 1}`, `#{length(ids)}`) or a date (`DateTime.*`) is information, not an error:
-        none of them can carry a quote. A variable bound to such a value earlier in the same
-        function is followed. Files under `test/`, seeds and scripts other than migrations are not
-        checked.
+        What reaches the SQL decides (exhort follows each interpolated value through the
+        function, its clause patterns and the module's own helpers):
+
+        - **error** when a value is text that can come from outside or that exhort cannot
+          trace (a parameter, another module's result), in a position where a parameter fits;
+        - **hint** for table and column names (they cannot be parameters: check them against an
+          allow-list), for statements that take no parameters (`CREATE`, `ALTER`, `SET`,
+          `REFRESH`, ...), and for `execute/1` in migrations (where a function's parameters are
+          the options of whoever runs the migration), unless a value is request data (params,
+          decoded JSON), which is an error wherever it goes. On real applications these were
+          internal names and operator values nearly every time, so they are hints (hidden from
+          the CLI's default output; the catalog's "information" for migrations is lowered);
+        - **nothing** when only known values are interpolated: literals, module attributes, the
+          application's configuration and the operator's environment, a private helper that
+          returns constants or that every caller passes a literal to, loop elements of a
+          literal list, numbers (`#{limit + 1}`, `#{length(ids)}`, a parameter guarded by
+          `is_integer/1`) and dates (`DateTime.*`): none of them can carry a quote an
+          attacker chose.
+
+        Files under `test/`, seeds, scripts, console and release tasks, Mix tasks and
+        compile-time code are not checked, nor queries the team reviewed for Sobelow
+        (`# sobelow_skip ["SQL.Query"]` above the function).
 
         **Bad**
 
@@ -118,11 +127,6 @@ RULE = Rule(
                 MyApp.Repo.query(sql)  # expect: SEC002
                 Ecto.Adapters.SQL.stream(repo, Enum.join(["SELECT", table], " "))  # expect: SEC002
                 "SELECT count(*) FROM #{table}" |> MyApp.Repo.query!()  # expect: SEC002
-                MyApp.Repo.query("SELECT * FROM #{@table}")  # expect: SEC002
-                wait = Application.fetch_env!(:my_app, :lock_wait)
-                MyApp.Repo.query!("SET LOCAL lock_timeout = #{wait}")  # expect: SEC002
-                cutoff = DateTime.utc_now() |> DateTime.add(-3600, :second)
-                MyApp.Repo.query!("DELETE FROM logs WHERE at < '#{cutoff}' LIMIT #{length(ids) + 1}")  # expect: SEC002
                 MyApp.Repo.query!("DELETE FROM #{table} WHERE id = $1", [1])  # expect: SEC002
                 MyApp.Repo.query!(~s(SELECT * FROM logs WHERE tag = '#{table}'))  # expect: SEC002
                 mode = if ids == [], do: "CONCURRENTLY"
@@ -130,7 +134,7 @@ RULE = Rule(
               end
             end
             """,
-            note="concatenation, a bound variable, Enum.join, a pipe, a table name, a sigil; a module attribute, application config, numbers and dates are information",
+            note="concatenation, a bound variable, Enum.join, a pipe, a table name, a sigil; table names and statements without parameters are hints",
         ),
         bad(
             """
@@ -140,7 +144,7 @@ RULE = Rule(
             end
             """,
             path="priv/repo/migrations/20240101000000_backfill.exs",
-            note="execute/1 in a migration is information",
+            note="execute/1 in a migration is a hint",
         ),
         good(
             """
@@ -156,6 +160,60 @@ RULE = Rule(
             end
             """,
             note="parameters, literal concatenation, and pinned values in the query DSL",
+        ),
+        good(
+            """
+            defmodule MyApp.Maintenance do
+              @table "audit_logs"
+
+              def prune(ids, limit) when is_integer(limit) do
+                MyApp.Repo.query("SELECT * FROM #{@table}")
+                wait = Application.fetch_env!(:my_app, :lock_wait)
+                MyApp.Repo.query!("SET LOCAL lock_timeout = #{wait}")
+                cutoff = DateTime.utc_now() |> DateTime.add(-3600, :second)
+                MyApp.Repo.query!("DELETE FROM logs WHERE at < '#{cutoff}' LIMIT #{length(ids) + limit}")
+                Enum.each(tables(), fn table -> MyApp.Repo.query!("DELETE FROM #{table} WHERE org_id = $1", [1]) end)
+              end
+
+              defp tables, do: ["messages", "contacts"]
+            end
+            """,
+            note="module attributes, config, dates, numbers and a helper returning constants carry no outside text",
+        ),
+        good(
+            """
+            defmodule MyApp.Repo.Migrations.NormalizeTimestamps do
+              use Ecto.Migration
+              @tables [:sessions, :tokens]
+              @schema Application.compile_env(:my_app, :schema, "public")
+
+              def up do
+                convert("timestamptz")
+                for table <- @tables, do: execute("ALTER TABLE #{@schema}.#{table} DROP CONSTRAINT #{table}_fkey")
+                enabled = System.get_env("AUTH_ENABLED", "true")
+                execute("UPDATE settings SET auth_enabled = '#{enabled}'")
+              end
+
+              def down, do: convert("timestamp")
+
+              defp convert(type), do: execute("ALTER TABLE accounts ALTER COLUMN inserted_at TYPE #{type}")
+            end
+            """,
+            path="priv/repo/migrations/20240101000000_normalize_timestamps.exs",
+            note="a migration interpolating attributes, the operator's environment, and a helper every caller passes a literal to",
+        ),
+        good(
+            """
+            defmodule MyApp.Seeds.Scale do
+              def reset(org), do: MyApp.Repo.query!("DELETE FROM contacts WHERE org_id = #{org.id}")
+            end
+
+            defmodule MyApp.Partitions do
+              # sobelow_skip ["SQL.Query"]
+              def size(name), do: MyApp.Repo.query("SELECT pg_total_relation_size('#{name}')")
+            end
+            """,
+            note="console seed tasks, and a query the team reviewed for Sobelow",
         ),
         good(
             """
@@ -185,9 +243,9 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
-    if ctx.path.is_test or (not ctx.path.is_production_code and not ctx.path.is_migration):
-        return  # tests, seeds and scripts never see outside input; migrations are checked
     call = match.node("call")
+    if sobelow_skipped(ctx.data, call, SOBELOW_CHECKS):
+        return  # the team reviewed this query for Sobelow already
     module = ctx.module_of(call)
     function = text(match.node("function"))
     arguments = effective_arguments(call)
@@ -211,60 +269,73 @@ def check(ctx: Context, match: Match):
             sql = arguments[0]
         else:
             return
-    verdict = _dynamic(sql, call)
-    if verdict is None:
+    if ctx.runs(call) is Runs.MIGRATION:
+        migration = True
+    # A migration's functions are called by the migration runner with the operator's options.
+    built = _built(sql, call, Origin.CONFIG if migration else Origin.UNKNOWN)
+    if built is None:
         return
-    how, constant = verdict
-    severity = None
-    if migration or constant:
-        severity = Severity.INFORMATION
+    how, statement, parts = built
+    doubtful = [(part, source) for part, source in parts if source.textual and not source.trusted]
+    if not doubtful:
+        return  # only constants, configuration, numbers or dates reach the SQL
+    external = any(source.origin is Origin.EXTERNAL for _part, source in doubtful)
     message = f"Raw SQL built with {how}"
-    if constant:
-        message += ": only constants, numbers or dates are interpolated, but prefer a fixed string"
+    severity = None
+    # Names, statements without parameters and migrations cannot use parameters: a value
+    # exhort cannot trace there is a hint to check it, not an injection it can show.
+    if external:
+        message += " from request data (params, decoded JSON): pass values as query parameters ($1 / ?), and check names against an allow-list"
     elif migration:
+        severity = Severity.HINT
         message += ": execute/1 takes no parameters, so make sure only trusted values reach it"
-    elif _identifier_positions(ctx, sql, call):
+    elif _takes_no_parameters(ctx, statement):
+        severity = Severity.HINT
+        message += ": this statement takes no parameters, so make sure only trusted values reach it"
+    elif _identifier_positions(ctx, statement, [part for part, _source in doubtful]):
+        severity = Severity.HINT
         message += ": table and column names cannot be parameters; check them against an allow-list"
     else:
         message += ": pass values as query parameters ($1 / ?) instead"
     fixes = []
-    if not migration and not constant and repo is not None and sql.type == "string" and len(arguments) == 1:
+    if severity is None and repo is not None and sql.type == "string" and len(arguments) == 1:
         parameter_fix = _parameter_fix(ctx, call, sql, repo)
         if parameter_fix is not None:
             fixes.append(parameter_fix)
     yield ctx.finding(call, message, fixes=fixes, severity=severity)
 
 
-def _dynamic(node, at, depth=0):
-    """(how, only_constants) when the SQL is built from non-literal parts, else None."""
+def _built(node, at, parameters, depth=0):
+    """(how, statement node, [(part, provenance)]) when the SQL is built from parts that are
+    not literals, else None. `statement` is the string whose text holds the SQL keywords."""
     if node is None:
         return None
     if node.type == "identifier" and depth == 0:
         bound = binds(at, text(node))
         if len(bound) == 1:
-            return _dynamic(bound[0], at, depth + 1)
+            return _built(bound[0], at, parameters, depth + 1)
         return None
     if node.type in ("string", "sigil"):
         interpolations = [c for c in node.named_children if c.type == "interpolation"]
         if not interpolations:
             return None
-        constant = all(_constant_interpolation(i) for i in interpolations)
-        return "string interpolation", constant
+        return "string interpolation", node, [(i, trace(i, parameters=parameters)) for i in interpolations]
     if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "<>":
         parts = _concat_parts(node)
         if all(is_literal(p) for p in parts):
             return None
-        constant = all(_constant(p) for p in parts)
-        return "<> concatenation", constant
+        dynamic = [p for p in parts if not is_literal(p)]
+        return "<> concatenation", parts[0], [(p, trace(p, parameters=parameters)) for p in dynamic]
     if node.type == "call" and call_name(node) == ("Enum", "join"):
         items = effective_arguments(node)
         if items and items[0].type == "list" and is_literal(items[0]):
             return None
-        return "Enum.join", False
+        return "Enum.join", items[0] if items else node, [(node, trace(items[0] if items else None, parameters=parameters))]
     if node.type == "list":  # iodata
         if is_literal(node):
             return None
-        return "an iodata list", all(_constant(c) for c in node.named_children)
+        children = [c for c in node.named_children if c.type != "comment"]
+        return "an iodata list", children[0] if children else node, [(c, trace(c, parameters=parameters)) for c in children if not is_literal(c)]
     return None
 
 
@@ -274,63 +345,25 @@ def _concat_parts(node):
     return [node]
 
 
-def _constant(node, depth: int = 0) -> bool:
-    if node is None:
-        return False
-    if node.type == "identifier" and depth == 0:
-        bound = binds(node, text(node))
-        return len(bound) == 1 and _constant(bound[0], depth + 1)
-    if node.type == "call" and call_name(node)[0] == "Application" and call_name(node)[1] in (
-        "get_env", "fetch_env!", "compile_env", "compile_env!"
-    ):
-        return True  # the application's own configuration, not outside input
-    if is_literal(node):
-        return True
-    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "@":
-        return True
-    if node.type == "identifier" and text(node) == "__MODULE__":
-        return True
-    if _typed(node):
-        return True
-    if node.type == "call" and call_name(node) in ((None, "if"), (None, "unless")):
-        branches = [v for k, v, _ in keyword_pairs(trailing_keywords(node)) if k in ("do", "else")]
-        if do_block(node) is not None:
-            branches = [c for c in walk(do_block(node)) if c.parent is not None and c.parent.type in ("do_block", "else_block")]
-            branches = [b for b in branches if b.type not in ("else_block", "comment") and b.is_named]
-        return bool(branches) and all(_constant(b, depth + 1) for b in branches)
-    if node.type == "string":
-        return all(_constant_interpolation(c) for c in node.named_children if c.type == "interpolation")
-    return False
+def _statement_text(ctx, statement) -> str:
+    if statement is None or statement.type not in ("string", "sigil"):
+        return ""
+    return ctx.data[statement.start_byte:statement.end_byte].decode("utf-8", errors="replace")
 
 
-def _typed(node) -> bool:
-    """A number or a date: `limit + 2`, `length(ids)`, `DateTime.utc_now() |> DateTime.add(-60)`."""
-    if node.type == "binary_operator":
-        operator = text(node.child_by_field_name("operator"))
-        if operator in NUMERIC_OPERATORS:
-            return True
-        if operator == "|>":
-            right = node.child_by_field_name("right")
-            return right is not None and _typed(right)
-        return False
-    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "-":
-        return True
-    if node.type == "call":
-        mod, fun = call_name(node)
-        return (mod, fun) in NUMERIC_FUNCTIONS or (mod in TYPED_MODULES and fun not in ("parse", "from_iso8601"))
-    return False
+def _takes_no_parameters(ctx, statement) -> bool:
+    """DDL and session commands (`CREATE ...`, `ALTER ...`, `SET ...`) accept no bind parameters."""
+    body = re.sub(r"^(~[a-zA-Z]+)?(\"\"\"|'''|[\"'(\[{<|/])", "", _statement_text(ctx, statement).lstrip())
+    return bool(NO_PARAMETERS.match(body))
 
 
-def _identifier_positions(ctx, sql, call) -> bool:
-    """Every dynamic interpolation of the SQL string sits where a table or column name goes."""
-    if sql.type == "identifier":
-        bound = binds(call, text(sql))
-        sql = bound[0] if len(bound) == 1 else None
+def _identifier_positions(ctx, sql, parts) -> bool:
+    """Every doubtful interpolation of the SQL string sits where a table or column name goes."""
     if sql is None or sql.type not in ("string", "sigil"):
         return False
     data = ctx.data
-    dynamic = [c for c in sql.named_children if c.type == "interpolation" and not _constant_interpolation(c)]
-    if not dynamic:
+    dynamic = [p for p in parts if p.type == "interpolation" and p.parent == sql]
+    if not dynamic or len(dynamic) != len(parts):
         return False
     for interpolation in dynamic:
         line_start = max(data.rfind(b"\n", 0, interpolation.start_byte) + 1, sql.start_byte)
@@ -339,11 +372,6 @@ def _identifier_positions(ctx, sql, call) -> bool:
         if not IDENTIFIER_POSITION.search(before):
             return False
     return True
-
-
-def _constant_interpolation(interpolation) -> bool:
-    inner = [c for c in interpolation.named_children if c.type != "comment"]
-    return all(_constant(c) for c in inner)
 
 
 def _parameter_fix(ctx, call, sql, repo):

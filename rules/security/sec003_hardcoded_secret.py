@@ -4,16 +4,27 @@ import re
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
+from exhort.execution import Runs
 from exhort.syntax import ancestors, atom_value, keyword_key, string_value, text
+
+from exhort_rules.security._config import config_target, enclosing_config, set_again
 
 SECRET_KEY = re.compile(r"secret_key_base|client_secret|private_key|access_key|api_?key|password|passwd|secret|token", re.I)
 # key suffixes naming something about a secret rather than the secret itself
 NOT_A_SECRET_SUFFIX = re.compile(
     r"(_salt|_url|_uri|_path|_file|_endpoint|_type|_field|_name|_header|_param|_env|_var|_length|_ttl|"
     r"_max_age|_expiry|_expires_in|_validity|_label|_placeholder|_message|_format|_key_name|_cookie|"
-    r"_route|_mode|_prefix|_strategy|_module|_algorithm|_size|_scope|_scopes|_context|_purpose|_namespace|_kind)$",
+    r"_route|_mode|_prefix|_strategy|_module|_algorithm|_size|_scope|_scopes|_context|_purpose|_namespace|_kind|"
+    r"_topic|_channel|_event|_hint|_link|_docs|_id|_ids)$",
     re.I,
 )
+# keys naming a key meant to be seen: publishable (Stripe pk_), browser-side, public halves of pairs
+PUBLIC_KEY = re.compile(r"^(public|publishable|frontend|client_side|browser|js)_", re.I)
+# a URL that carries no user:password@ part names a place, not a credential
+PLAIN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]+(?:[/?#]\S*)?$", re.I)
+USER_KEYS = ("username", "user", "login")
+HOST_KEYS = ("hostname", "host")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 PLACEHOLDER = re.compile(
     r"^(?:change[_ -]?me.*|replace[_ -]?me.*|your[_ -].*|<.*>|\$\{.*\}|%\{.*\}|\{\{.*\}\}|x{3,}|\*{3,}|\.{3,}|"
     r"todo|fixme|tbd|example.*|dummy.*|placeholder.*|fake.*|test|testing|secret|password|passwd|token|"
@@ -40,6 +51,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="A secret written as a string literal in code or build-time configuration",
     fix_safety="offer",
+    workspace=True,  # a config.exs value that runtime.exs sets again is not the production secret
     # A key must contain a SECRET_KEY word (its raw text holds the key name, so the regex
     # passes every key the check would accept); the check still applies the exact tests.
     query=r"""
@@ -67,12 +79,19 @@ RULE = Rule(
         The message names the key or the shape that triggered it.
 
         Not flagged: `dev.exs`, `test.exs` and `test/` (Phoenix generates literal
-        `secret_key_base` values there), keys ending in `_salt` (Phoenix's `signing_salt`) or
-        naming something about a secret (`token_url`, `password_field`, ...), empty strings,
-        values with spaces (labels, messages), sample data under `example:` / `examples:` keys
-        (OpenApiSpex schemas), obvious placeholders (`"changeme"`,
-        `"your-api-key"`, `"${API_KEY}"`, `"NA"`, `"nothing"`, an environment variable's name), fixtures, and any
-        value that is not a literal (such as `System.fetch_env!/1`).
+        `secret_key_base` values there); a value in `config.exs` (or `prod.exs`) that a file
+        evaluated later in production (`runtime.exs`, `releases.exs`, or for `config.exs` also
+        `prod.exs` and what it imports) sets again from something that is not a literal:
+        production never sees the committed development value; keys ending in `_salt`
+        (Phoenix's `signing_salt`) or naming something about a secret (`token_url`,
+        `password_field`, `secrets_topic`, `token_type_hint`, `api_key_id`, ...); keys meant to
+        be public (`public_*`, `publishable_*`, `frontend_*`) and a value also given to such a
+        key; URLs without credentials; local development database credentials (a password
+        equal to the username, or for a `localhost` host); empty strings, values with spaces
+        (labels, messages), sample data under `example:` / `examples:` keys (OpenApiSpex
+        schemas), obvious placeholders (`"changeme"`, `"your-api-key"`, `"${API_KEY}"`, `"NA"`,
+        `"nothing"`, an environment variable's name), fixtures, test helpers, Mix and console
+        tasks, and any value that is not a literal (such as `System.fetch_env!/1`).
 
         **Bad**
 
@@ -155,6 +174,49 @@ RULE = Rule(
         good(
             """
             import Config
+            config :my_app, MyAppWeb.Endpoint, secret_key_base: "q9S1xJ7kZ8mLw3N0vB2cX4tY6uI5oP"
+            config :my_app, ops_password: "hunter2-ops"
+            """,
+            path="config/config.exs",
+            files={
+                "config/runtime.exs": (
+                    "import Config\n"
+                    "if config_env() == :prod do\n"
+                    "  config :my_app, MyAppWeb.Endpoint, [server: true] ++ [secret_key_base: System.fetch_env!(\"SECRET_KEY_BASE\")]\n"
+                    "  config :my_app, ops_password: env!(:ops_password)\n"
+                    "end\n"
+                ),
+            },
+            note="a config.exs value that runtime.exs sets again at boot never reaches production",
+        ),
+        good(
+            """
+            import Config
+            config :my_app, MyApp.Analytics, api_key: "phc_x7Yq2", frontend_api_key: "phc_x7Yq2", publishable_key: "pk_live_9f8e"
+            config :my_app, MyApp.Docs, secret_generation_link: "https://example.com/docs#secrets", secrets_topic: "hub:secrets"
+            config :my_app, MyApp.Repo, hostname: "localhost", username: "postgres", password: "dev-pass"
+            config :my_app, MyApp.Cache, username: "cache", password: "cache"
+            config :my_app, MyApp.Oauth, token_type_hint: "access_token", token_endpoint: "https://auth.example.com/token"
+            """,
+            path="config/config.exs",
+            note="public keys (and the same value given to one), URLs, topics and hints, local development database credentials",
+        ),
+        good(
+            """
+            defmodule MyApp.Dev.AccountPopulation do
+              @default_password "Sample1234"
+            end
+
+            defmodule MyApp.RepoConfig do
+              def local, do: [username: "app", password: "Local1234", hostname: {:system, "DB_HOST", "localhost"}]
+            end
+            """,
+            path="lib/my_app/dev/account_population.ex",
+            note="a Dev namespace's sample accounts, and credentials of a database on localhost",
+        ),
+        good(
+            """
+            import Config
             config :my_app, MyApp.Mailer, api_key: System.fetch_env!("SENDGRID_API_KEY")
             config :my_app, MyApp.Repo, password: System.get_env("DB_PASSWORD") || raise("missing")
             """,
@@ -204,9 +266,13 @@ def check(ctx: Context, match: Match):
     if path.is_mix_task or "/fixtures/" in "/" + path.relative:
         return
     value = match.node("value")
+    if ctx.runs(value) in (Runs.TEST, Runs.BUILD, Runs.OPERATOR, Runs.MIGRATION):
+        return  # test helpers, Mix tasks, console tasks and migrations are not the deployed secrets
     module = ctx.module_of(value)
-    if module is not None and module.name and re.search(r"(Fixtures?|Factory|Seeds?)$", module.name):
-        return
+    if module is not None and module.name and (
+        re.search(r"(Fixtures?|Factory|Seeds?)$", module.name) or "Dev" in module.name.split(".")[1:]
+    ):
+        return  # fixtures, factories, seeds and a `Dev` namespace make known local accounts
     literal = string_value(value)
     if literal is None or not literal.strip() or re.search(r"\s", literal.strip()):
         return
@@ -218,10 +284,15 @@ def check(ctx: Context, match: Match):
         yield ctx.finding(value, f"This string looks like {shape}; keep credentials out of the source")
         return
     key = _key_name(key_node, match.node("pair"))
-    if key is None or not SECRET_KEY.search(key) or NOT_A_SECRET_SUFFIX.search(key):
+    if key is None or not SECRET_KEY.search(key) or NOT_A_SECRET_SUFFIX.search(key) or PUBLIC_KEY.match(key):
         return
-    if _placeholder(literal, key) or _documentation_example(value):
+    if _placeholder(literal, key) or _documentation_example(value) or PLAIN_URL.match(literal):
         return
+    siblings = _siblings(match.node("pair"))
+    if _public_elsewhere(literal, siblings) or _local_default(key, literal, siblings):
+        return
+    if path.is_config and _overridden(ctx, value, key):
+        return  # a later config file (runtime.exs) replaces this value in production
     trigger = SECRET_KEY.search(key).group(0)
     shape = next((label for pattern, label in SHAPES if pattern.search(literal)), None)
     reason = f"key `{key}` (matches \"{trigger.lower()}\")" + (f", value looks like {shape}" if shape else "")
@@ -252,6 +323,49 @@ def _placeholder(literal: str, key: str) -> bool:
     if PLACEHOLDER.match(value) or ENV_NAME.match(value):
         return True
     return value.lower() == key.lower()
+
+
+def _siblings(pair) -> dict[str, str]:
+    """The other literal string entries of the keyword list or map a pair sits in: key -> value."""
+    container = pair.parent
+    found: dict[str, str] = {}
+    if container is None:
+        return found
+    for entry in container.named_children:
+        if entry == pair:
+            continue
+        if entry.type == "pair":
+            key, value = keyword_key(entry), entry.child_by_field_name("value")
+        elif entry.type == "binary_operator" and text(entry.child_by_field_name("operator")) == "=>":
+            left, value = entry.child_by_field_name("left"), entry.child_by_field_name("right")
+            key = string_value(left) if left is not None and left.type == "string" else atom_value(left)
+        else:
+            continue
+        if key and value is not None:
+            found[key] = string_value(value) if value.type == "string" else text(value)
+    return found
+
+
+def _public_elsewhere(literal: str, siblings: dict[str, str]) -> bool:
+    """The same value is also given to a key meant to be public (`frontend_api_key`)."""
+    return any(PUBLIC_KEY.match(key) and value == literal for key, value in siblings.items())
+
+
+def _local_default(key: str, literal: str, siblings: dict[str, str]) -> bool:
+    """`username: "postgres", password: "postgres"`, or credentials for a database on localhost:
+    a local development default, not a deployed secret."""
+    if not re.search(r"pass", key, re.I):
+        return False
+    if any(siblings.get(user) == literal for user in USER_KEYS):
+        return True
+    # `hostname: "localhost"`, or `{:system, "DB_HOST", "localhost"}` defaulting to it
+    return any(local in (siblings.get(host) or "") for host in HOST_KEYS for local in LOCAL_HOSTS)
+
+
+def _overridden(ctx, value, key: str) -> bool:
+    config = enclosing_config(value)
+    target = config_target(config) if config is not None else None
+    return target is not None and set_again(ctx, target[0], target[1], key)
 
 
 def _documentation_example(value) -> bool:

@@ -2,12 +2,16 @@
 
 from exhort.findings import Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
-from exhort.syntax import call_arguments, call_name, text
+from exhort.syntax import call_arguments, call_name, effective_arguments, string_value, text
+
+from exhort_rules.security._config import config_key, config_target, enclosing_config, is_library, read_at_boot, set_again
 
 ENV_READS = ("get_env", "fetch_env", "fetch_env!")
 # config files evaluated at run time (releases.exs is the pre-1.11 runtime configuration)
 RUNTIME_FILES = ("config/runtime.exs", "config/releases.exs")
 DEV_FILES = ("config/dev.exs", "config/test.exs")
+# Applications Mix runs while it builds (asset bundlers): their configuration is build-time by design.
+BUILD_TOOL_APPS = frozenset({"esbuild", "tailwind", "dart_sass", "bun"})
 
 RULE = Rule(
     code="SEC004",
@@ -16,6 +20,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="Environment read at build time, or Mix used in runtime.exs",
     fix_safety="safe",
+    workspace=True,  # runtime.exs reading the same variable, and mix.exs declaring a library
     query=r"""
     ((call target: (dot left: (alias) @module right: (identifier) @function)) @call (#match? @module "^Mix(\\.|$)"))
     ((call target: (dot left: (alias) @module right: (identifier) @function)) @call
@@ -37,7 +42,13 @@ RULE = Rule(
         part of a release.
 
         - **warning**: `System.get_env/fetch_env/fetch_env!` in `config/config.exs` or
-          `config/<env>.exs` (information in `dev.exs` and `test.exs`);
+          `config/prod.exs` (and other build-time files), unless `config/runtime.exs` reads the
+          same variable again at boot (the build-time value is then overridden), the variable
+          belongs to the build itself (`MIX_ENV`, `MIX_DEPS_PATH`, ...), it configures an asset
+          bundler Mix runs while building (`:esbuild`, `:tailwind`, `:dart_sass`), or the
+          project is a library (`package:` in mix.exs: its config/ never reaches a release).
+          `dev.exs` and `test.exs` (and `dev.*.exs`, `test.*.exs`) are development
+          configuration and are exempt;
         - **error**: in `config/runtime.exs`, `import_config`, any `Mix.*` call (such as
           `Mix.env()`), `use Mix.Config` or `import Mix.Config`.
 
@@ -95,13 +106,40 @@ RULE = Rule(
             """,
             path="config/runtime.exs",
         ),
-        bad(
+        good(
             """
             import Config
-            config :my_app, MyAppWeb.Endpoint, http: [port: System.get_env("PORT") || 4000]  # expect: SEC004
+            config :my_app, MyAppWeb.Endpoint, http: [port: System.get_env("PORT") || 4000]
             """,
             path="config/dev.exs",
-            note="information in dev.exs and test.exs",
+            note="dev.exs and test.exs configure development, never a release",
+        ),
+        good(
+            """
+            import Config
+            config :my_app, MyApp.Auth, client_id: System.get_env("GITHUB_CLIENT_ID")
+            config :my_app, MyApp.Repo, pool_size: "POOL_SIZE" |> System.get_env("10") |> String.to_integer()
+            config :esbuild, default: [env: %{"NODE_PATH" => System.get_env("NODE_PATH", "deps")}]
+            config :my_app, partition: System.get_env("MIX_TEST_PARTITION")
+            """,
+            path="config/config.exs",
+            files={
+                "config/runtime.exs": (
+                    "import Config\n"
+                    "config :my_app, MyApp.Auth, client_id: env!(\"GITHUB_CLIENT_ID\")\n"
+                    "config :my_app, MyApp.Repo, pool_size: String.to_integer(System.get_env(\"POOL_SIZE\") || \"10\")\n"
+                ),
+            },
+            note="variables runtime.exs reads again at boot, an asset bundler's build environment, and the build's own MIX_ variables",
+        ),
+        good(
+            """
+            import Config
+            config :my_lib, MyLib.Repo, url: System.get_env("DATABASE_URL") || "postgres://localhost/my_lib_test"
+            """,
+            path="config/config.exs",
+            files={"mix.exs": "defmodule MyLib.MixProject do\n  use Mix.Project\n  def project, do: [app: :my_lib, version: \"1.0.0\", package: package()]\n  defp package, do: [licenses: [\"MIT\"]]\nend\n"},
+            note="a library's configuration serves its own tests; it never reaches a release",
         ),
         good(
             """
@@ -179,16 +217,30 @@ def check(ctx: Context, match: Match):
         return
     if runtime or call_name(call)[0] != "System" or function not in ENV_READS:
         return
-    if path.relative in DEV_FILES:
-        yield ctx.finding(
-            call,
-            f"System.{function} in {path.name} is read when Mix loads the configuration (at build time), "
-            "not by a release; fine for local development, but it belongs in config/runtime.exs",
-            severity=Severity.INFORMATION,
-        )
-        return
+    if path.relative in DEV_FILES or path.name.startswith(("dev.", "test.")):
+        return  # development and test configuration never reaches a release
+    variable = _variable(call)
+    if variable is not None and variable.startswith("MIX_"):
+        return  # MIX_ENV, MIX_TEST_PARTITION...: variables of the build itself
+    config = enclosing_config(call)
+    target = config_target(config) if config is not None else None
+    if target is not None and target[0] in BUILD_TOOL_APPS:
+        return  # asset bundlers run while Mix builds: build-time by design
+    if variable is not None and read_at_boot(ctx, variable):
+        return  # runtime.exs reads the variable again when the release boots
+    key = config_key(call, config) if config is not None else None
+    if target is not None and key is not None and set_again(ctx, target[0], target[1], key, any_value=True):
+        return  # runtime.exs sets the same key again, so the build-time value is replaced at boot
+    if is_library(ctx):
+        return  # a library's config/ serves its own tests and development, never a release
     yield ctx.finding(
         call,
         f"System.{function} in {path.name} runs when the release is built, so the build machine's value is baked in; "
         "move it to config/runtime.exs",
     )
+
+
+def _variable(call) -> str | None:
+    """The variable's name: `System.get_env("NAME")` or `"NAME" |> System.get_env()`."""
+    arguments = effective_arguments(call)
+    return string_value(arguments[0]) if arguments and arguments[0].type == "string" else None

@@ -68,7 +68,11 @@ _TEST_NAME_PARTS = frozenset({"Test", "Testing", "TestHelpers", "TestHelper", "T
 _OPERATOR_NAME_PARTS = frozenset(
     {"Release", "ReleaseTasks", "AdminTasks", "Seeds", "DataMigrations", "DataMigration", "Debug"}
 )
-_COMPILE_TIME_CALLS = frozenset({"quote", "defmacro", "defmacrop", "defguard", "defguardp"})
+# `unquote` outside a quote is an unquote fragment (`def unquote(name)()` in a module-body `for`):
+# the compiler evaluates it while it defines the function.
+_COMPILE_TIME_CALLS = frozenset(
+    {"quote", "unquote", "unquote_splicing", "defmacro", "defmacrop", "defguard", "defguardp"}
+)
 
 
 def file_runs(path: ProjectPath) -> Runs:
