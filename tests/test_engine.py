@@ -243,3 +243,35 @@ def test_incremental_checks_equal_checks_from_scratch(steps):
         lineage, revision, places = state.form_places
         assert lineage is document.lineage and revision == document.revision
         assert all(key == document.data[start:end] for start, (end, key) in places.items())
+
+
+def test_anchored_matching_finds_what_a_full_query_pass_finds():
+    """Matches found from the names patterns anchor on are those of a walk of every node,
+    over every rule example and the sample application (including broken code)."""
+    from pathlib import Path
+
+    import tree_sitter as ts
+
+    from exhort.parsing import compile_query
+
+    def keyed(matches):
+        return sorted((index, sorted((name, [n.id for n in nodes]) for name, nodes in captures.items()))
+                      for index, captures in matches)
+
+    sample = Path(__file__).resolve().parent.parent / "examples" / "sample_app"
+    texts = [example.code for rule in default_registry().rules for example in rule.examples]
+    texts += [path.read_text() for path in sorted(sample.rglob("*.ex*"))]
+    texts += [text[: len(text) // 2] for text in texts]  # cut short: ERROR nodes
+    registry = default_registry()
+    checked = 0
+    for group in registry.groups({rule.code for rule in registry.rules}):
+        matcher, _dispatch = group.compiled
+        if matcher is None:
+            continue
+        full = compile_query(matcher.source)
+        for text in texts:
+            document = Document("lib/a.ex", text)
+            expected = keyed(ts.QueryCursor(full).matches(document.tree.root_node))
+            assert keyed(matcher.matches(document.tree.root_node, document.data)) == expected, text
+            checked += len(expected)
+    assert checked > 500

@@ -313,13 +313,13 @@ class Engine:
         form costs far less than one QueryCursor per member when most members are new, as on
         opening a file or in `exhort check`.
         """
-        query, dispatch = group.compiled
+        matcher, dispatch = group.compiled
         results: dict[int, list[Finding]] = {unit.start_byte: [] for unit in units}
-        if query is None:
+        if matcher is None:
             return results
         starts = [unit.start_byte for unit in units]
         ends = [unit.end_byte for unit in units]
-        for pattern_index, captures in ts.QueryCursor(query).matches(form):
+        for pattern_index, captures in matcher.matches(form, ctx.document.data):
             rule, number = dispatch[pattern_index]
             if rule.code not in codes or rule.code in failed:
                 continue
@@ -334,11 +334,11 @@ class Engine:
     def _run_query(
         self, group: RuleGroup, codes: frozenset[str], ctx: Context, node: ts.Node, failed: dict[str, str]
     ) -> list[Finding]:
-        query, dispatch = group.compiled
-        if query is None:
+        matcher, dispatch = group.compiled
+        if matcher is None:
             return []
         found: list[Finding] = []
-        for pattern_index, captures in ts.QueryCursor(query).matches(node):
+        for pattern_index, captures in matcher.matches(node, ctx.document.data):
             rule, number = dispatch[pattern_index]
             if rule.code not in codes or rule.code in failed:
                 continue
