@@ -1,7 +1,8 @@
 """Checking many files: configuration lookup, the workspace index, worker processes, fixes.
 
-Workers are forked after the main process has loaded the rules, the configs and the index,
-so they inherit all three without pickling. Each worker reads, parses and checks whole files
+Workers are forked after the main process has loaded the rules and the configs (and the
+mix.lock versions), so they inherit them without pickling. Each worker reads and parses its
+share of the files once: it sends their index facts, receives everyone's, then checks them
 and sends back plain data (FileReport), positions already converted for people.
 """
 
@@ -9,11 +10,14 @@ from __future__ import annotations
 
 import difflib
 import multiprocessing
+import multiprocessing.connection
+import os
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from ..config import Config, find_config_file, load_config
 from ..document import Document
@@ -119,18 +123,137 @@ def check_paths(
     _index = index  # forked workers extract facts with it
     if needs_index:
         _feed_lockfiles(index, paths)
-        for path, facts in _map(_extract_facts, [str(p.resolve()) for p in files], jobs):
-            if facts is not None:
-                index.set_facts(path, facts)
     _options = options
     tasks = [(str(path), id(config)) for path, config in zip(files, file_configs)]
     _engines.update({key: _engine_for(config, registry) for key, config in by_id.items()})
-    reports: list[FileReport] = []
-    for done, report in enumerate(_map(_check_one, tasks, jobs), start=1):
-        reports.append(report)
+    reports: list[FileReport | None] = [None] * len(tasks)
+    for done, (number, report) in enumerate(_run(tasks, jobs, needs_index), start=1):
+        reports[number] = report
         if progress is not None:
             progress(done, len(tasks))
-    return reports, len(files)
+    return [report for report in reports if report is not None], len(files)
+
+
+# Parsed documents a worker keeps from reading the facts of its files to checking them, so
+# that each file is parsed once: counted in source bytes (a syntax tree takes about thirty
+# times its source), beyond which files are parsed a second time.
+KEPT_SOURCE_BYTES = 6 * 1024 * 1024
+
+
+def _run(tasks: list[tuple[str, int]], jobs: int, needs_index: bool) -> Iterator[tuple[int, FileReport]]:
+    """(task number, report) for every task, in the order they finish.
+
+    Every file is read and parsed once: the worker that reads a file's index facts keeps its
+    parsed document and checks the file once the whole index is known. So each worker owns
+    a fixed share of the files (the largest first, each to the least loaded worker), sends
+    their facts, receives everyone's, then checks its share.
+    """
+    if jobs <= 1 or len(tasks) < 8 or "fork" not in multiprocessing.get_all_start_methods():
+        numbers = list(range(len(tasks)))
+        kept = _extract_share(tasks, numbers, _index, needs_index) if needs_index else {}
+        for number in numbers:
+            yield number, _check_one(tasks[number], kept.pop(number, None))
+        return
+    shares = _shares(tasks, jobs)
+    context = multiprocessing.get_context("fork")
+    workers = []
+    for share in shares:
+        parent_end, child_end = context.Pipe()
+        process = context.Process(target=_worker, args=(child_end, tasks, share, needs_index), daemon=True)
+        process.start()
+        child_end.close()
+        workers.append((process, parent_end))
+    try:
+        if needs_index:
+            facts: list[tuple[str, dict]] = []
+            for _process, connection in workers:
+                facts.extend(_receive(connection))
+            for _process, connection in workers:
+                connection.send(facts)
+        pending = [connection for _process, connection in workers]
+        while pending:
+            for connection in multiprocessing.connection.wait(pending):
+                message = _receive(connection)
+                if message is None:
+                    pending.remove(connection)
+                else:
+                    yield message
+    finally:
+        for process, connection in workers:
+            connection.close()
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+
+
+def _shares(tasks: list[tuple[str, int]], jobs: int) -> list[list[int]]:
+    """Task numbers per worker: the largest files first, each to the least loaded worker."""
+    sizes = []
+    for number, (path, _config) in enumerate(tasks):
+        try:
+            sizes.append((os.path.getsize(path), number))
+        except OSError:
+            sizes.append((0, number))
+    shares: list[list[int]] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for size, number in sorted(sizes, reverse=True):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(number)
+        loads[lightest] += size + 1
+    return [sorted(share) for share in shares if share]
+
+
+def _receive(connection):
+    """A worker's next message; a worker that failed raises here, in the parent."""
+    try:
+        kind, value = connection.recv()
+    except EOFError:
+        raise RuntimeError("a worker process ended without finishing its files") from None
+    if kind == "error":
+        raise RuntimeError(f"a worker process failed:\n{value}")
+    return value
+
+
+def _worker(connection, tasks: list[tuple[str, int]], share: list[int], needs_index: bool) -> None:
+    try:
+        kept: dict[int, Document] = {}
+        if needs_index:
+            assert _index is not None
+            kept = _extract_share(tasks, share, _index, needs_index, connection)
+            for path, facts in connection.recv():
+                _index.set_facts(path, facts)
+        for number in share:
+            connection.send(("report", (number, _check_one(tasks[number], kept.pop(number, None)))))
+        connection.send(("report", None))
+    except BaseException:  # the parent must hear of it, not wait forever
+        connection.send(("error", traceback.format_exc()))
+    finally:
+        connection.close()
+
+
+def _extract_share(tasks, share, index, needs_index, connection=None) -> dict[int, Document]:
+    """Read, parse and extract the index facts of the files of `share`; returns the parsed
+    documents kept for checking. In a worker, sends the facts to the parent; inline, stores
+    them in `index` directly."""
+    kept: dict[int, Document] = {}
+    facts: list[tuple[str, dict]] = []
+    budget = KEPT_SOURCE_BYTES
+    for number in share:
+        path = str(Path(tasks[number][0]).resolve())
+        text, skipped = read_source(Path(path))
+        if skipped is not None or text is None:
+            continue
+        document = Document(path, text)
+        facts.append((path, index.extract(document)))
+        if len(document.data) <= budget:
+            kept[number] = document
+            budget -= len(document.data)
+    if connection is not None:
+        connection.send(("facts", facts))
+    else:
+        for path, value in facts:
+            index.set_facts(path, value)
+    return kept
 
 
 def _feed_lockfiles(index: WorkspaceIndex, paths: Iterable[Path]) -> None:
@@ -151,36 +274,18 @@ def _feed_lockfiles(index: WorkspaceIndex, paths: Iterable[Path]) -> None:
                 pass
 
 
-def _map(function, items: list, jobs: int):
-    """Ordered map over worker processes (or inline for small inputs / one job)."""
-    if jobs <= 1 or len(items) < 8 or "fork" not in multiprocessing.get_all_start_methods():
-        for item in items:
-            yield function(item)
-        return
-    context = multiprocessing.get_context("fork")
-    chunk = max(1, min(32, len(items) // (jobs * 8)))
-    with context.Pool(processes=jobs) as pool:
-        yield from pool.imap(function, items, chunksize=chunk)
-
-
-def _extract_facts(path: str):
-    text, skipped = read_source(Path(path))
-    if skipped is not None or text is None:
-        return path, None
-    assert _index is not None
-    return path, _index.extract(Document(path, text))
-
-
-def _check_one(task: tuple[str, int]) -> FileReport:
+def _check_one(task: tuple[str, int], document: Document | None = None) -> FileReport:
+    """Check one file; `document` is its text already parsed, when the caller kept it."""
     path, config_id = task
     report = FileReport(path)
-    text, skipped = read_source(Path(path))
-    if skipped is not None or text is None:
-        report.skipped = skipped
-        return report
     engine = _engines[config_id]
     absolute = str(Path(path).resolve())
-    document = Document(absolute, text)
+    if document is None:
+        text, skipped = read_source(Path(path))
+        if skipped is not None or text is None:
+            report.skipped = skipped
+            return report
+        document = Document(absolute, text)
     try:
         result = engine.check(document, _index, report_unused_suppressions=_options.report_unused_suppressions)
         if _options.fix or _options.diff:
