@@ -55,6 +55,7 @@ class CaptureSite:
 
 @dataclass(frozen=True)
 class PatternText:
+    roots: frozenset[str] | None  # the types a match's root can have (None: any)
     captures: dict[str, list[CaptureSite]]
     predicates: list[tuple[str, list[str]]]  # (name without '#', arguments: "@capture" or string values)
 
@@ -71,6 +72,7 @@ def read_pattern(source: str) -> PatternText:
     # ("predicate", index) inside `(#name ...)`.
     stack: list[tuple[str, object]] = []
     last: tuple[int, str | None] | None = None  # (depth, type) of the element just closed
+    roots: set[str] | None = set()
     tokens = [m for m in _TOKEN.finditer(source) if m.lastgroup is not None]
     for position, match in enumerate(tokens):
         kind, value = match.lastgroup, match.group()
@@ -81,6 +83,8 @@ def read_pattern(source: str) -> PatternText:
                 predicates.append((following.group()[1:], []))
                 stack.append(("predicate", len(predicates) - 1))
             elif value == "(" and following is not None and following.lastgroup == "word":
+                if roots is not None and not any(f[0] == "node" for f in stack):
+                    roots = None if following.group() == "_" else roots | {following.group()}
                 stack.append(("node", following.group()))
             else:
                 stack.append(("group", None))
@@ -106,14 +110,18 @@ def read_pattern(source: str) -> PatternText:
             if in_predicate:
                 predicates[stack[-1][1]][1].append(_unquote(value))
             else:  # an anonymous node: a leaf
+                if not any(f[0] == "node" for f in stack):
+                    roots = None
                 last = (sum(1 for f in stack if f[0] == "node"), None)
         elif kind == "word" and not in_predicate:
             if stack and stack[-1][0] == "node" and tokens[position - 1].lastgroup == "open":
                 continue  # the node type of the bracket just opened
+            if not any(f[0] == "node" for f in stack):
+                roots = None
             last = (sum(1 for f in stack if f[0] == "node"), None)  # `_` or a bare word
         elif kind in ("quantifier", "field", "negated", "anchor", "predicate"):
             continue
-    return PatternText(captures, predicates)
+    return PatternText(frozenset(roots) if roots else None, captures, predicates)
 
 
 def required_literals(pattern: str) -> tuple[tuple[str, ...], bool] | None:
@@ -180,6 +188,7 @@ class Anchor:
     ignore_case: bool
     node_type: str | None  # the captured node's type (needed when not exact)
     depths: frozenset[int]  # how far below the pattern's root the captured node can be
+    roots: frozenset[str] | None  # the types the pattern's root can have (None: any)
 
 
 def pattern_anchor(query: ts.Query, index: int, source: str) -> tuple[Anchor | None, tuple | None]:
@@ -205,7 +214,7 @@ def pattern_anchor(query: ts.Query, index: int, source: str) -> tuple[Anchor | N
             if any(not value for value in values):
                 continue
             anchor = Anchor(tuple(v.encode() for v in values), True, False, None,
-                            frozenset(site.depth for site in sites))
+                            frozenset(site.depth for site in sites), text.roots)
         elif name in _CONTAINED_PREDICATES and len(values) == 1:
             literals = required_literals(values[0])
             if literals is None:
@@ -216,7 +225,7 @@ def pattern_anchor(query: ts.Query, index: int, source: str) -> tuple[Anchor | N
             if len(types) != 1 or None in types:
                 gate = gate or (encoded, ignore_case)
                 continue
-            anchor = Anchor(encoded, False, ignore_case, types.pop(), frozenset(site.depth for site in sites))
+            anchor = Anchor(encoded, False, ignore_case, types.pop(), frozenset(site.depth for site in sites), text.roots)
         else:
             continue
         if best is None or _selectivity(anchor.literals) > _selectivity(best.literals):
@@ -243,8 +252,9 @@ class AnchoredMatcher:
         anchored: list[int] = []
         residual: list[int] = []
         gates: list[tuple | None] = []
-        # literal -> [(exact, node_type, depths)] for case-sensitive and case-folded search
-        self._sites: dict[bool, dict[bytes, list[tuple[bool, str | None, frozenset[int]]]]] = {False: {}, True: {}}
+        # literal -> [(exact, node_type, depths, root types)] for case-sensitive and case-folded search
+        self._sites: dict[bool, dict[bytes, list[tuple[bool, str | None, frozenset[int], frozenset[str] | None]]]] = {
+            False: {}, True: {}}
         for index in range(query.pattern_count):
             pattern = encoded[query.start_byte_for_pattern(index) : query.end_byte_for_pattern(index)].decode()
             anchor, gate = pattern_anchor(query, index, pattern)
@@ -255,21 +265,26 @@ class AnchoredMatcher:
             anchored.append(index)
             table = self._sites[anchor.ignore_case]
             for literal in anchor.literals:
-                table.setdefault(literal, []).append((anchor.exact, anchor.node_type, anchor.depths))
+                site = (anchor.exact, anchor.node_type, anchor.depths, anchor.roots)
+                if site not in table.get(literal, ()):
+                    table.setdefault(literal, []).append(site)
         self.anchored = frozenset(anchored)
         self.residual = tuple(residual)
-        # One regex per kind of literal, shaped as a trie (a regex alternation of two hundred
-        # words tries each in turn at every position: ten times slower). A name an exact
-        # anchor equals is a whole token: no letter, digit or _ before it, nor ?, ! after.
+        # One regex per case (case-folded literals are searched in a lower-cased copy),
+        # shaped as a trie: a regex alternation of two hundred words tries each in turn at
+        # every position, ten times slower. A name an exact anchor equals is a whole token:
+        # no letter, digit or _ before it (\b), nor ?, ! after.
         self._search: list[tuple[re.Pattern[bytes], bool]] = []
         for folded, table in self._sites.items():
             words = [lit for lit in table if _WORD.fullmatch(lit) and all(site[0] for site in table[lit])]
             others = [lit for lit in table if lit not in words]
-            flags = re.IGNORECASE if folded else 0
+            parts = []
             if words:
-                self._search.append((re.compile(rb"(?<![A-Za-z0-9_])" + _trie(words) + rb"(?![A-Za-z0-9_?!])", flags), folded))
+                parts.append(rb"\b" + _trie(words) + rb"(?![A-Za-z0-9_?!])")
             if others:
-                self._search.append((re.compile(_trie(others), flags), folded))
+                parts.append(_trie(others))
+            if parts:
+                self._search.append((re.compile(b"|".join(parts)), folded))
         # Residual patterns run in a query of their own (compiled when first needed), over
         # the whole unit, unless every one of them needs a string the unit lacks.
         self._residual_gates = None if any(g is None for g in gates) else [g for g in gates if g is not None]
@@ -324,26 +339,33 @@ class AnchoredMatcher:
         roots: list[ts.Node] = []
         for search, folded in self._search:
             table = self._sites[folded]
-            for hit in search.finditer(data, start, end):
+            if folded:
+                text, offset = data[start:end].lower(), start
+                hits = search.finditer(text)
+            else:
+                offset = 0
+                hits = search.finditer(data, start, end)
+            for hit in hits:
                 low, high = hit.span()
-                literal = hit.group().lower() if folded else hit.group()
-                sites = table.get(literal)
+                low += offset
+                high += offset
+                sites = table.get(hit.group())
                 if sites is None:
                     continue
                 path = _path_to(node, low, high)
-                for exact, node_type, depths in sites:
+                for exact, node_type, depths, types in sites:
                     for level in _captured_levels(path, low, high, exact, node_type):
                         for depth in depths:
                             if depth <= level:
                                 root = path[level - depth]
-                                if root.id not in seen:
+                                if (types is None or root.type in types) and root.id not in seen:
                                     seen.add(root.id)
                                     roots.append(root)
         roots.sort(key=lambda n: (n.start_byte, -n.end_byte))
         return roots
 
 
-_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*[?!]?")
 
 
 def _trie(literals: list[bytes]) -> bytes:
