@@ -218,6 +218,10 @@ INCREMENTAL_PIECES = ["x", " ", "\n", "|> f()", "end", "defmodule N do\n", '"', 
 # A `"` typed in the last module wraps an earlier, untouched module into an ERROR node with
 # the very bytes it had: its cached findings must not come back.
 @example(steps=[(707398, ["x"], False), (154, [], False), (12, ['"'], True)])
+# Error recovery cuts the file into fragments: the bytes `IO.inspect` of a cached call form
+# come back as a bare `dot` fragment, which must not take the call's findings.
+@example(steps=[(1, [], False), (4, ["length(y) == 0"], False), (5590, ["|> f()", "defmodule N do\n"], True),
+                (1, ["defmodule N do\n"], True)])
 @given(st.lists(st.tuples(st.integers(0, 2**31), st.lists(st.sampled_from(INCREMENTAL_PIECES), max_size=3),
                           st.booleans()), min_size=1, max_size=14))
 def test_incremental_checks_equal_checks_from_scratch(steps):
