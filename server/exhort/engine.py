@@ -59,6 +59,8 @@ class DocumentState:
     # where the last check found each top-level form: (document lineage, revision, {start: (end, bytes)})
     form_places: tuple | None = None
     members: dict[bytes, MemberPlaces] = field(default_factory=dict)  # form bytes -> its members
+    # per group: member bytes -> where the group's query anchors occur in them (see matching)
+    anchor_hits: dict[str, dict[bytes, list]] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.caches.clear()
@@ -66,6 +68,7 @@ class DocumentState:
         self.forms_signature = None
         self.form_places = None
         self.members.clear()
+        self.anchor_hits.clear()
 
 
 class Engine:
@@ -244,12 +247,16 @@ class Engine:
             cache_key = (group.key, ctx.path.relative, frozenset(r.code for r in runnable))
             cache = state.caches.get(cache_key, {})
             fresh = fresh_units.setdefault(cache_key, {})
+            pieces = None
             if group.scope == "node":
                 units = [(seg.node, (seg.key, seg.node.type, seg.module_digest)) for seg in segments.get()]
             elif form.has_error:
                 continue
             else:
                 units = [(form, (form_key, form.type))]
+                # The whole form is checked again, but where its query's anchors occur is kept
+                # per member: an edit searches its member again, not the form.
+                pieces = [(seg.node.start_byte, seg.node.end_byte, seg.key) for seg in segments.get()]
 
             def key_of(base: tuple, reads_index: bool) -> tuple:
                 return (*base, "index", generation) if reads_index else base
@@ -273,7 +280,9 @@ class Engine:
                 if node.start_byte in needed:
                     computed = batched.get(node.start_byte)
                     if computed is None:
-                        computed = self._run_query(group, frozenset(needed[node.start_byte]), ctx, node, failed)
+                        computed = self._run_query(
+                            group, frozenset(needed[node.start_byte]), ctx, node, failed, pieces, state
+                        )
                 for reads_index, codes in parts:
                     key = key_of(base, reads_index)
                     relative = fresh.get(key)
@@ -326,13 +335,26 @@ class Engine:
         return results
 
     def _run_query(
-        self, group: RuleGroup, codes: frozenset[str], ctx: Context, node: ts.Node, failed: dict[str, str]
+        self,
+        group: RuleGroup,
+        codes: frozenset[str],
+        ctx: Context,
+        node: ts.Node,
+        failed: dict[str, str],
+        pieces: list[tuple[int, int, bytes]] | None = None,
+        state: DocumentState | None = None,
     ) -> list[Finding]:
         matcher, dispatch = group.compiled
         if matcher is None:
             return []
+        hits_cache = None
+        if pieces and state is not None:
+            hits_cache = state.anchor_hits.setdefault(group.key, {})
+            if len(hits_cache) > 2 * len(pieces) + 256:  # bounded: keep the current members' entries
+                current = {key for _start, _end, key in pieces}
+                hits_cache = state.anchor_hits[group.key] = {k: v for k, v in hits_cache.items() if k in current}
         found: list[Finding] = []
-        for pattern_index, captures in matcher.matches(node, ctx.document.data):
+        for pattern_index, captures in matcher.matches(node, ctx.document.data, pieces, hits_cache):
             rule, number = dispatch[pattern_index]
             if rule.code not in codes or rule.code in failed:
                 continue

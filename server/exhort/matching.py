@@ -301,10 +301,22 @@ class AnchoredMatcher:
             self._residual_query = compile_query(self._residual_source)
         return self._residual_query
 
-    def matches(self, node: ts.Node, data: bytes) -> list[tuple[int, dict[str, list[ts.Node]]]]:
-        """Every match of the query rooted in `node`'s subtree (pattern index, captures)."""
+    def matches(
+        self,
+        node: ts.Node,
+        data: bytes,
+        pieces: list[tuple[int, int, bytes]] | None = None,
+        hits_cache: dict[bytes, list] | None = None,
+    ) -> list[tuple[int, dict[str, list[ts.Node]]]]:
+        """Every match of the query rooted in `node`'s subtree (pattern index, captures).
+
+        `pieces` are (start, end, bytes) of nodes inside `node` (a module's members) whose
+        occurrences of the anchors are kept in `hits_cache` by their bytes: after an edit,
+        only the edited member and the text between members are searched again. (No anchor
+        occurrence that can start a match crosses a member's edge: the node whose text holds
+        it would have to hold both sides.)"""
         found: list[tuple[int, int, int, dict[str, list[ts.Node]]]] = []
-        roots = self._roots(node, data)
+        roots = self._roots(node, self._hits(node, data, pieces, hits_cache))
         if roots:
             cursor = ts.QueryCursor(self.query)
             cursor.set_max_start_depth(0)
@@ -317,6 +329,36 @@ class AnchoredMatcher:
                 found.append((root.start_byte, -node.end_byte, self.residual[index], captures))
         found.sort(key=lambda item: (item[0], item[1], item[2]))
         return [(index, captures) for _, _, index, captures in found]
+
+    def _hits(self, node: ts.Node, data: bytes, pieces, hits_cache) -> list[tuple[int, int, list]]:
+        """(start, end, sites) of every occurrence of an anchor in `node`'s text."""
+        start, end = node.start_byte, node.end_byte
+        if not pieces or hits_cache is None:
+            return self._scan(data[start:end], start)
+        hits: list[tuple[int, int, list]] = []
+        position = start
+        for piece_start, piece_end, key in pieces:
+            if piece_start > position:
+                hits.extend(self._scan(data[position:piece_start], position))
+            relative = hits_cache.get(key)
+            if relative is None:
+                relative = hits_cache[key] = self._scan(key, 0)
+            hits.extend((low + piece_start, high + piece_start, sites) for low, high, sites in relative)
+            position = piece_end
+        if position < end:
+            hits.extend(self._scan(data[position:end], position))
+        return hits
+
+    def _scan(self, text: bytes, offset: int) -> list[tuple[int, int, list]]:
+        hits = []
+        for search, folded in self._search:
+            table = self._sites[folded]
+            for hit in search.finditer(text.lower() if folded else text):
+                sites = table.get(hit.group())
+                if sites is not None:
+                    low, high = hit.span()
+                    hits.append((low + offset, high + offset, sites))
+        return hits
 
     def _residual_needed(self, node: ts.Node, data: bytes) -> bool:
         if self._residual_gates is None:
@@ -332,35 +374,20 @@ class AnchoredMatcher:
                 return True
         return False
 
-    def _roots(self, node: ts.Node, data: bytes) -> list[ts.Node]:
+    def _roots(self, node: ts.Node, hits: list[tuple[int, int, list]]) -> list[ts.Node]:
         """The nodes at which an anchored pattern could start a match, in document order."""
-        start, end = node.start_byte, node.end_byte
         seen: set[int] = set()
         roots: list[ts.Node] = []
-        for search, folded in self._search:
-            table = self._sites[folded]
-            if folded:
-                text, offset = data[start:end].lower(), start
-                hits = search.finditer(text)
-            else:
-                offset = 0
-                hits = search.finditer(data, start, end)
-            for hit in hits:
-                low, high = hit.span()
-                low += offset
-                high += offset
-                sites = table.get(hit.group())
-                if sites is None:
-                    continue
-                path = _path_to(node, low, high)
-                for exact, node_type, depths, types in sites:
-                    for level in _captured_levels(path, low, high, exact, node_type):
-                        for depth in depths:
-                            if depth <= level:
-                                root = path[level - depth]
-                                if (types is None or root.type in types) and root.id not in seen:
-                                    seen.add(root.id)
-                                    roots.append(root)
+        for low, high, sites in hits:
+            path = _path_to(node, low, high)
+            for exact, node_type, depths, types in sites:
+                for level in _captured_levels(path, low, high, exact, node_type):
+                    for depth in depths:
+                        if depth <= level:
+                            root = path[level - depth]
+                            if (types is None or root.type in types) and root.id not in seen:
+                                seen.add(root.id)
+                                roots.append(root)
         roots.sort(key=lambda n: (n.start_byte, -n.end_byte))
         return roots
 
