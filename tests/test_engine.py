@@ -279,3 +279,32 @@ def test_anchored_matching_finds_what_a_full_query_pass_finds():
             assert keyed(matcher.matches(document.tree.root_node, document.data)) == expected, text
             checked += len(expected)
     assert checked > 500
+
+
+def test_core_modules_import_one_another_without_cycles():
+    """The core's modules form no import cycle (function-level imports included; imports
+    for type checking only are not run): registry, rule, suppression and workspace each
+    stand on the ones below them."""
+    import ast
+    from pathlib import Path
+
+    core = Path(__file__).resolve().parent.parent / "server" / "exhort"
+    names = {path.stem for path in core.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in core.glob("*.py"):
+        imports: set[str] = set()
+        pending = list(ast.parse(path.read_text()).body)
+        while pending:
+            node = pending.pop()
+            if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+                continue
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                if node.module.split(".")[0] in names:
+                    imports.add(node.module.split(".")[0])
+            pending.extend(ast.iter_child_nodes(node))
+        graph[path.stem] = imports
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in graph[start])
+
+    assert [name for name in sorted(graph) if reaches(name, name, {name})] == []

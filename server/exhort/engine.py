@@ -142,7 +142,9 @@ class Engine:
                 for unit, items in state.caches[key].items():
                     state.caches[key][unit] = [f for f in items if f.code not in failed]
 
-        findings = apply_suppressions(document, result.findings, self.enabled, report_unused_suppressions)
+        findings = apply_suppressions(
+            document, result.findings, self.enabled, report_unused_suppressions, self.registry.by_code
+        )
         overrides = self.config.severity_overrides
         if overrides:
             findings = [f.with_severity(overrides[f.code]) if f.code in overrides else f for f in findings]

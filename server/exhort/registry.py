@@ -17,6 +17,7 @@ from functools import cached_property
 from .matching import AnchoredMatcher
 from .parsing import compile_query
 from .rule import FactExtractor, HoverProvider, Rule
+from .suppression import UNUSED_SUPPRESSION
 
 RULES_PACKAGE = "exhort_rules"
 
@@ -162,7 +163,5 @@ def default_registry() -> Registry:
     global _default
     with _default_lock:
         if _default is None:
-            from .suppression import UNUSED_SUPPRESSION
-
             _default = Registry([*discover_rules(), UNUSED_SUPPRESSION])
         return _default
