@@ -1,13 +1,19 @@
-"""Benchmark: `exhort check` over a synthetic corpus, next to a bare tree-sitter parse.
+"""Benchmark: `exhort check` next to a bare tree-sitter parse of the same files.
 
+    python bench/check_corpus.py --corpus DIR [--only NAME ...] [--runs 3] [--jobs N] [--baseline PYTHON]
     python bench/check_corpus.py [--files 2000] [--runs 3] [--keep DIR]
 
-Generates about 2,000 files / 300k lines of varied Elixir (GenServers, Oban workers,
-LiveViews, contexts with Repo calls, and every rule's examples), then prints the median
-seconds and files/s of:
-  - a bare single-process parse (read each file, tree-sitter parse, nothing else),
-  - `exhort check --jobs 1`,
-  - `exhort check` with all cores.
+With --corpus, each directory directly under DIR is a real repository; for each one, runs
+alternate (parse, check, parse, check, ...) and the medians are printed: a bare
+single-process parse of the files `exhort check` checks (read each file, tree-sitter parse,
+nothing else), and `exhort check` with all cores (or --jobs), wall seconds and the CPU
+seconds of its processes. --baseline adds the same check with another Python (another
+checkout's venv), alternated with this one, for A/B comparisons on a busy machine.
+
+Without --corpus, generates about 2,000 files / 300k lines of varied Elixir (GenServers,
+Oban workers, LiveViews, contexts with Repo calls, and every rule's examples), then prints
+the median seconds and files/s of the bare parse, `exhort check --jobs 1` and `exhort check`
+with all cores.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -26,6 +33,8 @@ from pathlib import Path
 import tree_sitter as ts
 import tree_sitter_elixir
 
+from exhort.config import Config
+from exhort.files import discover
 from exhort.registry import default_registry
 
 GENSERVER = '''
@@ -185,16 +194,68 @@ def bare_parse(root: Path) -> float:
     return time.perf_counter() - started
 
 
-def exhort_check(root: Path, jobs: int) -> float:
+def exhort_check(root: Path, jobs: int, python: str = sys.executable) -> float:
+    return timed_check(root, jobs, python)[0]
+
+
+def timed_check(root: Path, jobs: int, python: str = sys.executable) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (all its processes) of one `exhort check`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "exhort", "check", str(root), "--jobs", str(jobs), "--statistics", "--no-progress"],
+        [python, "-m", "exhort", "check", str(root), "--jobs", str(jobs), "--statistics", "--no-progress"],
         capture_output=True, text=True,
     )
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode not in (0, 1):
         raise SystemExit(f"exhort check failed: {result.stderr}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def bare_parse_files(files: list[Path]) -> float:
+    parser = ts.Parser(ts.Language(tree_sitter_elixir.language()))
+    started = time.perf_counter()
+    for path in files:
+        if path.suffix != ".heex":
+            parser.parse(path.read_bytes())
+    return time.perf_counter() - started
+
+
+def corpus(directory: Path, only: list[str], runs: int, jobs: int, baseline: str | None) -> None:
+    """Every repository under `directory`: bare parse against exhort check, runs alternated."""
+    print(f"{os.cpu_count()} cores, --jobs {jobs}, {runs} runs (median), load average {os.getloadavg()[0]:.1f}")
+    header = f"{'repository':<16}{'files':>6}{'parse s':>9}{'check s':>9}{'cpu s':>7}{'x parse':>8}"
+    if baseline:
+        header += f"{'base s':>9}{'cpu s':>7}{'x parse':>8}"
+    print(header)
+    totals = [0.0, 0.0, 0.0, 0.0]
+    for repository in sorted(p for p in directory.iterdir() if p.is_dir()):
+        if only and repository.name not in only:
+            continue
+        files = list(discover([repository], lambda _path: Config()))
+        parses, checks, bases = [], [], []
+        for _ in range(runs):
+            parses.append(bare_parse_files(files))
+            checks.append(timed_check(repository, jobs))
+            if baseline:
+                bases.append(timed_check(repository, jobs, baseline))
+        parse = statistics.median(parses)
+        wall = statistics.median(c[0] for c in checks)
+        row = (f"{repository.name:<16}{len(files):>6}{parse:>9.2f}{wall:>9.2f}"
+               f"{statistics.median(c[1] for c in checks):>7.1f}{wall / parse:>8.2f}")
+        totals[0] += parse
+        totals[1] += wall
+        if baseline:
+            base = statistics.median(b[0] for b in bases)
+            row += f"{base:>9.2f}{statistics.median(b[1] for b in bases):>7.1f}{base / parse:>8.2f}"
+            totals[2] += base
+        print(row, flush=True)
+    line = f"{'all':<16}{'':>6}{totals[0]:>9.2f}{totals[1]:>9.2f}{'':>7}{totals[1] / totals[0]:>8.2f}"
+    if baseline:
+        line += f"{totals[2]:>9.2f}{'':>7}{totals[2] / totals[0]:>8.2f}"
+    print(line)
+    print(f"load average after {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
@@ -202,7 +263,14 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
+    parser.add_argument("--corpus", type=Path, help="a folder of real repositories, one per subfolder")
+    parser.add_argument("--only", nargs="*", default=[], help="with --corpus: these repositories only")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--baseline", help="with --corpus: another Python with exhort installed, run alternately")
     args = parser.parse_args()
+    if args.corpus:
+        corpus(args.corpus, args.only, args.runs, args.jobs, args.baseline)
+        return
     root = args.keep or Path(tempfile.mkdtemp(prefix="exhort-bench-"))
     try:
         if args.keep and root.exists():

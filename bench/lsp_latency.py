@@ -1,6 +1,7 @@
 """Latency of the real language server over stdio (prints figures; not a test).
 
     python bench/lsp_latency.py [--edits 200] [--lines 5000 50000] [--starts 10]
+    python bench/lsp_latency.py --file lib/real.ex [--file ...] [--places 20] [--lines]
 
 Measures, with a minimal JSON-RPC client on pipes (so the client's own parsing stays small):
 process start -> initialize answered -> initialized sent; didOpen -> first publishDiagnostics,
@@ -8,6 +9,12 @@ for the file on disk (which the server checked in the background after indexing)
 buffer with the same text that is on no disk (a cold check); and didChange ->
 publishDiagnostics of that version, for one-character edits alternating insert/delete in the
 middle of the file. Positions are utf-16 (the client sends no encoding).
+
+With --file, the text is a real file (copied alone into a scratch project) and the edits are
+letters typed at `--places` lines spread over the file, as bench/keystroke.py types them
+(each keystroke a text the server has not seen); the whole-document rules' publish after
+the typing pause is timed too (less the server's debounce). --lines with no value skips
+the synthetic files.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from keystroke import TYPED, places  # bench/ is on sys.path when this script runs
 
 MODULE = '''defmodule Bench.Module{n} do
   @moduledoc """
@@ -135,6 +144,14 @@ class Client:
             if predicate(message):
                 return when, message
 
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far (user + system), from /proc; 0 elsewhere."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         self.request("shutdown", None)
         self.notify("exit", None)
@@ -149,18 +166,45 @@ def published(uri: str, version: int):
     )
 
 
+FULL_CHECK_DEBOUNCE_MS = 250  # exhort.lsp.server.FULL_CHECK_DEBOUNCE_SECONDS (not imported: keep this client light)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def run(lines: int, edits: int, command: list[str]) -> None:
+def middle_edits(source: str, edits: int):
+    """One character inserted and deleted in turn at the start of the middle line."""
+    middle = source.count("\n") // 2
+    for number in range(edits):
+        if number % 2 == 0:
+            yield {"range": {"start": {"line": middle, "character": 0}, "end": {"line": middle, "character": 0}}, "text": "x"}
+        else:
+            yield {"range": {"start": {"line": middle, "character": 0}, "end": {"line": middle, "character": 1}}, "text": ""}
+
+
+def spread_edits(source: str, edits: int, count: int):
+    """Letters typed in front of the first word of `count` lines spread over the file."""
+    data = source.encode()
+    spots = places(data, count)
+    per_place = max(1, edits // len(spots))
+    for place, spot in enumerate(spots):
+        line = data.count(b"\n", 0, spot)
+        column = len(data[data.rfind(b"\n", 0, spot) + 1 : spot].decode().encode("utf-16-le")) // 2
+        for typed in range(per_place):
+            if place * per_place + typed >= edits:
+                return
+            position = {"line": line, "character": column + typed}
+            yield {"range": {"start": position, "end": position}, "text": TYPED[typed % len(TYPED)].decode()}
+
+
+def run(label: str, source: str, edits, command: list[str], name: str = "big.ex") -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "mix.exs").write_text("defmodule Bench.MixProject do\n  use Mix.Project\nend\n")
         (root / "lib").mkdir()
-        source = make_source(lines)
-        path = root / "lib" / "big.ex"
+        path = root / "lib" / name
         path.write_text(source)
         uri = path.as_uri()
 
@@ -169,7 +213,6 @@ def run(lines: int, edits: int, command: list[str]) -> None:
         while not client.request("workspace/executeCommand", {"command": "exhort.debug.index"})["result"]["precheck_done"]:
             time.sleep(0.05)
         time.sleep(0.2)
-
 
         opened = time.perf_counter()
         client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "elixir", "version": 1, "text": source}})
@@ -180,18 +223,19 @@ def run(lines: int, edits: int, command: list[str]) -> None:
         open_full_ms = (when - opened) * 1000
         diagnostics = len(message["params"]["diagnostics"])
 
-        middle = source.count("\n") // 2
         timings = []
-        for number in range(edits):
-            version = number + 2
-            if number % 2 == 0:
-                change = {"range": {"start": {"line": middle, "character": 0}, "end": {"line": middle, "character": 0}}, "text": "x"}
-            else:
-                change = {"range": {"start": {"line": middle, "character": 0}, "end": {"line": middle, "character": 1}}, "text": ""}
+        version = 1
+        cpu_before = client.cpu_seconds()
+        for change in edits:
+            version += 1
             sent = time.perf_counter()
             client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]})
             when, _ = client.wait(published(uri, version))
             timings.append((when - sent) * 1000)
+        cpu_per_edit = (client.cpu_seconds() - cpu_before) * 1000 / max(len(timings), 1)
+        # After the last keystroke, the whole-document rules run once typing pauses.
+        when, _ = client.wait(published(uri, version))
+        pause_ms = (when - sent) * 1000 - FULL_CHECK_DEBOUNCE_MS
 
         # Last, as it adds a second copy of every module to the index.
         cold_uri = (root / "lib" / "unsaved.ex").as_uri()  # on no disk: nothing checked in advance
@@ -201,14 +245,15 @@ def run(lines: int, edits: int, command: list[str]) -> None:
         cold_ms = (when - opened) * 1000
         client.close()
 
-    print(f"{lines:>6} lines, {diagnostics} diagnostics per publish")
+    print(f"{label}: {source.count(chr(10))} lines, {diagnostics} diagnostics per publish")
     print(f"  process start -> initialized: {startup:7.1f} ms")
     print(f"  didOpen -> diagnostics:       {open_ms:7.1f} ms (per-form rules), {open_full_ms:7.1f} ms (with whole-document rules)")
     print(f"  didOpen, a buffer on no disk: {cold_ms:7.1f} ms (per-form rules, nothing checked in advance)")
     print(
-        f"  didChange -> diagnostics ({edits} edits): median {statistics.median(timings):.2f} ms, "
-        f"p95 {percentile(timings, 0.95):.2f} ms, max {max(timings):.2f} ms"
+        f"  didChange -> diagnostics ({len(timings)} edits): median {statistics.median(timings):.2f} ms, "
+        f"p95 {percentile(timings, 0.95):.2f} ms, max {max(timings):.2f} ms; server CPU {cpu_per_edit:.1f} ms per edit"
     )
+    print(f"  typing pause -> whole-document rules: {pause_ms:.1f} ms (after the {FULL_CHECK_DEBOUNCE_MS} ms debounce)")
 
 
 def start_server(command: list[str], root: Path) -> tuple[Client, float]:
@@ -232,6 +277,7 @@ def measure_startup(command: list[str], starts: int) -> None:
             client, startup = start_server(command, Path(folder))
             timings.append(startup)
             client.close()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"process start -> initialized ({starts} starts): median {statistics.median(timings):.1f} ms, "
           f"min {min(timings):.1f} ms, max {max(timings):.1f} ms")
 
@@ -241,12 +287,19 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=200)
     parser.add_argument("--lines", type=int, nargs="*", default=[5000, 50000])
     parser.add_argument("--starts", type=int, default=10, help="server starts to time (0: none)")
+    parser.add_argument("--file", type=Path, action="append", default=[], help="a real file to edit (repeatable)")
+    parser.add_argument("--places", type=int, default=20, help="with --file: lines typed at, spread over the file")
     parser.add_argument("--server", nargs="+", default=[sys.executable, "-m", "exhort.lsp", "--log-level", "warning"])
     arguments = parser.parse_args()
     if arguments.starts:
         measure_startup(arguments.server, arguments.starts)
     for lines in arguments.lines:
-        run(lines, arguments.edits, arguments.server)
+        source = make_source(lines)
+        run(f"synthetic, {lines} lines", source, middle_edits(source, arguments.edits), arguments.server)
+    for path in arguments.file:
+        source = path.read_text()
+        edits = spread_edits(source, arguments.edits, arguments.places)
+        run(str(path), source, edits, arguments.server, name=path.name)
 
 
 if __name__ == "__main__":

@@ -221,6 +221,10 @@ INCREMENTAL_PIECES = ["x", " ", "\n", "|> f()", "end", "defmodule N do\n", '"', 
 # Half of an `é` left in a string: text the query predicates cannot decode must not fail the
 # check, and a whole-form query pass must not lose the other members' findings over it.
 @example(steps=[(4092386, ["é", '"'], True), (4092386, ['"'], True)])
+# Error recovery cuts the file into fragments: the bytes `IO.inspect` of a cached call form
+# come back as a bare `dot` fragment, which must not take the call's findings.
+@example(steps=[(1, [], False), (4, ["length(y) == 0"], False), (5590, ["|> f()", "defmodule N do\n"], True),
+                (1, ["defmodule N do\n"], True)])
 @given(st.lists(st.tuples(st.integers(0, 2**31), st.lists(st.sampled_from(INCREMENTAL_PIECES), max_size=3),
                           st.booleans()), min_size=1, max_size=14))
 def test_incremental_checks_equal_checks_from_scratch(steps):
@@ -260,3 +264,64 @@ def test_a_rule_off_by_default_runs_only_when_named():
     assert "TST001" in Config(select=("ALL", "TST001")).enabled_codes(registry)
     assert "TST001" in Config(select=("explodes",)).enabled_codes(registry)
     assert "TST001" not in Config(select=("TST001",), ignore=("TST",)).enabled_codes(registry)
+
+
+def test_anchored_matching_finds_what_a_full_query_pass_finds():
+    """Matches found from the names patterns anchor on are those of a walk of every node,
+    over every rule example and the sample application (including broken code)."""
+    from pathlib import Path
+
+    import tree_sitter as ts
+
+    from exhort.parsing import compile_query
+
+    def keyed(matches):
+        return sorted((index, sorted((name, [n.id for n in nodes]) for name, nodes in captures.items()))
+                      for index, captures in matches)
+
+    sample = Path(__file__).resolve().parent.parent / "examples" / "sample_app"
+    texts = [example.code for rule in default_registry().rules for example in rule.examples]
+    texts += [path.read_text() for path in sorted(sample.rglob("*.ex*"))]
+    texts += [text[: len(text) // 2] for text in texts]  # cut short: ERROR nodes
+    registry = default_registry()
+    checked = 0
+    for group in registry.groups({rule.code for rule in registry.rules}):
+        matcher, _dispatch = group.compiled
+        if matcher is None:
+            continue
+        full = compile_query(matcher.source)
+        for text in texts:
+            document = Document("lib/a.ex", text)
+            expected = keyed(ts.QueryCursor(full).matches(document.tree.root_node))
+            assert keyed(matcher.matches(document.tree.root_node, document.data)) == expected, text
+            checked += len(expected)
+    assert checked > 500
+
+
+def test_core_modules_import_one_another_without_cycles():
+    """The core's modules form no import cycle (function-level imports included; imports
+    for type checking only are not run): registry, rule, suppression and workspace each
+    stand on the ones below them."""
+    import ast
+    from pathlib import Path
+
+    core = Path(__file__).resolve().parent.parent / "server" / "exhort"
+    names = {path.stem for path in core.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in core.glob("*.py"):
+        imports: set[str] = set()
+        pending = list(ast.parse(path.read_text()).body)
+        while pending:
+            node = pending.pop()
+            if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+                continue
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                if node.module.split(".")[0] in names:
+                    imports.add(node.module.split(".")[0])
+            pending.extend(ast.iter_child_nodes(node))
+        graph[path.stem] = imports
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in graph[start])
+
+    assert [name for name in sorted(graph) if reaches(name, name, {name})] == []

@@ -62,6 +62,7 @@ class Document:
         self.revision = 0
         self._edit_log: list[tuple[int, int, int]] = []  # (start, old end, new end) per revision
         self._absent: set[bytes] = set()  # byte strings known not to occur (see contains)
+        self._found: dict[bytes, int] = {}  # byte strings known to occur, at that offset
         self._parser: ts.Parser | None = None
         self.tree: ts.Tree | None = None
         if self.language == "elixir":
@@ -93,17 +94,24 @@ class Document:
         copy.memo = {}
         copy.lineage, copy.revision, copy._edit_log = self.lineage, self.revision, list(self._edit_log)
         copy._absent = set(self._absent)
+        copy._found = dict(self._found)
         copy._parser = None
         copy.tree = self.tree.copy() if self.tree is not None else None
         return copy
 
     def contains(self, needle: bytes) -> bool:
         """Does the text contain `needle`? A per-keystroke question (is there any suppression
-        comment?) that would scan megabytes each time: an absence is remembered, and an edit
-        can only create an occurrence that overlaps it, so only its surroundings are searched."""
+        comment? any `Oban`?) that would scan megabytes each time: an absence is remembered,
+        and an edit can only create an occurrence that overlaps it, so only its surroundings
+        are searched; a presence is remembered with the offset of one occurrence, which
+        stays true while edits leave that occurrence alone."""
         if needle in self._absent:
             return False
-        if needle in self.data:
+        if needle in self._found:
+            return True
+        position = self.data.find(needle)
+        if position >= 0:
+            self._found[needle] = position
             return True
         self._absent.add(needle)
         return False
@@ -191,6 +199,13 @@ class Document:
         self._absent = {
             needle for needle in self._absent
             if new_data.find(needle, max(0, start - len(needle) + 1), new_end + len(needle) - 1) < 0
+        }
+        # A known occurrence wholly before the edit stays; one wholly after it moves by the
+        # edit's length difference; one the edit touched is forgotten (searched again).
+        self._found = {
+            needle: position if position + len(needle) <= start else position + new_end - end
+            for needle, position in self._found.items()
+            if position + len(needle) <= start or position >= end
         }
         self.revision += 1
         self._edit_log.append((start, end, new_end))

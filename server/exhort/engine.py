@@ -18,7 +18,7 @@ from __future__ import annotations
 import traceback
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, NamedTuple
 
 import tree_sitter as ts
 
@@ -29,7 +29,7 @@ from .project import ProjectPath
 from .registry import Registry, RuleGroup, default_registry
 from .rule import Context, Match, Rule
 from .suppression import apply_suppressions
-from .syntax import call_name, header_digest, module_members
+from .syntax import call_name, member_signature, module_members, signatures_digest
 from .syntax_errors import SYNTAX_ERROR, syntax_error_findings
 
 if TYPE_CHECKING:
@@ -39,7 +39,13 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Segment:
     node: ts.Node
+    key: bytes  # the segment's bytes
     module_digest: bytes
+
+
+# Where each member of a `defmodule` form lies, relative to the form's start, with its bytes
+# and its contribution to the module's header digest: {start: (end, bytes, signature)}.
+MemberPlaces = dict[int, tuple[int, bytes, bytes]]
 
 
 @dataclass
@@ -49,18 +55,21 @@ class DocumentState:
     caches: dict[tuple, dict[tuple, list[Finding]]] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)  # rules that raised on this document
     # whole top-level forms: form bytes -> findings, valid while forms_signature holds
-    forms: dict[bytes, "_FormResult"] = field(default_factory=dict)
+    forms: dict[tuple[str, bytes], "_FormResult"] = field(default_factory=dict)
     forms_signature: tuple | None = None
-    tokens: dict[bytes, frozenset[bytes]] = field(default_factory=dict)  # form bytes -> `requires` tokens in it
     # where the last check found each top-level form: (document lineage, revision, {start: (end, bytes)})
     form_places: tuple | None = None
+    members: dict[bytes, MemberPlaces] = field(default_factory=dict)  # form bytes -> its members
+    # per group: member bytes -> where the group's query anchors occur in them (see matching)
+    anchor_hits: dict[str, dict[bytes, list]] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.caches.clear()
         self.forms.clear()
         self.forms_signature = None
-        self.tokens.clear()
         self.form_places = None
+        self.members.clear()
+        self.anchor_hits.clear()
 
 
 class Engine:
@@ -107,7 +116,7 @@ class Engine:
 
         node_groups: list[tuple[RuleGroup, list[Rule]]] = []
         forms = _top_level_forms(document, state) if document.tree is not None else []
-        present = self._present_tokens(document, state, forms)
+        present = self._present_tokens(document)
         for group in self._groups:
             runnable = [
                 r
@@ -139,7 +148,9 @@ class Engine:
 
         if report_syntax_errors and SYNTAX_ERROR.code in self.enabled:
             result.findings.extend(syntax_error_findings(document))
-        findings = apply_suppressions(document, result.findings, self.enabled, report_unused_suppressions)
+        findings = apply_suppressions(
+            document, result.findings, self.enabled, report_unused_suppressions, self.registry.by_code
+        )
         overrides = self.config.severity_overrides
         if overrides:
             findings = [f.with_severity(overrides[f.code]) if f.code in overrides else f for f in findings]
@@ -147,34 +158,14 @@ class Engine:
         result.findings = findings
         return result
 
-    def _present_tokens(
-        self, document: Document, state: DocumentState, forms: list[tuple[ts.Node, bytes]]
-    ) -> set[bytes]:
-        """Which rules' `requires` tokens the document contains.
-
-        Scanning the whole text for every token on every keystroke would cost O(size x tokens),
-        so each top-level form's tokens are kept by the form's bytes and only edited forms are
-        scanned again.
-        """
-        tokens = self._tokens
-        if not tokens:
-            return set()
-        if document.tree is None:
-            return {token for token in tokens if token in document.data}
-        present: set[bytes] = set()
-        fresh: dict[bytes, frozenset[bytes]] = {}
-        for _form, key in forms:
-            found = fresh.get(key) or state.tokens.get(key)
-            if found is None:
-                found = frozenset(token for token in tokens if token in key)
-            fresh[key] = found
-            present |= found
-        state.tokens = fresh
-        return present
+    def _present_tokens(self, document: Document) -> set[bytes]:
+        """Which rules' `requires` tokens the document contains (remembered by the document
+        across edits, so a keystroke searches only around the edit)."""
+        return {token for token in self._tokens if document.contains(token)}
 
     def _check_forms(
         self,
-        forms: list[tuple[ts.Node, bytes]],
+        forms: list[_Form],
         ctx: Context,
         state: DocumentState,
         groups: list[tuple[RuleGroup, list[Rule]]],
@@ -201,26 +192,35 @@ class Engine:
             state.forms.clear()
             state.forms_signature = signature
         found: list[Finding] = []
-        fresh_forms: dict[bytes, _FormResult] = {}
+        fresh_forms: dict[tuple[str, bytes], _FormResult] = {}
         fresh_units: dict[tuple, dict[tuple, list[Finding]]] = {}
-        for form, key in forms:
+        fresh_members: dict[bytes, MemberPlaces] = {}
+        for form, key, previous in forms:
             # An ERROR node yields nothing (its members are unknown), and it may hold the very
             # bytes of a form that parsed cleanly before an edit elsewhere broke the file: its
             # cached findings must not come back.
             if not form.is_named or form.type in ("comment", "ERROR"):
                 continue
             start = form.start_byte
-            cached = fresh_forms.get(key) or state.forms.get(key)
+            # The same bytes parse to other nodes where error recovery cut the file into
+            # fragments (a call `IO.inspect` there, a bare `dot` here): the type is in the key.
+            typed = (form.type, key)
+            cached = fresh_forms.get(typed) or state.forms.get(typed)
             if cached is not None:
-                fresh_forms[key] = cached
+                fresh_forms[typed] = cached
                 found.extend(cached.at(start))
+                members = state.members.get(key)
+                if members is not None:
+                    fresh_members[key] = members
                 continue
-            form_findings = self._check_form(form, ctx, state, groups, generation, failed, fresh_units)
+            segments = _Segments(form, key, previous, state, fresh_members)
+            form_findings = self._check_form(form, key, segments, ctx, state, groups, generation, failed, fresh_units)
             end = form.end_byte
             if all(start <= o <= end for f in form_findings for o in f.offsets()):
-                fresh_forms[key] = _FormResult([f.shifted(-start) for f in form_findings], start, form_findings)
+                fresh_forms[typed] = _FormResult([f.shifted(-start) for f in form_findings], start, form_findings)
             found.extend(form_findings)
         state.forms = fresh_forms
+        state.members = fresh_members
         for cache_key, units in fresh_units.items():
             # Keep the units of forms that were reused whole too: the next edit of such a form
             # then re-runs only the member it touched.
@@ -234,6 +234,8 @@ class Engine:
     def _check_form(
         self,
         form: ts.Node,
+        form_key: bytes,
+        segments: "_Segments",
         ctx: Context,
         state: DocumentState,
         groups: list[tuple[RuleGroup, list[Rule]]],
@@ -242,7 +244,6 @@ class Engine:
         fresh_units: dict[tuple, dict[tuple, list[Finding]]],
     ) -> list[Finding]:
         found: list[Finding] = []
-        segments: list[Segment] | None = None
         for group, runnable in groups:
             if group.scope != "node" and form.has_error:
                 # A half-typed form: only the rules that say they read one run on it.
@@ -259,12 +260,14 @@ class Engine:
             cache_key = (group.key, ctx.path.relative, frozenset(r.code for r in runnable))
             cache = state.caches.get(cache_key, {})
             fresh = fresh_units.setdefault(cache_key, {})
+            pieces = None
             if group.scope == "node":
-                if segments is None:
-                    segments = list(_form_segments(form))
-                units = [(seg.node, (seg.node.text, seg.module_digest)) for seg in segments]
+                units = [(seg.node, (seg.key, seg.node.type, seg.module_digest)) for seg in segments.get()]
             else:
-                units = [(form, (form.text,))]
+                units = [(form, (form_key, form.type))]
+                # The whole form is checked again, but where its query's anchors occur is kept
+                # per member: an edit searches its member again, not the form.
+                pieces = [(seg.node.start_byte, seg.node.end_byte, seg.key) for seg in segments.get()]
 
             def key_of(base: tuple, reads_index: bool) -> tuple:
                 return (*base, "index", generation) if reads_index else base
@@ -288,7 +291,9 @@ class Engine:
                 if node.start_byte in needed:
                     computed = batched.get(node.start_byte)
                     if computed is None:
-                        computed = self._run_query(group, frozenset(needed[node.start_byte]), ctx, node, failed)
+                        computed = self._run_query(
+                            group, frozenset(needed[node.start_byte]), ctx, node, failed, pieces, state
+                        )
                 for reads_index, codes in parts:
                     key = key_of(base, reads_index)
                     relative = fresh.get(key)
@@ -322,11 +327,11 @@ class Engine:
         form costs far less than one QueryCursor per member when most members are new, as on
         opening a file or in `exhort check`.
         """
-        query, dispatch = group.compiled
+        matcher, dispatch = group.compiled
         results: dict[int, list[Finding]] = {unit.start_byte: [] for unit in units}
-        if query is None:
+        if matcher is None:
             return results
-        matches = _matches(query, form)
+        matches = _matches(matcher, form, ctx.document.data)
         if matches is None:
             return {}  # each unit is queried on its own: only the undecodable one yields nothing
         starts = [unit.start_byte for unit in units]
@@ -344,13 +349,26 @@ class Engine:
         return results
 
     def _run_query(
-        self, group: RuleGroup, codes: frozenset[str], ctx: Context, node: ts.Node, failed: dict[str, str]
+        self,
+        group: RuleGroup,
+        codes: frozenset[str],
+        ctx: Context,
+        node: ts.Node,
+        failed: dict[str, str],
+        pieces: list[tuple[int, int, bytes]] | None = None,
+        state: DocumentState | None = None,
     ) -> list[Finding]:
-        query, dispatch = group.compiled
-        if query is None:
+        matcher, dispatch = group.compiled
+        if matcher is None:
             return []
+        hits_cache = None
+        if pieces and state is not None:
+            hits_cache = state.anchor_hits.setdefault(group.key, {})
+            if len(hits_cache) > 2 * len(pieces) + 256:  # bounded: keep the current members' entries
+                current = {key for _start, _end, key in pieces}
+                hits_cache = state.anchor_hits[group.key] = {k: v for k, v in hits_cache.items() if k in current}
         found: list[Finding] = []
-        for pattern_index, captures in _matches(query, node) or ():
+        for pattern_index, captures in _matches(matcher, node, ctx.document.data, pieces, hits_cache) or ():
             rule, number = dispatch[pattern_index]
             if rule.code not in codes or rule.code in failed:
                 continue
@@ -371,12 +389,12 @@ class Engine:
             ctx.rule = None
 
 
-def _matches(query: ts.Query, node: ts.Node) -> list | None:
-    """The query's matches under `node`, or None when its text is not valid UTF-8 (a byte cut
-    out of a character), which the query's text predicates cannot decode: such a unit yields
-    no match (unknown never fires) instead of failing the whole check."""
+def _matches(matcher: "AnchoredMatcher", node: ts.Node, data: bytes, *pieces) -> list | None:
+    """The matcher's matches under `node`, or None when its text is not valid UTF-8 (a byte
+    cut out of a character), which the query's text predicates cannot decode: such a unit
+    yields no match (unknown never fires) instead of failing the whole check."""
     try:
-        return ts.QueryCursor(query).matches(node)
+        return matcher.matches(node, data, *pieces)
     except UnicodeDecodeError:
         return None
 
@@ -402,7 +420,15 @@ class _FormResult:
         return self.absolute
 
 
-def _top_level_forms(document: Document, state: DocumentState) -> list[tuple[ts.Node, bytes]]:
+class _Form(NamedTuple):
+    node: ts.Node
+    key: bytes  # the form's bytes
+    # Where the form started at the last check, with its bytes then, when no edit since
+    # reached its start (its members can then be found again through the edits).
+    previous: tuple[int, bytes, list[tuple[int, int, int]]] | None
+
+
+def _top_level_forms(document: Document, state: DocumentState) -> list[_Form]:
     """Each top-level form with its bytes, the key of the per-form caches.
 
     Slicing and hashing every form of a big file on each keystroke costs more than checking
@@ -414,46 +440,96 @@ def _top_level_forms(document: Document, state: DocumentState) -> list[tuple[ts.
     places = state.form_places
     edits = document.edits_since(places[0], places[1]) if places is not None else None
     previous = places[2] if edits is not None else None
-    forms: list[tuple[ts.Node, bytes]] = []
+    forms: list[_Form] = []
     fresh: dict[int, tuple[int, bytes]] = {}
-    latest_first = edits[::-1] if previous else ()
+    latest_first = edits[::-1] if previous else []
     for form in document.tree.root_node.children:
         start, end = form.start_byte, form.end_byte
         key = None
+        before = None
         if previous:
-            old_start, old_end = start, end
-            for edit_start, edit_old_end, edit_new_end in latest_first:
-                if old_end < edit_start:  # before the edit (an insertion at the end counts as touching)
-                    continue
-                if old_start > edit_new_end:  # after it: moved by its length difference
-                    shift = edit_new_end - edit_old_end
-                    old_start -= shift
-                    old_end -= shift
-                    continue
-                old_start = -1  # the edit reaches into the form
-                break
-            if old_start >= 0:
-                place = previous.get(old_start)
-                if place is not None and place[0] == old_end:
+            old = _untouched(start, end, latest_first)
+            if old is not None:
+                place = previous.get(old[0])
+                if place is not None and place[0] == old[1]:
                     key = place[1]
+            else:
+                old_start = _untouched(start, start, latest_first)
+                place = previous.get(old_start[0]) if old_start is not None else None
+                if place is not None:
+                    before = (old_start[0], place[1], latest_first)
         if key is None:
             key = form.text or b""
-        forms.append((form, key))
+        forms.append(_Form(form, key, before))
         fresh[start] = (end, key)
     state.form_places = (document.lineage, document.revision, fresh)
     return forms
 
 
-def _form_segments(form: ts.Node) -> Iterator[Segment]:
-    """The segments of one top-level form: each member of a `defmodule`, or the form itself.
+def _untouched(start: int, end: int, latest_first: list[tuple[int, int, int]]) -> tuple[int, int] | None:
+    """Where bytes [start, end) of the text were before the edits (newest first), or None
+    when an edit reached into them (an insertion at either end counts as reaching in)."""
+    for edit_start, edit_old_end, edit_new_end in latest_first:
+        if end < edit_start:  # before the edit
+            continue
+        if start > edit_new_end:  # after it: moved by its length difference
+            shift = edit_new_end - edit_old_end
+            start -= shift
+            end -= shift
+            continue
+        return None
+    return start, end
 
-    Members with syntax errors are skipped (the user is typing: unknown never fires).
+
+class _Segments:
+    """The segments of one top-level form, read when a node-scope group first needs them:
+    each member of a `defmodule`, or the form itself. Members with syntax errors are skipped
+    (the user is typing: unknown never fires).
+
+    Every member's bytes and header signature are kept (MemberPlaces, by the form's bytes),
+    so that after an edit only the members it touched are sliced and read again; the others
+    are found through the edits at the place they had.
     """
-    if form.type == "call" and call_name(form) == (None, "defmodule"):
-        members = module_members(form)
-        digest = header_digest(form, members)
-        for member in members:
+
+    def __init__(self, form: ts.Node, key: bytes, previous, state: DocumentState,
+                 fresh_members: dict[bytes, MemberPlaces]) -> None:
+        self.form, self.key, self.previous = form, key, previous
+        self.state, self.fresh_members = state, fresh_members
+        self.segments: list[Segment] | None = None
+
+    def get(self) -> list[Segment]:
+        if self.segments is None:
+            self.segments = self._read()
+        return self.segments
+
+    def _read(self) -> list[Segment]:
+        form = self.form
+        if not (form.type == "call" and call_name(form) == (None, "defmodule")):
+            return [Segment(form, self.key, b"")] if not form.has_error else []
+        base = form.start_byte
+        same = self.state.members.get(self.key)  # the same bytes: every place holds as it was
+        old_places, old_base, latest_first = same, base, []
+        if same is None and self.previous is not None:
+            old_base, old_key, latest_first = self.previous
+            old_places = self.state.members.get(old_key)
+        places: MemberPlaces = {}
+        signatures: list[bytes] = []
+        kept: list[tuple[ts.Node, bytes]] = []
+        for member in module_members(form):
+            start, end = member.start_byte, member.end_byte
+            place = None
+            if old_places and not member.has_error:
+                old = _untouched(start, end, latest_first) if latest_first else (start - base + old_base, end - base + old_base)
+                if old is not None:
+                    place = old_places.get(old[0] - old_base)
+                    if place is not None and place[0] != old[1] - old_base:
+                        place = None
+            if place is None:
+                place = (0, member.text or b"", member_signature(member))
+            places[start - base] = (end - base, place[1], place[2])
+            signatures.append(place[2])
             if not member.has_error:
-                yield Segment(member, digest)
-    elif not form.has_error:
-        yield Segment(form, b"")
+                kept.append((member, place[1]))
+        self.fresh_members[self.key] = places
+        digest = signatures_digest(form, signatures)
+        return [Segment(member, member_key, digest) for member, member_key in kept]

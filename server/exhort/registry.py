@@ -1,9 +1,9 @@
 """Finds the rules under rules/ (the exhort_rules package) and compiles their queries.
 
 Rules are grouped by scope across packs; each group's patterns are concatenated into one
-tree-sitter Query, and matches are dispatched to rules by pattern index. A query pass costs
-a walk of the tree whatever its pattern count, so one query per scope (two walk the tree:
-"node" and "module") is several times cheaper than one per pack, let alone one per rule.
+tree-sitter Query, and matches are dispatched to rules by pattern index. The query is not
+run over every node: exhort.matching finds its matches from the names the patterns anchor
+on, so a group costs a text search plus a query run at each node where a match could start.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import threading
 from dataclasses import dataclass
 from functools import cached_property
 
-import tree_sitter as ts
-
+from .matching import AnchoredMatcher
 from .parsing import compile_query
 from .rule import FactExtractor, HoverProvider, Rule
+from .suppression import UNUSED_SUPPRESSION
 
 RULES_PACKAGE = "exhort_rules"
 
@@ -32,8 +32,9 @@ class RuleGroup:
         return self.scope
 
     @cached_property
-    def compiled(self) -> tuple[ts.Query | None, list[tuple[Rule, int]]]:
-        """The group's combined query and, per pattern, (rule, pattern index within the rule)."""
+    def compiled(self) -> tuple[AnchoredMatcher | None, list[tuple[Rule, int]]]:
+        """The matcher of the group's combined query and, per pattern, (rule, pattern index
+        within the rule)."""
         sources = [(rule, rule.query) for rule in self.rules if rule.query]
         if not sources:
             return None, []
@@ -52,7 +53,7 @@ class RuleGroup:
             number = counters.get(rule.code, 0)
             counters[rule.code] = number + 1
             dispatch.append((rule, number))
-        return query, dispatch
+        return AnchoredMatcher(query, combined), dispatch
 
 
 class Registry:

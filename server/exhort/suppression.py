@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
 from .document import Document
 from .findings import Edit, Finding, Fix, Severity
@@ -152,7 +153,11 @@ def apply_suppressions(
     findings: list[Finding],
     enabled: set[str],
     report_unused: bool,
+    known: Iterable[str],
 ) -> list[Finding]:
+    """The findings no suppression comment silences, plus EXH001 for the comments that
+    silence nothing when `report_unused`; `known` are the codes of every rule (a comment
+    naming none of them names an unknown rule)."""
     suppressions = find_suppressions(document)
     if not suppressions:
         return findings
@@ -173,11 +178,11 @@ def apply_suppressions(
         if not silenced:
             kept.append(finding)
     if report_unused and UNUSED_SUPPRESSION.code in enabled:
-        kept.extend(_unused(document, suppressions, enabled))
+        kept.extend(_unused(document, suppressions, enabled, tuple(known)))
     return kept
 
 
-def _unused(document: Document, suppressions: list[Suppression], enabled: set[str]) -> list[Finding]:
+def _unused(document: Document, suppressions: list[Suppression], enabled: set[str], known: tuple[str, ...]) -> list[Finding]:
     out = []
     for item in suppressions:
         if not item.codes:
@@ -190,7 +195,7 @@ def _unused(document: Document, suppressions: list[Suppression], enabled: set[st
                 for code in item.codes
                 if code not in item.used and any(e == code or e.startswith(code) for e in enabled)
             ]
-            unknown = [code for code in item.codes if not any(e.startswith(code) for e in _all_codes())]
+            unknown = [code for code in item.codes if not any(e.startswith(code) for e in known)]
             stale += [f"{code} (unknown rule)" for code in unknown if code not in stale]
             if not stale:
                 continue
@@ -222,12 +227,6 @@ def _removal(document: Document, item: Suppression) -> Edit:
         return Edit(line_start, next_start, "")
     start = item.start - (len(before) - len(before.rstrip()))
     return Edit(start, item.end, "")
-
-
-def _all_codes() -> list[str]:
-    from .registry import default_registry
-
-    return [rule.code for rule in default_registry().rules]
 
 
 def suppression_at(document: Document, offset: int) -> Suppression | None:

@@ -440,8 +440,22 @@ class ModuleInfo:
     node: Node
     uses: list[UseDecl] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
-    functions: dict[tuple[str, int], list[FunctionDef]] = field(default_factory=dict)
     behaviours: list[str] = field(default_factory=list)
+    # The definitions are read when first asked for: most checks only resolve aliases, and
+    # reading every definition of a big module on each keystroke would cost more than they do.
+    _definitions: list[Node] = field(default_factory=list, repr=False, compare=False)
+    _functions: dict[tuple[str, int], list[FunctionDef]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def functions(self) -> dict[tuple[str, int], list[FunctionDef]]:
+        if self._functions is None:
+            functions: dict[tuple[str, int], list[FunctionDef]] = {}
+            for member in self._definitions:
+                fdef = function_def(member)
+                if fdef is not None:
+                    functions.setdefault((fdef.name, fdef.arity), []).append(fdef)
+            self._functions = functions
+        return self._functions
 
     def resolve_alias(self, name: str) -> str:
         """`Bar.Baz` -> `Foo.Bar.Baz` when the module wrote `alias Foo.Bar`."""
@@ -637,9 +651,7 @@ def _read_member(info: ModuleInfo, member: Node) -> None:
     if mod is not None:
         return
     if fun in DEF_KINDS:
-        fdef = function_def(member)
-        if fdef is not None:
-            info.functions.setdefault((fdef.name, fdef.arity), []).append(fdef)
+        info._definitions.append(member)
         return
     args = call_arguments(member)
     if fun == "alias" and args:
@@ -688,16 +700,22 @@ def member_signature(member: Node) -> bytes:
 
 
 def header_digest(module: Node, members: list[Node]) -> bytes:
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(module_name(module).encode() if module_name(module) else b"?")
-    signatures = [member_signature(member) for member in members]
+    return signatures_digest(
+        module, [member_signature(member) for member in members], [member.text or b"" for member in members]
+    )
+
+
+def signatures_digest(module: Node, signatures: list[bytes], texts: list[bytes]) -> bytes:
+    """The digest of a module's header facts, from its name and its members' signatures
+    (`texts`: the members' own bytes, in the same order)."""
     # In a module that defines macros, whether a private helper runs at compile time depends
     # on who calls it (exhort.execution), so every member's text is part of the header.
     if any(signature.startswith(b"defmacro") for signature in signatures):
-        signatures = [member.text or b"" for member in members]
-    for signature in signatures:
-        digest.update(signature)
-        digest.update(b"\0")
+        signatures = texts
+    name = module_name(module)
+    digest = hashlib.blake2b(name.encode() if name else b"?", digest_size=16)
+    digest.update(b"\0".join(signatures))
+    digest.update(b"\0")
     return digest.digest()
 
 
