@@ -130,7 +130,7 @@ async def test_the_editor_shows_nothing_for_code_that_does_not_parse(tmp_path):
     import sys
 
     from lsprotocol import types as t
-    from pytest_lsp import ClientServerConfig, make_test_lsp_client
+    from pytest_lsp import make_test_lsp_client
 
     source = BROKEN + "\ndefmodule App.Atoms do\n  def kind(params), do: String.to_atom(params[\"kind\"])\nend\n"
     path = write_project(tmp_path, {"lib/broken.ex": source}) / "lib/broken.ex"

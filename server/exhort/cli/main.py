@@ -27,7 +27,8 @@ from ..registry import Registry, default_registry
 from .markdown import render_markdown
 from .reporters import TextReporter, display_path, write_github, write_json, write_sarif
 from .progress import Progress
-from .runner import ConfigCache, FileReport, RunOptions, Summary, check_paths, plural
+from .located import FileReport
+from .runner import ConfigCache, RunOptions, Summary, check_paths, plural
 from .triage import DEFAULT_MIN_SEVERITY, Triage
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
