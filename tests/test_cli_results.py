@@ -76,6 +76,7 @@ def test_a_missing_path_beside_valid_ones_is_reported_and_the_rest_checked(tmp_p
     assert invocation["executionSuccessful"] is False
     assert invocation["toolExecutionNotifications"][0]["message"]["text"] == "No such file or directory: nope.ex"
     assert exhort("check", "--exit-zero", "lib", "nope.ex", cwd=project).returncode == 2
+    assert exhort("check", "--diff", "lib", "nope.ex", cwd=project).returncode == 2
 
 
 # -- item 9: code that does not parse is a finding, in every format ------------------------------
