@@ -8,6 +8,26 @@ import textwrap
 from pathlib import Path
 
 
+# A module with one finding that has a safe fix (PRF001) and one that has none (SEC001).
+STATS = """
+defmodule App.Stats do
+  def any?(items), do: length(items) > 0
+
+  def parse(params) do
+    String.to_atom(params["kind"])
+  end
+end
+"""
+
+
+def edit(project: Path, relative: str, old: str, new: str) -> None:
+    """Replace `old` (which must be there) with `new` in a file of the project."""
+    path = project / relative
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {relative}"
+    path.write_text(text.replace(old, new))
+
+
 def write_project(root: Path, files: dict[str, str]) -> Path:
     (root / "mix.exs").write_text("defmodule App.MixProject do\n  use Mix.Project\nend\n")
     for relative, text in files.items():

@@ -6,17 +6,9 @@ import json
 
 import pytest
 
-from helpers import exhort, write_project
+from helpers import STATS, exhort, write_project
 
-BAD = """
-defmodule App.Stats do
-  def any?(items), do: length(items) > 0
-
-  def parse(params) do
-    String.to_atom(params["kind"])
-  end
-end
-"""
+BAD = STATS
 CLEAN = """
 defmodule App.Clean do
   def any?(items), do: items != []

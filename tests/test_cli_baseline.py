@@ -6,17 +6,8 @@ import json
 
 import pytest
 
-from helpers import exhort, write_project
+from helpers import STATS, edit, exhort, write_project
 
-STATS = """
-defmodule App.Stats do
-  def any?(items), do: length(items) > 0
-
-  def parse(params) do
-    String.to_atom(params["kind"])
-  end
-end
-"""
 SECRET = 'import Config\nconfig :app, App.Mailer, api_key: "SG.live-4f9a81c7e2"\n'
 
 
@@ -28,12 +19,6 @@ def project(tmp_path):
     assert "Recorded 3 findings in exhort-baseline.json." in result.stderr
     return project
 
-
-def edit(project, relative, old, new):
-    path = project / relative
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
 
 
 def check(project, *args):

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from helpers import exhort, write_project
+from helpers import edit, exhort, write_project
 
 WORKER = """
 defmodule App.Report do
@@ -29,11 +29,6 @@ def project(tmp_path):
     return write_project(tmp_path, {"lib/app/report.ex": WORKER, "config/config.exs": CONFIG,
                                     "lib/app/stats.ex": STATS})
 
-
-def edit(project, relative, old, new):
-    path = project / relative
-    assert old in path.read_text()
-    path.write_text(path.read_text().replace(old, new))
 
 
 def counts(result) -> tuple[int, int]:

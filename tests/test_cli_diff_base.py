@@ -7,17 +7,8 @@ import subprocess
 
 import pytest
 
-from helpers import exhort, write_project
+from helpers import STATS, edit, exhort, write_project
 
-STATS = """
-defmodule App.Stats do
-  def any?(items), do: length(items) > 0
-
-  def parse(params) do
-    String.to_atom(params["kind"])
-  end
-end
-"""
 GIT_ENV = {"PATH": "/usr/bin:/bin", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org", "HOME": "/nonexistent"}
 
@@ -36,12 +27,6 @@ def project(tmp_path):
     git(project, "checkout", "-q", "-b", "feature")
     return project
 
-
-def edit(project, relative, old, new):
-    path = project / relative
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
 
 
 def add_label(project):

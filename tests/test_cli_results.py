@@ -76,6 +76,7 @@ def test_a_missing_path_beside_valid_ones_is_reported_and_the_rest_checked(tmp_p
     assert invocation["executionSuccessful"] is False
     assert invocation["toolExecutionNotifications"][0]["message"]["text"] == "No such file or directory: nope.ex"
     assert exhort("check", "--exit-zero", "lib", "nope.ex", cwd=project).returncode == 2
+    assert exhort("check", "--diff", "lib", "nope.ex", cwd=project).returncode == 2
 
 
 # -- item 9: code that does not parse is a finding, in every format ------------------------------
@@ -130,7 +131,7 @@ async def test_the_editor_shows_nothing_for_code_that_does_not_parse(tmp_path):
     import sys
 
     from lsprotocol import types as t
-    from pytest_lsp import ClientServerConfig, make_test_lsp_client
+    from pytest_lsp import make_test_lsp_client
 
     source = BROKEN + "\ndefmodule App.Atoms do\n  def kind(params), do: String.to_atom(params[\"kind\"])\nend\n"
     path = write_project(tmp_path, {"lib/broken.ex": source}) / "lib/broken.ex"

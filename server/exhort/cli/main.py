@@ -27,7 +27,8 @@ from ..registry import Registry, default_registry
 from .markdown import render_markdown
 from .reporters import TextReporter, display_path, write_github, write_json, write_sarif
 from .progress import Progress
-from .runner import ConfigCache, FileReport, RunOptions, Summary, check_paths, plural
+from .located import FileReport
+from .runner import ConfigCache, RunOptions, Summary, check_paths, plural
 from .triage import DEFAULT_MIN_SEVERITY, Triage
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -227,11 +228,14 @@ def run_check(args: argparse.Namespace) -> int:
             sys.stderr.write(f"exhort: {display_path(report.path)}: {failure}\n")
 
     out = sys.stdout
+    incomplete = bool(summary.missing) or summary.checked == 0  # a wrong path or nothing analysed never passes
     if args.diff:
         diffs = [r.diff for r in sorted(reports, key=lambda r: r.path) if r.diff]
         out.write("".join(diffs))
         fixes = sum(r.fixed for r in reports)
         sys.stderr.write(f"{fixes} fix{'es' if fixes != 1 else ''} would be applied.\n")
+        if incomplete:
+            return EXIT_ERROR
         return EXIT_FINDINGS if diffs and not args.exit_zero else EXIT_CLEAN
 
     if args.fix:
@@ -253,8 +257,8 @@ def run_check(args: argparse.Namespace) -> int:
         for note in summary.notes():
             sys.stderr.write(f"exhort: {note}\n")
 
-    if summary.missing or summary.checked == 0:
-        return EXIT_ERROR  # a wrong path or a run that analysed nothing never passes
+    if incomplete:
+        return EXIT_ERROR
     found = any(r.findings for r in reports)
     return EXIT_FINDINGS if found and not args.exit_zero else EXIT_CLEAN
 

@@ -12,7 +12,8 @@ from typing import TextIO
 from .. import REPOSITORY_URL, __version__, rule_docs_url
 from ..findings import Severity
 from ..registry import Registry
-from .runner import FileReport, Located, Summary, plural, severity_count
+from .located import FileReport, Located
+from .runner import Summary, plural, severity_count
 
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFORMATION: "note", Severity.HINT: "note"}
 GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFORMATION: "notice", Severity.HINT: "notice"}

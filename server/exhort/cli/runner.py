@@ -1,4 +1,9 @@
-"""Checking many files: configuration lookup, the workspace index, worker processes, fixes.
+"""Checking many files: configuration lookup, the workspace index, worker processes, fixes,
+the result cache.
+
+Two phases. Indexing reads every file of the checked files' Mix projects for the facts that
+cross-file rules read (from the cache when a file is unchanged). Checking then takes each
+checked file's result from the cache when it still holds, and checks the others.
 
 Workers are forked after the main process has loaded the rules, the configs and the index,
 so they inherit all three without pickling. Each worker reads, parses and checks whole files
@@ -33,7 +38,7 @@ from ..files import Skipped, discover, project_root_for_file, read_source
 from ..findings import Finding, Severity, apply_edits
 from ..registry import Registry
 from ..workspace import WorkspaceIndex
-from .located import FileReport, Located, locate
+from .located import FileReport, locate
 from .progress import Progress
 from .report_codec import decode_findings, encode_findings
 from .triage import Outcome, Triage
