@@ -93,15 +93,15 @@ def test_fixed_findings_are_listed_and_dropped_on_update(project):
 
 
 def test_identical_findings_are_counted(tmp_path):
-    twice = "defmodule App.Twice do\n  def f(p) do\n    String.to_atom(p)\n    String.to_atom(p)\n  end\nend\n"
+    twice = "defmodule App.Twice do\n  def f(p) do\n    String.to_atom(p[\"k\"])\n    String.to_atom(p[\"k\"])\n  end\nend\n"
     project = write_project(tmp_path, {"lib/twice.ex": twice})
     check(project, "--update-baseline")
     [entry] = json.loads((project / "exhort-baseline.json").read_text())["findings"]
     assert entry["count"] == 2
-    edit(project, "lib/twice.ex", "    String.to_atom(p)\n    String.to_atom(p)\n", "    String.to_atom(p)\n")
+    edit(project, "lib/twice.ex", "    String.to_atom(p[\"k\"])\n    String.to_atom(p[\"k\"])\n", "    String.to_atom(p[\"k\"])\n")
     result = check(project)
     assert result.returncode == 0 and "fixed: lib/twice.ex: SEC001 in App.Twice.f/1" in result.stdout
-    edit(project, "lib/twice.ex", "    String.to_atom(p)\n", "    String.to_atom(p)\n" * 3)
+    edit(project, "lib/twice.ex", "    String.to_atom(p[\"k\"])\n", "    String.to_atom(p[\"k\"])\n" * 3)
     assert "Found 1 problem" in check(project).stdout
 
 

@@ -514,6 +514,7 @@ class _Segments:
             old_places = self.state.members.get(old_key)
         places: MemberPlaces = {}
         signatures: list[bytes] = []
+        texts: list[bytes] = []
         kept: list[tuple[ts.Node, bytes]] = []
         for member in module_members(form):
             start, end = member.start_byte, member.end_byte
@@ -528,8 +529,9 @@ class _Segments:
                 place = (0, member.text or b"", member_signature(member))
             places[start - base] = (end - base, place[1], place[2])
             signatures.append(place[2])
+            texts.append(place[1])
             if not member.has_error:
                 kept.append((member, place[1]))
         self.fresh_members[self.key] = places
-        digest = signatures_digest(form, signatures)
+        digest = signatures_digest(form, signatures, texts)
         return [Segment(member, member_key, digest) for member, member_key in kept]
