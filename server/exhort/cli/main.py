@@ -228,7 +228,8 @@ def run_check(args: argparse.Namespace) -> int:
             sys.stderr.write(f"exhort: {display_path(report.path)}: {failure}\n")
 
     out = sys.stdout
-    incomplete = bool(summary.missing) or summary.checked == 0  # a wrong path or nothing analysed never passes
+    # A wrong path, nothing analysed, or a checker failure never passes.
+    incomplete = bool(summary.missing) or summary.checked == 0 or summary.failed > 0
     if args.diff:
         diffs = [r.diff for r in sorted(reports, key=lambda r: r.path) if r.diff]
         out.write("".join(diffs))

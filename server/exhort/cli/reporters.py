@@ -72,6 +72,8 @@ class TextReporter:
         checked = plural(summary.checked, "file")
         if summary.checked == 0:
             self.out.write(f"{summary.nothing_checked().capitalize()}.\n")
+        elif total == 0 and summary.failed:
+            self.out.write(f"No problems found in what could be checked ({checked} checked).\n")
         elif total == 0:
             self.out.write(f"All checks passed ({checked} checked).\n")
         else:

@@ -57,6 +57,7 @@ class Summary:
     held_back: Outcome  # findings not shown, and why
     baseline_file: str | None = None  # as given
     diff_base: str | None = None  # "REF (merge-base 1a2b3c4)"
+    failed: int = 0  # files where the checker or a rule failed: not fully checked
 
     @classmethod
     def triage(cls, reports: list["FileReport"], missing: list[str], triage: Triage,
@@ -72,11 +73,15 @@ class Summary:
                 held_back.add(outcome)
         held_back.fixed.extend(gone)
         skipped = sorted((r.skipped for r in reports if r.skipped is not None), key=lambda s: s.path)
-        return cls(len(reports) - len(skipped), skipped, missing, held_back, baseline_file, diff_base)
+        failed = sum(1 for r in reports if r.failures)
+        return cls(len(reports) - len(skipped), skipped, missing, held_back, baseline_file, diff_base, failed)
 
     def notes(self) -> list[str]:
         """Closing lines about what was held back (text: after the summary; others: on stderr)."""
         notes = []
+        if self.failed:
+            notes.append(f"{plural(self.failed, 'file')} not fully checked: the checker failed on "
+                         f"{'it' if self.failed == 1 else 'them'} (the errors are on stderr).")
         below = self.held_back.below_severity
         if below:
             parts = [severity_count(below[s], s) for s in Severity if below[s]]
