@@ -48,9 +48,9 @@ def test_only_findings_on_changed_lines_are_reported(project):
 def test_committed_staged_and_untracked_changes_count(project):
     add_label(project)
     git(project, "commit", "-qam", "label")
-    (project / "lib/app/staged.ex").write_text('defmodule App.Staged do\n  def f(p), do: String.to_atom(p)\nend\n')
+    (project / "lib/app/staged.ex").write_text('defmodule App.Staged do\n  def f(p), do: String.to_atom(p[\"kind\"])\nend\n')
     git(project, "add", "lib/app/staged.ex")
-    (project / "lib/app/new.ex").write_text('defmodule App.New do\n  def f(p), do: String.to_atom(p)\nend\n')
+    (project / "lib/app/new.ex").write_text('defmodule App.New do\n  def f(p), do: String.to_atom(p[\"kind\"])\nend\n')
     items = json.loads(exhort("check", "--diff-base", "main", "--format", "json", cwd=project).stdout)
     assert sorted((i["path"], i["line"]) for i in items) == [
         ("lib/app/new.ex", 2), ("lib/app/staged.ex", 2), ("lib/app/stats.ex", 4)]
