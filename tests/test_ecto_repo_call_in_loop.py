@@ -85,3 +85,48 @@ def test_a_helper_that_production_code_calls_too_still_counts():
 
 def test_without_a_migration_calling_it_the_helper_is_production_code():
     assert check({"lib/my_app/settings.ex": HELPER}, "lib/my_app/settings.ex") == [(6, Severity.INFORMATION)]
+
+
+SAME_CHANGE = """
+defmodule MyApp.Versions do
+  alias MyApp.{Repo, Version}
+
+  def fail_all(versions) do
+    Enum.map(versions, fn version ->
+      {:ok, updated} = version |> Version.changeset(%{status: :failed}) |> Repo.update()
+      updated.id
+    end)
+  end
+
+  def mark_synced(logins, users_by_login) do
+    Enum.each(logins, fn login ->
+      case users_by_login[login] do
+        [user] -> user |> Ecto.Changeset.change(synced: true) |> Repo.update()
+        _ -> :skip
+      end
+    end)
+  end
+
+  def finish(jobs) do
+    Enum.each(jobs, fn job ->
+      if job.done == job.total do
+        job |> Ecto.Changeset.change(status: "success") |> Repo.update!()
+        notify(job)
+      end
+    end)
+  end
+
+  def promote(members, roles) do
+    Enum.each(members, fn member -> member |> Ecto.Changeset.change(role: roles[member.id]) |> Repo.update() end)
+  end
+end
+"""
+
+
+def test_the_same_literal_change_for_every_element_is_information_when_nothing_else_happens():
+    assert check({"lib/my_app/versions.ex": SAME_CHANGE}, "lib/my_app/versions.ex") == [
+        (6, Severity.INFORMATION),  # the same change for every version: update_all
+        (14, Severity.INFORMATION),  # the same change in the one branch that writes
+        (23, Severity.HINT),  # a notification per job too: per-element work by design
+        (30, Severity.HINT),  # a change that differs per element
+    ]
