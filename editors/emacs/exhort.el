@@ -85,6 +85,22 @@ Behind rass they go to Exhort only: rass gives each server the entry under
         (list :rass (list (intern (concat ":" (exhort--rass-name-pattern))) options))
       options)))
 
+(cl-defmethod jsonrpc-connection-send :around ((server exhort-eglot-server) &rest args
+                                                &key method params &allow-other-keys)
+  "Send `exhort-initialization-options' with every configuration change too.
+Eglot sends `workspace/didChangeConfiguration' on connecting (and on
+\[eglot-signal-didChangeConfiguration]) with the settings of
+`eglot-workspace-configuration', often none; Exhort takes what it receives as
+its settings, which would undo the initialization options.  They go under the
+\"exhort\" section, unless that variable gives one itself."
+  (let ((settings (plist-get params :settings)))
+    (when (and (eq method :workspace/didChangeConfiguration) exhort-initialization-options
+               (not (and (consp settings) (plist-member settings :exhort))))
+      (setq args (append (list :params (list :settings (append (list :exhort exhort-initialization-options)
+                                                               (and (consp settings) settings))))
+                         args))))
+  (apply #'cl-call-next-method server args))
+
 (defun exhort--rass-name-pattern ()
   "A Python regular expression matching the name rass gives Exhort's server."
   (concat "^"

@@ -41,7 +41,9 @@ def run_install(script: str, *args: str, timeout: float, scripts: Path = SCRIPTS
         )
         returncode, stderr = proc.returncode, proc.stderr
     except subprocess.TimeoutExpired as error:
-        returncode, stderr = "timeout", (error.stderr or b"").decode(errors="replace") + f"\nno end after {timeout:.0f} s"
+        partial = error.stderr or ""
+        partial = partial.decode(errors="replace") if isinstance(partial, bytes) else partial
+        returncode, stderr = "timeout", f"{partial}\nno end after {timeout:.0f} s"
     print(f"{script}: {time.monotonic() - started:.1f} s", file=sys.stderr)
     if returncode != 0:
         # .ci/run sets EXHORT_REQUIRE_EDITORS=1: CI never passes without having run them.

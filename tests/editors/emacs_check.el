@@ -117,6 +117,16 @@ A stale diagnostic may point past the edited text: its positions are clamped."
           (check-note 'main_diagnostics (vconcat (mapcar #'check-describe
                                                          (check-diagnostics-from "standin")))))
         (push "diagnostic" check-steps)
+        (when (getenv "EXHORT_INIT_OPTIONS")
+          ;; Eglot sends the workspace configuration on connecting and whenever the user asks;
+          ;; the initialization options must survive it.  A reset would republish at once.
+          (eglot-signal-didChangeConfiguration (eglot--current-server-or-lose))
+          (let ((until (+ (float-time) 2)))
+            (while (< (float-time) until) (accept-process-output nil 0.05)))
+          (setq diag (or (car (check-diagnostics-from "exhort"))
+                         (check-finish nil "no Exhort diagnostic after the configuration change")))
+          (check-note 'severity_after_configuration
+                      (plist-get (check-lsp-diagnostic diag) :severity)))
 
         (goto-char (flymake-diagnostic-beg diag))
         (let* ((hover (jsonrpc-request (eglot--current-server-or-lose) :textDocument/hover

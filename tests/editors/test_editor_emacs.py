@@ -33,9 +33,16 @@ def run_emacs(emacs: Path, env: dict, project: Path, report_path: Path, **extra:
 
 @pytest.mark.timeout(900)
 def test_emacs_eglot_diagnostic_hover_and_quick_fix(emacs, editor_env, sample_project, tmp_path):
-    report = run_emacs(emacs, editor_env, sample_project, tmp_path / "report.json")
+    report = run_emacs(
+        emacs, editor_env, sample_project, tmp_path / "report.json",
+        EXHORT_INIT_OPTIONS='(:severity (:PRF001 "warning"))',
+    )
     assert_common(report)
     context = describe_failure(report)
+    # exhort-initialization-options apply (PRF001 is information by default), and still do
+    # after Eglot sends its workspace configuration (didChangeConfiguration).
+    assert report["diagnostic"]["severity"] == 2, context
+    assert report["severity_after_configuration"] == 2, context
     assert report["server_class"] == "exhort-eglot-server", context
     assert report["command"] == ["exhort", "serve"], context
     assert report["buffer"] == FIXED, context
@@ -66,6 +73,7 @@ def test_emacs_exhort_beside_another_server_through_rass(emacs, editor_env, samp
     # exhort-initialization-options reach Exhort (PRF001 is information by default) and only
     # Exhort: the main server is given none.
     assert report["diagnostic"]["severity"] == 2, context
+    assert report["severity_after_configuration"] == 2, context
     assert main["text"].endswith("(initializationOptions {})"), context
     # Hover goes to the main server (rass sends it to the first server).
     assert report["hover"] == "stand-in hover", context
