@@ -18,7 +18,7 @@ from __future__ import annotations
 import traceback
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import tree_sitter as ts
 
@@ -33,6 +33,10 @@ from .syntax import call_name, header_digest, module_members
 
 if TYPE_CHECKING:
     from .workspace import WorkspaceIndex
+
+
+class CheckCancelled(Exception):
+    """Engine.check stopped because its `cancelled` callback said so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +91,15 @@ class Engine:
         project_root: str | None = None,
         report_unused_suppressions: bool = False,
         scopes: "frozenset[str] | set[str] | None" = None,
+        cancelled: "Callable[[], bool] | None" = None,
     ) -> CheckResult:
         """Findings of the enabled rules. `scopes` limits the run to rules of those scopes
         ("node", "module", "document"); None runs them all. The language server uses it to
         answer a keystroke from the cheap scopes first and run whole-document rules later.
+
+        `cancelled` is asked between top-level forms and between whole-document rules; once
+        it says True the check raises CheckCancelled, keeping in `state` the forms it finished
+        (a check cancelled by every keystroke still makes progress).
         """
         state = state if state is not None else DocumentState()
         root = project_root
@@ -116,12 +125,14 @@ class Engine:
                 continue
             if group.scope == "document":
                 for rule in runnable:
+                    if cancelled is not None and cancelled():
+                        raise CheckCancelled
                     result.findings.extend(self._run(rule, ctx, None, failed))
             elif document.tree is not None:
                 node_groups.append((group, runnable))
 
         if node_groups:
-            result.findings.extend(self._check_forms(forms, ctx, state, node_groups, generation, failed))
+            result.findings.extend(self._check_forms(forms, ctx, state, node_groups, generation, failed, cancelled))
 
         if failed:
             state.disabled.update(failed)
@@ -174,6 +185,7 @@ class Engine:
         groups: list[tuple[RuleGroup, list[Rule]]],
         generation: int,
         failed: dict[str, str],
+        cancelled: "Callable[[], bool] | None" = None,
     ) -> list[Finding]:
         """Findings of the node- and module-scope groups, form by top-level form.
 
@@ -197,7 +209,11 @@ class Engine:
         found: list[Finding] = []
         fresh_forms: dict[bytes, _FormResult] = {}
         fresh_units: dict[tuple, dict[tuple, list[Finding]]] = {}
+        interrupted = False
         for form, key in forms:
+            if cancelled is not None and cancelled():
+                interrupted = True
+                break
             # An ERROR node yields nothing (its members are unknown), and it may hold the very
             # bytes of a form that parsed cleanly before an edit elsewhere broke the file: its
             # cached findings must not come back.
@@ -214,7 +230,7 @@ class Engine:
             if all(start <= o <= end for f in form_findings for o in f.offsets()):
                 fresh_forms[key] = _FormResult([f.shifted(-start) for f in form_findings], start, form_findings)
             found.extend(form_findings)
-        state.forms = fresh_forms
+        state.forms = {**state.forms, **fresh_forms} if interrupted else fresh_forms
         for cache_key, units in fresh_units.items():
             # Keep the units of forms that were reused whole too: the next edit of such a form
             # then re-runs only the member it touched.
@@ -223,6 +239,8 @@ class Engine:
             if len(previous) > 4 * max(len(units), 256):  # bounded: drop stale entries now and then
                 previous = dict(units)
             state.caches[cache_key] = previous
+        if interrupted:
+            raise CheckCancelled
         return found
 
     def _check_form(
