@@ -85,10 +85,11 @@ class RawClient:
 
     # -- receiving ----------------------------------------------------------------------------
 
-    def wait_for(self, predicate, timeout: float = 10.0) -> dict:
-        """The first message (received or arriving) that satisfies `predicate`."""
+    def wait_for(self, predicate, timeout: float = 10.0, after: int = 0) -> dict:
+        """The first message that satisfies `predicate`, among those received after the
+        first `after` (already received or arriving)."""
         deadline = time.monotonic() + timeout
-        index = 0
+        index = after
         while True:
             while index < len(self.received):
                 message = self.received[index][1]
