@@ -23,17 +23,21 @@ import gc
 import logging
 import queue
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
+import tree_sitter as ts
+
 from ..document import Document
 from ..engine import CheckCancelled, DocumentState, Engine
 from ..findings import Finding, RuleFailure
+from ..parsing import new_elixir_parser
 from ..suppression import UNUSED_SUPPRESSION
 from ..text import Encoding
-from . import convert
+from . import documents
 from .documents import OpenDocument
 
 if TYPE_CHECKING:
@@ -47,6 +51,7 @@ FAST_SCOPES = frozenset({"node", "module"})
 # QuietCollector); smaller ones finish before a full pass would matter.
 BIG_DOCUMENT_BYTES = 256 * 1024
 MAX_WORKERS = 8
+PARSE_CHUNK_BYTES = 16 * 1024
 
 
 class QuietCollector:
@@ -146,6 +151,7 @@ class CheckJob:
     edits: list[tuple[int, int, int]]  # made since that check
     other_document: Callable[[str], Document | None]
     cancelled: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)
 
     # results, set by run()
     findings: list[Finding] | None = None
@@ -223,8 +229,11 @@ class Checker:
 
     # -- asking ---------------------------------------------------------------------------------
 
-    def request(self, item: OpenDocument, full: bool = False) -> None:
-        """A check of `item` is owed: its text, its config or the index changed."""
+    def request(self, item: OpenDocument, full: bool = False, supersede: bool = True) -> None:
+        """A check of `item` is owed: its text, its config or the index changed. The running
+        check, if any, is cancelled when `supersede` (its result would be for an older text
+        or an older config); new index facts let it finish (most of what it finds stays
+        true, and the next check reuses it) and check again after."""
         item.check_requested = True
         if full:
             item.want_full = True
@@ -233,7 +242,8 @@ class Checker:
             item.full_timer = None
         running = self._running.get(item.uri)
         if isinstance(running, CheckJob):
-            running.cancelled.set()  # its result would be for an older text or older facts
+            if supersede:
+                running.cancelled.set()
             return
         if running is None and item.uri not in self._starting:
             # Soon rather than now: the changes of a burst read in one go are checked once.
@@ -243,13 +253,30 @@ class Checker:
     async def checked(self, item: OpenDocument, complete: bool = False) -> bool:
         """Wait until `item` holds the findings of its current text (with the whole-document
         rules when `complete`). False if it was closed meanwhile."""
-        if self._satisfied(item, complete):
-            return True
-        if complete and not self._full_check_coming(item):
+        if complete and not self._satisfied(item, True) and not self._full_check_coming(item):
             self.request(item, full=True)  # asked for now: no point waiting for the pause
+        return await self._until(item, lambda: self._satisfied(item, complete))
+
+    async def loaded(self, item: OpenDocument) -> bool:
+        """Wait until `item`'s document is built (see documents). False if it was closed."""
+        return await self._until(item, lambda: not item.loading)
+
+    async def _until(self, item: OpenDocument, condition: Callable[[], bool]) -> bool:
+        if condition():
+            return True
         future = asyncio.get_running_loop().create_future()
-        item.waiters.append((complete, future))
+        item.waiters.append((condition, future))
         return await future
+
+    def _wake(self, item: OpenDocument) -> None:
+        waiting, item.waiters = item.waiters, []
+        for condition, future in waiting:
+            if future.done():
+                continue
+            if condition():
+                future.set_result(True)
+            else:
+                item.waiters.append((condition, future))
 
     def closed(self, item: OpenDocument) -> None:
         self.open.pop(item.uri, None)
@@ -258,7 +285,7 @@ class Checker:
         running = self._running.get(item.uri)
         if isinstance(running, CheckJob):
             running.cancelled.set()
-        for _complete, future in item.waiters:
+        for _condition, future in item.waiters:
             if not future.done():
                 future.set_result(False)
         item.waiters.clear()
@@ -306,6 +333,7 @@ class Checker:
             other_document=self._other_document,
         )
         self._running[uri] = job
+        item.checks_started += 1
         loop = asyncio.get_running_loop()
 
         def run() -> None:
@@ -316,6 +344,10 @@ class Checker:
 
     def _finished(self, job: CheckJob) -> None:
         item = job.item
+        logger.debug(
+            "%s check of %s v%s %s in %.0f ms", "full" if job.full else "fast", item.uri, job.version,
+            "cancelled" if job.findings is None else "done", (time.monotonic() - job.started) * 1000,
+        )
         if self._running.get(item.uri) is job:
             del self._running[item.uri]
         if self.open.get(item.uri) is not item:
@@ -324,8 +356,9 @@ class Checker:
             # Cancelled, or the text changed meanwhile: the next check is on its way. The
             # conversion may have read an edit made during the check: forget it.
             item.converted.invalidate()
-            if job.full and job.findings is None:
-                item.want_full = True
+            if job.findings is None:
+                item.checks_cancelled += 1
+                item.want_full |= job.full
         else:
             self._store(item, job.version, job.full, job.findings, job.full_findings, job.entries)
             self._on_checked(item, job.failures)
@@ -353,62 +386,73 @@ class Checker:
             item.result_serial += 1
             item.diagnostics = diagnostics
         item.diagnostic_texts = [entry[1] for entry in entries]
-        waiting = item.waiters
-        item.waiters = []
-        for complete, future in waiting:
-            if future.done():
-                continue
-            if self._satisfied(item, complete):
-                future.set_result(True)
-            else:
-                item.waiters.append((complete, future))
+        self._wake(item)
 
-    # -- parsing big documents ------------------------------------------------------------------
+    # -- building big documents ----------------------------------------------------------------
 
     def _load(self, item: OpenDocument) -> None:
-        """Parse the text-only copy of a big document in a worker; edits made meanwhile are
-        replayed on the parsed copy (in the worker too) until it has caught up."""
-        source = item.document
-        self._running[item.uri] = source
-        loop = asyncio.get_running_loop()
-        data, applied = source.data, len(item.changes_while_loading)
+        """Build the document of a big text in a worker, then apply there the changes that
+        arrived meanwhile, until it has caught up; the loop only installs it."""
+        text, changes = item.loading_text, list(item.changes_while_loading)
+        self._running[item.uri] = text
+        loop, encoding = asyncio.get_running_loop(), self._encoding()
 
-        def parse() -> None:
+        def build() -> None:
             with collector.held():
-                parsed = Document(item.path, data, item.language)
-            loop.call_soon_threadsafe(self._loaded, item, source, parsed, applied)
+                document = documents.build(item.path, text, item.language, changes, encoding, parse_in_pieces)
+            loop.call_soon_threadsafe(self._loaded, item, text, document, len(changes))
 
-        self._workers.submit(parse)
+        self._workers.submit(build)
 
-    def _loaded(self, item: OpenDocument, source: Document, parsed: Document, applied: int) -> None:
-        if self._running.get(item.uri) is source:
+    def _loaded(self, item: OpenDocument, text: bytes, document: Document, applied: int) -> None:
+        if self._running.get(item.uri) is text:
             del self._running[item.uri]
         if self.open.get(item.uri) is not item:
             return
-        if item.document is not source or not item.loading:
-            self._start(item.uri)  # replaced meanwhile (a whole new text): parse that one
+        if not item.loading or item.loading_text is not text:
+            self._start(item.uri)  # a whole new text came meanwhile: build that one
             return
         pending = item.changes_while_loading[applied:]
-        if not pending:
-            item.document = parsed
-            item.loading = False
-            item.changes_while_loading = []
-            item.converted.invalidate()
-            item.check_requested = True
-            self._on_loaded(item)
-            self._start(item.uri)
+        if pending:
+            self._running[item.uri] = text
+            loop, encoding = asyncio.get_running_loop(), self._encoding()
+
+            def catch_up() -> None:
+                with collector.held():
+                    documents.catch_up(document, pending, encoding)
+                loop.call_soon_threadsafe(self._loaded, item, text, document, applied + len(pending))
+
+            self._workers.submit(catch_up)
             return
-        self._running[item.uri] = source
-        loop = asyncio.get_running_loop()
-        applied += len(pending)
+        text_only = document.language == documents.TEXT_ONLY
+        if text_only != (len(document.data) > documents.MAX_BUFFER_BYTES):
+            documents.set_text(item, document.data)  # the changes crossed the size limit: again
+        else:
+            documents.set_text(item, document.data, document)
+        self._on_loaded(item)
+        self._wake(item)
+        item.check_requested = True
+        self._start(item.uri)
 
-        def catch_up() -> None:
-            with collector.held():
-                for change in pending:
-                    parsed.apply(change)
-            loop.call_soon_threadsafe(self._loaded, item, source, parsed, applied)
 
-        self._workers.submit(catch_up)
+def parse_in_pieces(data: bytes) -> ts.Tree:
+    """Parse `data` so that other threads run meanwhile.
+
+    tree-sitter holds the GIL through a parse of a bytes object: 2 s for 3 MB, during which
+    the event loop cannot answer anything. Given the text through a read callback, and with
+    a progress callback, it calls into Python every few microseconds of work, where the
+    interpreter hands the GIL to a thread that waits for it. Such a tree reads each node's
+    text through the callback too (70 times slower than from bytes), so the text is parsed
+    once more from bytes with that tree as the old one: every node is reused, and the GIL
+    is held for about 30 ms per MB instead of 700.
+    """
+    parser = new_elixir_parser()
+    pieces = parser.parse(lambda offset, _point: data[offset : offset + PARSE_CHUNK_BYTES], progress_callback=_go_on)
+    return parser.parse(data, pieces)
+
+
+def _go_on(*_state) -> bool:
+    return False  # never cancel
 
 
 def moved_through(findings: list[Finding], edits: list[tuple[int, int, int]]) -> list[Finding]:

@@ -10,19 +10,18 @@ import gc
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as t
 
 from .. import files
-from ..config import CONFIG_FILE
 from ..document import Document
 from ..engine import DocumentState
 from ..workspace import WorkspaceIndex
 from . import convert
-from .checks import BIG_DOCUMENT_BYTES, FAST_SCOPES, collector, is_excluded
+from .checks import BIG_DOCUMENT_BYTES, FAST_SCOPES, collector, is_excluded, parse_in_pieces
+from .facts import FactsReader
 from .precheck import PrecheckStore
 
 if TYPE_CHECKING:
@@ -42,8 +41,7 @@ class Indexer:
         self.done = threading.Event()
         self.prechecks = PrecheckStore()
         self.last_edit_at = 0.0  # time.monotonic() of the last didChange
-        # One worker: extractions of open documents run in order, off the event loop.
-        self._facts_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exhort-facts")
+        self.facts = FactsReader(lambda: self.index, BIG_DOCUMENT_BYTES)
 
     @property
     def index(self) -> WorkspaceIndex:
@@ -78,17 +76,11 @@ class Indexer:
             return  # not analysed (yet): the document is text only, or not Elixir
         item.index_serial += 1
         serial, snapshot, loop = item.index_serial, item.document.snapshot(), asyncio.get_running_loop()
-
-        def extract() -> None:
-            try:
-                with collector.held(len(snapshot.data) > BIG_DOCUMENT_BYTES):
-                    facts = self.index.extract(snapshot)
-            except Exception:
-                logger.exception("reading the index facts of %s failed", snapshot.path)
-                return
-            loop.call_soon_threadsafe(self._store_open_facts, uri, serial, facts)
-
-        self._facts_worker.submit(extract)
+        self.facts.submit(
+            snapshot.path, snapshot.data,
+            lambda facts: loop.call_soon_threadsafe(self._store_open_facts, uri, serial, facts),
+            document=snapshot,
+        )
 
     def _store_open_facts(self, uri: str, serial: int, facts: dict[str, Any]) -> None:
         item = self.server.documents.get(uri)
@@ -101,18 +93,25 @@ class Indexer:
 
     def closed(self, path: str) -> None:
         """Once a document is closed, its index facts are those of the file on disk, if any
-        (read in the facts worker, after any extraction of the buffer still under way)."""
+        (read after any extraction of the buffer still under way)."""
+        self.read_from_disk(path)
+
+    def read_from_disk(self, path: str) -> None:
+        """Read the facts of the file at `path` as it is on disk (none if there is no readable
+        Elixir source there), and store them."""
         loop = asyncio.get_running_loop()
 
-        def read() -> None:
-            try:
-                facts = self.disk_facts(path)
-            except Exception:
-                logger.exception("reading the index facts of %s failed", path)
-                return
+        def store(facts: dict[str, Any] | None) -> None:
             loop.call_soon_threadsafe(self._store_disk_facts, path, facts)
 
-        self._facts_worker.submit(read)
+        def read() -> None:
+            data = _source_bytes(path)
+            if data is None:
+                store(None)
+            else:
+                self.facts.submit(path, data, store)
+
+        self.facts.run(read)
 
     def _store_disk_facts(self, path: str, facts: dict[str, Any] | None) -> None:
         if path in self._open_paths():
@@ -123,7 +122,8 @@ class Indexer:
     # -- files on disk --------------------------------------------------------------------------
 
     def file_changed(self, uri: str, kind: t.FileChangeType) -> bool:
-        """A watched source file or mix.lock changed on disk. Returns True when facts changed."""
+        """A watched source file or mix.lock changed on disk. Returns True when facts changed
+        now (a source file's are read in the background, and rechecks follow from there)."""
         path = convert.uri_to_path(uri)
         if Path(path).name == "mix.lock":
             data = None
@@ -138,18 +138,10 @@ class Indexer:
         if path in self._open_paths():
             return False  # the editor's buffer is the truth for open files
         self.prechecks.discard(path)
-        facts = None if kind == t.FileChangeType.Deleted else self.disk_facts(path)
-        return bool(self._store_facts(path, facts))
-
-    def disk_facts(self, path: str) -> dict[str, Any] | None:
-        """The index facts of the file at `path` as it is on disk; None when there is no
-        readable Elixir source there."""
-        if not files.is_source(Path(path)) or path.endswith(".heex"):
-            return None
-        text, skipped = files.read_source(Path(path))
-        if text is None or skipped is not None:
-            return None
-        return self.index.extract(Document(path, text))
+        if kind == t.FileChangeType.Deleted:
+            return bool(self._store_facts(path, None))
+        self.read_from_disk(path)
+        return False
 
     def _store_facts(self, path: str, facts: dict[str, Any] | None) -> set[str]:
         """Record a file's facts (None: it has none, forget it); the names of those that changed."""
@@ -201,10 +193,9 @@ class Indexer:
                 absolute = str(path.absolute())
                 if absolute in open_paths or path.suffix == ".heex":
                     continue
-                text, skipped = files.read_source(path)
-                if text is not None and skipped is None:
-                    document = Document(absolute, text)
-                    facts = self.index.extract(document)
+                data = _source_bytes(str(path))
+                if data is not None:
+                    facts = self.facts.extract_here(absolute, data)
                     if absolute not in self._open_paths():
                         self.index.set_facts(absolute, facts)
                 time.sleep(0)  # let the loop thread answer the editor between files
@@ -252,8 +243,10 @@ class Indexer:
                 text, skipped = files.read_source(path)
                 if text is None or skipped is not None:
                     continue
-                with collector.held(size > BIG_DOCUMENT_BYTES):
-                    document = Document(absolute, text)
+                big = size > BIG_DOCUMENT_BYTES
+                with collector.held(big):
+                    data = text.encode("utf-8")
+                    document = Document(absolute, data, tree=parse_in_pieces(data) if big else None)
                     state = DocumentState()
                     result = engine.check(document, self.index, state, scopes=FAST_SCOPES)
                 if not result.failures:  # a raising rule is reported when the file is opened
@@ -276,5 +269,9 @@ class Indexer:
         server.loop.call_soon_threadsafe(server.protocol.notify, t.PROGRESS, t.ProgressParams(token=token, value=value))
 
 
-def is_config_file(path: str) -> bool:
-    return Path(path).name == CONFIG_FILE
+def _source_bytes(path: str) -> bytes | None:
+    """The text of an Elixir source file on disk as UTF-8; None if there is none to read."""
+    if not files.is_source(Path(path)) or path.endswith(".heex"):
+        return None
+    text, skipped = files.read_source(Path(path))
+    return text.encode("utf-8") if text is not None and skipped is None else None

@@ -51,6 +51,7 @@ from .stdio import PipeReader, readable_in_loop
 logger = logging.getLogger("exhort.lsp")
 
 GC_YOUNG_THRESHOLD = 10_000
+SWITCH_INTERVAL_SECONDS = 0.001
 WATCHED_GLOBS = ("**/*.{ex,exs,heex}", "**/mix.lock", f"**/{CONFIG_FILE}")
 
 
@@ -70,7 +71,7 @@ class ExhortServer(LanguageServer):
             encoding=lambda: self.encoding,
             other_document=self.document_for_path,
             on_checked=self._checked,
-            on_loaded=lambda item: self.indexer.schedule_update(item.uri, 0),
+            on_loaded=self._loaded,
         )
         self.checker.open = self.documents
         self._surrogates_logged: set[str] = set()
@@ -156,7 +157,7 @@ class ExhortServer(LanguageServer):
     def open_document(self, uri: str, text: str, version: int | None, language_id: str | None) -> None:
         path = convert.uri_to_path(uri)
         language = documents.language_of(path, language_id)
-        data = documents.client_text(text, uri, self._surrogates_logged).encode("utf-8")
+        data = documents.client_bytes(text, uri, self._surrogates_logged)
         prechecked = self.indexer.prechecks.take(path, data)
         state, document = prechecked if prechecked is not None else (DocumentState(), None)
         reused = document is not None and document.language == language
@@ -165,8 +166,7 @@ class ExhortServer(LanguageServer):
             state=state, prechecked=prechecked is not None, parsed_in_background=reused,
         )
         documents.set_text(item, data, document if reused else None)
-        if item.oversized:
-            self.show_too_large(item)
+        self.tell_if_too_large(item)
         self.documents[uri] = item
         self.checker.request(item, full=True)
         self.indexer.schedule_update(uri)
@@ -177,11 +177,9 @@ class ExhortServer(LanguageServer):
         if item is None:
             logger.warning("didChange for a document that is not open: %s", uri)
             return
-        was_oversized = item.oversized
         documents.apply_changes(item, params.content_changes, self.encoding, self._surrogates_logged)
         item.version = params.text_document.version
-        if item.oversized and not was_oversized:
-            self.show_too_large(item)
+        self.tell_if_too_large(item)
         self.indexer.last_edit_at = time.monotonic()
         self.checker.request(item, full=item.edits_since_full is None)
         self.indexer.schedule_update(uri)
@@ -197,12 +195,24 @@ class ExhortServer(LanguageServer):
         # The buffer's facts may differ from the file's (unsaved edits), or there may be no file.
         self.indexer.closed(item.path)
 
-    def show_too_large(self, item: OpenDocument) -> None:
-        message = documents.too_large_message(item.path, len(item.document.data))
+    def tell_if_too_large(self, item: OpenDocument) -> None:
+        """Say once why a buffer over the size limit shows no diagnostics (again if it
+        crosses the limit again)."""
+        if not item.oversized:
+            item.told_oversized = False
+            return
+        if item.told_oversized:
+            return
+        item.told_oversized = True
+        message = documents.too_large_message(item.path, item.size)
         try:
             self.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning, message=message))
         except Exception:
             logger.debug("showing a message failed", exc_info=True)
+
+    def _loaded(self, item: OpenDocument) -> None:
+        self.tell_if_too_large(item)
+        self.indexer.schedule_update(item.uri, 0)
 
     def _checked(self, item: OpenDocument, failures: list[RuleFailure]) -> None:
         for failure in failures:
@@ -214,10 +224,11 @@ class ExhortServer(LanguageServer):
             self.log_to_client(logging.ERROR, message)
         self.publisher.checked(item)
 
-    def recheck_all(self) -> None:
-        """What every document's findings may read changed (index facts, configuration)."""
+    def recheck_all(self, supersede: bool = False) -> None:
+        """What every document's findings may read changed: the index facts, or (superseding
+        the checks under way) the configuration."""
         for item in self.documents.values():
-            self.checker.request(item, full=True)
+            self.checker.request(item, full=True, supersede=supersede)
 
     def document_for_path(self, path: str) -> Document | None:
         """The text of another file (related locations point into it): the open buffer, or
@@ -274,7 +285,7 @@ class ExhortServer(LanguageServer):
         """Config or settings changed: cached results are stale, check everything again."""
         for item in self.documents.values():
             item.state.clear()  # rule parameters may differ
-        self.recheck_all()
+        self.recheck_all(supersede=True)
 
     def file_changed(self, uri: str, kind: t.FileChangeType) -> bool:
         """A watched file changed on disk. Returns True when index facts changed."""
@@ -441,10 +452,10 @@ def on_did_change_watched_files(ls: ExhortServer, params: t.DidChangeWatchedFile
 
 
 @server.command("exhort.debug.document")
-def debug_document(ls: ExhortServer, uri: str) -> dict:
-    """The server's copy of a document: tests compare it with the client's."""
+async def debug_document(ls: ExhortServer, uri: str) -> dict:
+    """The server's copy of a document (once built): tests compare it with the client's."""
     item = ls.documents.get(uri)
-    if item is None:
+    if item is None or not await ls.checker.loaded(item):
         return {}
     tree = item.document.tree
     fresh = Document(item.path, item.document.data, item.document.language).tree
@@ -455,6 +466,7 @@ def debug_document(ls: ExhortServer, uri: str) -> dict:
         "tree": str(tree.root_node) if tree is not None else None,
         "fresh_tree": str(fresh.root_node) if fresh is not None else None,
         "analysed": not (item.oversized or item.loading),
+        "checks": {"started": item.checks_started, "cancelled": item.checks_cancelled},
         "prechecked": item.prechecked,
         "parsed_in_background": item.parsed_in_background,
     }
@@ -538,6 +550,9 @@ def main(argv: list[str] | None = None) -> int:
     # off about two collections per keystroke, 2 ms on a 50,000-line file. Most die by
     # reference counting anyway: collect the young generation less often.
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    # Checks and parses run in worker threads; the loop thread waits this long for the GIL
+    # each time it wants it back (the default 5 ms, a few times per request, adds up).
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     if arguments.tcp:
         host, _, port = arguments.tcp.rpartition(":")
         if not port.isdigit():
