@@ -8,7 +8,7 @@ from exhort.document import Document
 from exhort.engine import DocumentState, Engine
 from exhort.findings import Edit, Finding, Fix, Severity, apply_edits
 from exhort.lsp import convert
-from exhort.lsp.server import _moved_through
+from exhort.lsp.checks import moved_through
 from exhort.registry import Registry
 from exhort.rule import Rule, bad, fix, good
 
@@ -46,8 +46,8 @@ def test_keystroke_mapping_ignores_the_other_file_offsets():
     # Typing at 100 (after the finding) must keep it where it is; the config offset 500 is not
     # in this document, so it must not make the finding look as if it straddled the edit.
     item = finding(Fix("t", (Edit(500, 500, "x", path=CONFIG),), safe=False))
-    assert _moved_through([item], [(100, 100, 101)]) == [item]
-    assert _moved_through([item], [(0, 0, 3)])[0].fixes[0].edits[0].start == 500
+    assert moved_through([item], [(100, 100, 101)]) == [item]
+    assert moved_through([item], [(0, 0, 3)])[0].fixes[0].edits[0].start == 500
 
 
 def cross_file_rule(calls: list) -> Rule:

@@ -44,10 +44,12 @@ class Document:
     """Text of one file plus what the engine needs to read it.
 
     `path` is the file's path (absolute or relative, POSIX separators) and is used only for
-    path-aware rules and messages; nothing here touches the disk.
+    path-aware rules and messages; nothing here touches the disk. `tree`, if given, is the
+    tree of exactly this text, parsed already (the language server parses big buffers in a
+    way that lets other threads run meanwhile).
     """
 
-    def __init__(self, path: str, text: str | bytes, language: str | None = None) -> None:
+    def __init__(self, path: str, text: str | bytes, language: str | None = None, tree: ts.Tree | None = None) -> None:
         self.path = path
         self.language = language or language_for_path(path)
         self.data = text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogateescape")
@@ -67,7 +69,7 @@ class Document:
         self.tree: ts.Tree | None = None
         if self.language == "elixir":
             self._parser = new_elixir_parser()
-            self.tree = self._parser.parse(self.data)
+            self.tree = tree if tree is not None else self._parser.parse(self.data)
 
     # -- reading -------------------------------------------------------------------------
 

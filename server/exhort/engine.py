@@ -18,7 +18,7 @@ from __future__ import annotations
 import traceback
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import tree_sitter as ts
 
@@ -34,6 +34,10 @@ from .syntax_errors import SYNTAX_ERROR, syntax_error_findings
 
 if TYPE_CHECKING:
     from .workspace import WorkspaceIndex
+
+
+class CheckCancelled(Exception):
+    """Engine.check stopped because its `cancelled` callback said so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +102,17 @@ class Engine:
         report_unused_suppressions: bool = False,
         scopes: "frozenset[str] | set[str] | None" = None,
         report_syntax_errors: bool = False,
+        cancelled: "Callable[[], bool] | None" = None,
     ) -> CheckResult:
         """Findings of the enabled rules. `scopes` limits the run to rules of those scopes
         ("node", "module", "document"); None runs them all. The language server uses it to
         answer a keystroke from the cheap scopes first and run whole-document rules later.
         `report_syntax_errors` adds EXH002 for code that does not parse (the CLI asks for it,
         the editor does not: half-typed code shows nothing).
+
+        `cancelled` is asked between top-level forms and between whole-document rules; once
+        it says True the check raises CheckCancelled, keeping in `state` the forms it finished
+        (a check cancelled by every keystroke still makes progress).
         """
         state = state if state is not None else DocumentState()
         root = project_root
@@ -129,12 +138,14 @@ class Engine:
                 continue
             if group.scope == "document":
                 for rule in runnable:
+                    if cancelled is not None and cancelled():
+                        raise CheckCancelled
                     result.findings.extend(self._run(rule, ctx, None, failed))
             elif document.tree is not None:
                 node_groups.append((group, runnable))
 
         if node_groups:
-            result.findings.extend(self._check_forms(forms, ctx, state, node_groups, generation, failed))
+            result.findings.extend(self._check_forms(forms, ctx, state, node_groups, generation, failed, cancelled))
 
         if failed:
             state.disabled.update(failed)
@@ -171,6 +182,7 @@ class Engine:
         groups: list[tuple[RuleGroup, list[Rule]]],
         generation: int,
         failed: dict[str, str],
+        cancelled: "Callable[[], bool] | None" = None,
     ) -> list[Finding]:
         """Findings of the node- and module-scope groups, form by top-level form.
 
@@ -195,7 +207,11 @@ class Engine:
         fresh_forms: dict[tuple[str, bytes], _FormResult] = {}
         fresh_units: dict[tuple, dict[tuple, list[Finding]]] = {}
         fresh_members: dict[bytes, MemberPlaces] = {}
+        interrupted = False
         for form, key, previous in forms:
+            if cancelled is not None and cancelled():
+                interrupted = True
+                break
             # An ERROR node yields nothing (its members are unknown), and it may hold the very
             # bytes of a form that parsed cleanly before an edit elsewhere broke the file: its
             # cached findings must not come back.
@@ -219,8 +235,8 @@ class Engine:
             if all(start <= o <= end for f in form_findings for o in f.offsets()):
                 fresh_forms[typed] = _FormResult([f.shifted(-start) for f in form_findings], start, form_findings)
             found.extend(form_findings)
-        state.forms = fresh_forms
-        state.members = fresh_members
+        state.forms = {**state.forms, **fresh_forms} if interrupted else fresh_forms
+        state.members = {**state.members, **fresh_members} if interrupted else fresh_members
         for cache_key, units in fresh_units.items():
             # Keep the units of forms that were reused whole too: the next edit of such a form
             # then re-runs only the member it touched.
@@ -229,6 +245,8 @@ class Engine:
             if len(previous) > 4 * max(len(units), 256):  # bounded: drop stale entries now and then
                 previous = dict(units)
             state.caches[cache_key] = previous
+        if interrupted:
+            raise CheckCancelled
         return found
 
     def _check_form(

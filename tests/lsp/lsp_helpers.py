@@ -156,3 +156,41 @@ def did_change(client: LanguageClient, uri: str, version: int, changes) -> None:
             text_document=t.VersionedTextDocumentIdentifier(uri=uri, version=version), content_changes=changes
         )
     )
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+
+class one_write:
+    """Messages sent inside the block reach the server in a single write, as an editor's
+    burst does (didChange and codeAction read before the server's loop is free again)."""
+
+    def __init__(self, client: LanguageClient) -> None:
+        self.client = client
+
+    def __enter__(self) -> "one_write":
+        self.writer = self.client.protocol.writer
+        self.collect = _Collect()
+        self.client.protocol.writer = self.collect
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.client.protocol.writer = self.writer
+        self.writer.write(b"".join(self.collect.chunks))
+
+
+def request(client: LanguageClient, method: str, params):
+    """Send a request now (pytest-lsp's *_async helpers send only once awaited)."""
+    return asyncio.wrap_future(client.protocol.send_request(method, params))
+
+
+async def quiet(client: LanguageClient, seconds: float = 0.8) -> None:
+    """Indexing and the background check done, and no publish planned: the debounces
+    (index facts 0.3 s, whole-document check 0.25 s) have run out."""
+    await wait_for_index(client, lambda s: s["precheck_done"], timeout=20)
+    await asyncio.sleep(seconds)

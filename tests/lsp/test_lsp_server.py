@@ -139,8 +139,7 @@ async def test_unused_suppression_is_an_unnecessary_hint(client: LanguageClient,
     recorder = Recorder(client)
     text = SAMPLE.replace("  def any_expired?", "  # exhort:disable-next-line SEC001\n  def any_expired?")
     open_document(client, uri, text)
-    await recorder.wait(uri, 1)
-    published = await recorder.wait(uri, 1, after=recorder.published.index(await recorder.wait(uri, 1)) + 1)
+    published = await recorder.wait(uri, 1)  # complete from the first publish
     hint = next(d for d in published.diagnostics if d.code == "EXH001")
     assert hint.severity == t.DiagnosticSeverity.Hint
     assert t.DiagnosticTag.Unnecessary in hint.tags
@@ -274,8 +273,8 @@ async def test_config_reload_broken_config_and_editor_settings(client: LanguageC
     broken = await recorder.wait(config.as_uri(), None, after=mark)
     assert len(broken.diagnostics) == 1 and broken.diagnostics[0].range.start.line == 2
     assert "NOPE999" in broken.diagnostics[0].message
-    still = await recorder.wait(uri, 1, after=mark)
-    assert sorted(d.code for d in still.diagnostics) == ["PRF001", "STY001"]  # last good config in force
+    await asyncio.sleep(0.5)  # rechecked meanwhile: the last good config is in force, so nothing changed
+    assert [p.uri for p in recorder.published[mark:]] == [config.as_uri()]
 
     config.write_text('ignore = ["STY001"]\n')
     mark = len(recorder.published)
@@ -370,14 +369,12 @@ async def test_index_progress_and_watched_file_updates(client: LanguageClient, t
     recorder = Recorder(client)
     open_document(client, uri, SAMPLE)
     await recorder.wait(uri, 1)
-    mark = len(recorder.published)
     added = root / "lib/sample/cache.ex"
     added.write_text("defmodule Sample.Cache do\nend\n")
     client.workspace_did_change_watched_files(
         t.DidChangeWatchedFilesParams(changes=[t.FileEvent(uri=added.as_uri(), type=t.FileChangeType.Created)])
     )
     await wait_for_index(client, lambda s: "Sample.Cache" in s["modules"])
-    await recorder.wait(uri, 1, after=mark)  # the open document was re-checked against the new facts
 
     (root / "lib/sample/worker.ex").unlink()
     client.workspace_did_change_watched_files(

@@ -66,7 +66,7 @@ class PrecheckStore:
         with self._lock:
             entry = self._entries.get(path)
             self._drop(path)
-        if entry is None or entry[0] != digest(data):
+        if entry is None or entry[1] != len(data) or entry[0] != digest(data):
             return None
         return entry[2], entry[3]
 

@@ -1,4 +1,5 @@
-"""pygls protocol tweaks: our own document store, and answers to malformed messages."""
+"""pygls protocol tweaks: our own document store, answers to malformed messages, and the
+order LSP puts messages in (initialize first, nothing after shutdown but exit)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import inspect
 import logging
 
 from lsprotocol import types as t
-from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 logger = logging.getLogger("exhort.lsp")
+
+# JSON-RPC 2.0 and LSP error codes
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+SERVER_NOT_INITIALIZED = -32002
 
 
 class _Ignored:
@@ -29,6 +35,8 @@ class ExhortProtocol(LanguageServerProtocol):
     per URI instead; these overrides only forward to the registered handlers.
     """
 
+    initialize_received = False
+
     def _forward(self, method: str, params):
         if (handler := self.fm.features.get(method)) is not None:
             yield handler, (params,), None
@@ -45,31 +53,76 @@ class ExhortProtocol(LanguageServerProtocol):
     def lsp_text_document__did_close(self, params: t.DidCloseTextDocumentParams):
         yield from self._forward(t.TEXT_DOCUMENT_DID_CLOSE, params)
 
-    # -- malformed input ---------------------------------------------------------------------
+    # -- what comes in: malformed messages and the lifecycle ----------------------------------
+
+    def receive(self, data) -> None:
+        """Handle one decoded message. Anything that is no valid JSON-RPC 2.0 message gets the
+        error the specification names for it, and so does a request that comes out of turn:
+        before initialize (-32002), a second initialize, or after shutdown (-32600).
+        Notifications out of turn are dropped, except exit."""
+        if not isinstance(data, dict):
+            self.send_error(None, INVALID_REQUEST, "Invalid Request: a message is a JSON object")
+            return
+        has_id = "id" in data
+        valid_id = has_id and _is_id(data["id"])
+        echo = data["id"] if valid_id else None
+        method = data.get("method")
+        problem = None
+        if data.get("jsonrpc") != "2.0":
+            problem = 'Invalid Request: "jsonrpc" must be "2.0"'
+        elif has_id and not valid_id:
+            problem = "Invalid Request: an id is a string or an integer"
+        elif "method" in data and not isinstance(method, str):
+            problem = "Invalid Request: a method is a string"
+        elif method is None and not (has_id and ("result" in data or "error" in data)):
+            problem = "Invalid Request: neither a request, a notification nor a response"
+        if problem is not None:
+            logger.warning("%s: %.200r", problem, data)
+            self.send_error(echo, INVALID_REQUEST, problem)
+            return
+        if method is not None and not self._in_turn(method, has_id, echo):
+            return
+        message = self.structure_message(data)
+        if not isinstance(message, _Ignored):
+            self.handle_message(message)
+
+    def _in_turn(self, method: str, is_request: bool, message_id) -> bool:
+        if method == t.INITIALIZE and is_request:
+            if self.initialize_received:
+                self.send_error(message_id, INVALID_REQUEST, "Invalid Request: initialize was already received")
+                return False
+            self.initialize_received = True
+            return True
+        if method == t.EXIT:
+            return True
+        if not self.initialize_received:
+            if is_request:
+                self.send_error(message_id, SERVER_NOT_INITIALIZED, f"{method}: the server is not initialized yet")
+            else:
+                logger.info("dropped %s, sent before initialize", method)
+            return False
+        if self._shutdown:
+            if is_request:
+                self.send_error(message_id, INVALID_REQUEST, f"Invalid Request: {method} after shutdown")
+            else:
+                logger.info("dropped %s, sent after shutdown", method)
+            return False
+        return True
 
     def structure_message(self, data):
-        """A request whose params do not fit its method gets an InvalidParams response.
-
-        pygls raises out of the read loop instead, so the client would wait forever.
+        """A request whose params do not fit its method gets an error response (InvalidParams,
+        or InternalError if structuring failed otherwise); pygls raises out of the read loop
+        instead, so the client would wait forever.
         """
         try:
             return super().structure_message(data)
-        except JsonRpcInvalidParams as error:
+        except JsonRpcException as error:
             if isinstance(data, dict) and "id" in data and "method" in data:
                 logger.warning("invalid params for %s (request %r)", data.get("method"), data.get("id"))
-                self._send_error(data["id"], error)
+                response = error.to_response_error()
+                self.send_error(data["id"], response.code, response.message)
                 return _Ignored()
             raise
-
-    def handle_message(self, message):
-        if isinstance(message, _Ignored):
-            return
-        if not hasattr(message, "jsonrpc"):  # a JSON value that is no JSON-RPC message at all
-            message_id = message.get("id") if isinstance(message, dict) else None
-            logger.warning("not a JSON-RPC 2.0 message: %.200r", message)
-            self._send_error(message_id, JsonRpcInvalidRequest())
-            return
-        super().handle_message(message)
 
     def send_json_text(self, body: str) -> None:
         """Write a message already encoded as (ASCII) JSON, framed as _send_data frames it."""
@@ -87,12 +140,9 @@ class ExhortProtocol(LanguageServerProtocol):
         except Exception:
             logger.exception("sending a message failed")
 
-    def _send_error(self, message_id, error) -> None:
-        response = error.to_response_error()
-        self._send_data(
-            {
-                "jsonrpc": "2.0",
-                "id": message_id,
-                "error": {"code": response.code, "message": response.message},
-            }
-        )
+    def send_error(self, message_id, code: int, message: str) -> None:
+        self._send_data({"jsonrpc": "2.0", "id": message_id, "error": {"code": code, "message": message}})
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))

@@ -1,0 +1,277 @@
+"""The workspace index as the server keeps it: built from the files on disk at start-up
+(then the per-form check of those files in the background, see precheck), updated from
+watched-file events, and from the open buffers once typing pauses. Whenever the facts
+change, every open document is checked again, the one whose edit changed them included."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types as t
+
+from .. import files
+from ..document import Document
+from ..engine import DocumentState
+from ..workspace import WorkspaceIndex
+from . import convert
+from .checks import BIG_DOCUMENT_BYTES, FAST_SCOPES, collector, is_excluded, parse_in_pieces
+from .facts import FactsReader
+from .precheck import PrecheckStore
+
+if TYPE_CHECKING:
+    from .server import ExhortServer
+
+logger = logging.getLogger("exhort.lsp")
+
+INDEX_DEBOUNCE_SECONDS = 0.3  # an open document's facts are re-read after typing pauses
+PRECHECK_QUIET_SECONDS = 1.0  # the background check of workspace files pauses while edits arrive
+
+
+class Indexer:
+    def __init__(self, server: "ExhortServer") -> None:
+        self.server = server
+        self._index: WorkspaceIndex | None = None
+        self._index_lock = threading.Lock()
+        self.done = threading.Event()
+        self.prechecks = PrecheckStore()
+        self.last_edit_at = 0.0  # time.monotonic() of the last didChange
+        self.facts = FactsReader(lambda: self.index, BIG_DOCUMENT_BYTES)
+
+    @property
+    def index(self) -> WorkspaceIndex:
+        """Created on first use: it imports every rule pack, which initialize need not wait for."""
+        with self._index_lock:
+            if self._index is None:
+                self._index = WorkspaceIndex(root_finder=files.project_root_for_file)
+            return self._index
+
+    def _open_paths(self) -> set[str]:
+        return {item.path for item in list(self.server.documents.values())}
+
+    # -- open documents -------------------------------------------------------------------------
+
+    def schedule_update(self, uri: str, delay: float = INDEX_DEBOUNCE_SECONDS) -> None:
+        item = self.server.documents.get(uri)
+        if item is None:
+            return
+        if item.index_timer is not None:
+            item.index_timer.cancel()
+        item.index_timer = asyncio.get_running_loop().call_later(delay, self.update_from_open, uri)
+
+    def update_from_open(self, uri: str) -> None:
+        """Re-read an open document's index facts from a snapshot of its text, in a worker
+        thread: on a big file the extractors take far longer than a keystroke's budget, and
+        the editor must not wait for them. Results older than the latest request are dropped."""
+        item = self.server.documents.get(uri)
+        if item is None:
+            return
+        item.index_timer = None
+        if item.document.language != "elixir" or "://" in item.path:
+            return  # not analysed (yet): the document is text only, or not Elixir
+        item.index_serial += 1
+        serial, snapshot, loop = item.index_serial, item.document.snapshot(), asyncio.get_running_loop()
+        self.facts.submit(
+            snapshot.path, snapshot.data,
+            lambda facts: loop.call_soon_threadsafe(self._store_open_facts, uri, serial, facts),
+            document=snapshot,
+        )
+
+    def _store_open_facts(self, uri: str, serial: int, facts: dict[str, Any]) -> None:
+        item = self.server.documents.get(uri)
+        if item is None or item.index_serial != serial:
+            return  # closed, or a newer extraction is on its way
+        changed = self.index.set_facts(item.path, facts)
+        if changed:
+            logger.debug("index facts changed by %s: %s", item.path, sorted(changed))
+            self.server.recheck_all()  # this document too: its own findings may read them
+
+    def closed(self, path: str) -> None:
+        """Once a document is closed, its index facts are those of the file on disk, if any
+        (read after any extraction of the buffer still under way)."""
+        self.read_from_disk(path)
+
+    def read_from_disk(self, path: str) -> None:
+        """Read the facts of the file at `path` as it is on disk (none if there is no readable
+        Elixir source there), and store them."""
+        loop = asyncio.get_running_loop()
+
+        def store(facts: dict[str, Any] | None) -> None:
+            loop.call_soon_threadsafe(self._store_disk_facts, path, facts)
+
+        def read() -> None:
+            data = _source_bytes(path)
+            if data is None:
+                store(None)
+            else:
+                self.facts.submit(path, data, store)
+
+        self.facts.run(read)
+
+    def _store_disk_facts(self, path: str, facts: dict[str, Any] | None) -> None:
+        if path in self._open_paths():
+            return  # opened again meanwhile: the buffer is the truth
+        if self._store_facts(path, facts):
+            self.server.recheck_all()
+
+    # -- files on disk --------------------------------------------------------------------------
+
+    def file_changed(self, uri: str, kind: t.FileChangeType) -> bool:
+        """A watched source file or mix.lock changed on disk. Returns True when facts changed
+        now (a source file's are read in the background, and rechecks follow from there)."""
+        path = convert.uri_to_path(uri)
+        if Path(path).name == "mix.lock":
+            data = None
+            if kind != t.FileChangeType.Deleted:
+                try:
+                    data = Path(path).read_bytes()
+                except OSError:
+                    data = None
+            return self.index.set_lockfile(path, data)
+        if not files.is_source(Path(path)) or path.endswith(".heex"):
+            return False
+        if path in self._open_paths():
+            return False  # the editor's buffer is the truth for open files
+        self.prechecks.discard(path)
+        if kind == t.FileChangeType.Deleted:
+            return bool(self._store_facts(path, None))
+        self.read_from_disk(path)
+        return False
+
+    def _store_facts(self, path: str, facts: dict[str, Any] | None) -> set[str]:
+        """Record a file's facts (None: it has none, forget it); the names of those that changed."""
+        return self.index.set_facts(path, facts) if facts is not None else self.index.remove(path)
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        server = self.server
+        capabilities = server.client_capabilities
+        supports_progress = bool(capabilities.window and capabilities.window.work_done_progress)
+        token = "exhort-index" if supports_progress and server.configs.folders else None
+
+        def run() -> None:
+            if token is not None:
+                future = asyncio.run_coroutine_threadsafe(server.work_done_progress.create_async(token), server.loop)
+                try:
+                    future.result(timeout=10)
+                except Exception:
+                    logger.info("the client declined a progress token; indexing without progress")
+                    self.index_workspace(None)
+                    return
+            self.index_workspace(token)
+
+        threading.Thread(target=run, name="exhort-index", daemon=True).start()
+
+    def index_workspace(self, token: str | None) -> None:
+        """Runs in a background thread. Parsing holds the GIL, so it yields between files."""
+        server = self.server
+        loop = server.loop
+        assert loop is not None
+        try:
+            paths: list[Path] = []
+            for folder in server.configs.folders:
+                for lock in folder.rglob("mix.lock"):
+                    if not ({"deps", "_build", "node_modules"} & set(lock.parts)):
+                        try:
+                            self.index.set_lockfile(str(lock), lock.read_bytes())
+                        except OSError:
+                            pass
+                paths.extend(files.discover([folder], server.configs.exclusion_config_for))
+            total = len(paths)
+            if token is not None:
+                self._progress(token, t.WorkDoneProgressBegin(title="exhort", message=f"Indexing {total} files", percentage=0, cancellable=False))
+            open_paths = self._open_paths()
+            generation = self.index.generation
+            last_report = time.monotonic()
+            for number, path in enumerate(paths, start=1):
+                absolute = str(path.absolute())
+                if absolute in open_paths or path.suffix == ".heex":
+                    continue
+                data = _source_bytes(str(path))
+                if data is not None:
+                    facts = self.facts.extract_here(absolute, data)
+                    if absolute not in self._open_paths():
+                        self.index.set_facts(absolute, facts)
+                time.sleep(0)  # let the loop thread answer the editor between files
+                if token is not None and time.monotonic() - last_report > 0.2:
+                    last_report = time.monotonic()
+                    self._progress(token, t.WorkDoneProgressReport(message=f"{number}/{total} files", percentage=int(100 * number / max(total, 1))))
+            if token is not None:
+                self._progress(token, t.WorkDoneProgressEnd(message=f"Indexed {total} files"))
+            logger.info("indexed %d files", total)
+            if self.index.generation != generation:
+                loop.call_soon_threadsafe(server.recheck_all)
+        except Exception:
+            logger.exception("workspace indexing failed")
+            paths = []
+        finally:
+            self.done.set()
+        self.precheck_workspace(paths)
+
+    def precheck_workspace(self, paths: list[Path]) -> None:
+        """Check the workspace's files with the per-form rules, newest first, keeping each
+        file's engine state for the moment it is opened (see precheck.py). Runs in the
+        indexing thread after the index is complete, yielding between files."""
+        try:
+            candidates = []
+            for path in paths:
+                if path.suffix == ".heex":
+                    continue
+                try:
+                    info = path.stat()
+                except OSError:
+                    continue
+                candidates.append((info.st_mtime, info.st_size, path))
+            candidates.sort(key=lambda entry: entry[0], reverse=True)
+            for _mtime, size, path in candidates:
+                absolute = str(path.absolute())
+                if not self.prechecks.has_room_for(size) or absolute in self._open_paths():
+                    continue
+                engine = self.server.configs.engine_for(absolute)
+                if is_excluded(engine, absolute):
+                    continue
+                # Keystrokes first: this work only saves time later, so it waits while the
+                # user is typing rather than competing with the checks for the GIL.
+                while time.monotonic() - self.last_edit_at < PRECHECK_QUIET_SECONDS:
+                    time.sleep(PRECHECK_QUIET_SECONDS / 4)
+                text, skipped = files.read_source(path)
+                if text is None or skipped is not None:
+                    continue
+                big = size > BIG_DOCUMENT_BYTES
+                with collector.held(big):
+                    data = text.encode("utf-8")
+                    document = Document(absolute, data, tree=parse_in_pieces(data) if big else None)
+                    state = DocumentState()
+                    result = engine.check(document, self.index, state, scopes=FAST_SCOPES)
+                if not result.failures:  # a raising rule is reported when the file is opened
+                    self.prechecks.put(absolute, document, state)
+                time.sleep(0)  # let the loop thread answer the editor between files
+            logger.info("prechecked %d files", len(self.prechecks))
+        except Exception:
+            logger.exception("checking the workspace in the background failed")
+        finally:
+            # What start-up built (modules, index facts, the stored states) lives as long as
+            # the server: keep it out of the cyclic collector's full passes, which otherwise
+            # walk all of it and pause a keystroke now and then.
+            gc.collect()
+            gc.freeze()
+            self.prechecks.done.set()
+
+    def _progress(self, token: str, value) -> None:
+        server = self.server
+        assert server.loop is not None
+        server.loop.call_soon_threadsafe(server.protocol.notify, t.PROGRESS, t.ProgressParams(token=token, value=value))
+
+
+def _source_bytes(path: str) -> bytes | None:
+    """The text of an Elixir source file on disk as UTF-8; None if there is none to read."""
+    if not files.is_source(Path(path)) or path.endswith(".heex"):
+        return None
+    text, skipped = files.read_source(Path(path))
+    return text.encode("utf-8") if text is not None and skipped is None else None

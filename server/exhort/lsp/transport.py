@@ -1,0 +1,101 @@
+"""Reading LSP messages off a byte stream, forgivingly.
+
+pygls' reader (pygls.io_.run_async) accepts exactly "Content-Length: N\\r\\n": a header
+name in another case, a missing space or a bare "\\n" line end make it skip messages until
+the client happens to send a blank line, and a body that is not UTF-8 or nests too deeply
+is dropped without an answer. This reader, used for stdio and TCP alike:
+
+- takes header names in any case, with or without spaces around the colon, and lines
+  ended by "\\r\\n" or "\\n"; a line that is no header (noise after a broken message) is
+  skipped until the next Content-Length, from which reading goes on in step;
+- answers a body that is no JSON (not UTF-8, invalid, nested too deeply) with the
+  JSON-RPC parse error, id null, and hands everything else to ExhortProtocol.receive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+
+from .protocol import PARSE_ERROR, ExhortProtocol
+
+logger = logging.getLogger("exhort.lsp")
+
+CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:[ \t]*(\d+)[ \t]*\r?\n?\Z", re.IGNORECASE)
+MAX_BODY_BYTES = 1 << 30  # a declared length beyond this is noise, not a message
+
+
+async def read_body(reader) -> bytes | None:
+    """The next message body; None at the end of the stream."""
+    length: int | None = None
+    while True:
+        line = await reader.readline()
+        if not line:
+            return None
+        if not line.strip():  # the blank line that ends the headers
+            if length is not None:
+                break
+            continue
+        match = CONTENT_LENGTH.search(line)
+        if match is not None and int(match.group(1)) <= MAX_BODY_BYTES:
+            length = int(match.group(1))
+        elif length is None:
+            logger.debug("skipped a line that is no LSP header: %.80r", line)
+    body = await reader.readexactly(length)
+    return body if len(body) == length else None
+
+
+def decode(body: bytes):
+    """The JSON value of a body; raises ValueError (with a message for the client)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"the body is not UTF-8 (invalid byte at offset {error.start})") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("the body nests too deeply") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"the body is not JSON: {error}") from None
+
+
+async def serve(reader, protocol: ExhortProtocol, stop_event: threading.Event) -> None:
+    """Read and dispatch messages until the stream ends or `stop_event` is set."""
+    while not stop_event.is_set():
+        body = await read_body(reader)
+        if body is None:
+            break
+        try:
+            data = decode(body)
+        except ValueError as error:
+            logger.warning("malformed message from the client: %s", error)
+            protocol.send_error(None, PARSE_ERROR, f"Parse error: {error}")
+            continue
+        try:
+            protocol.receive(data)
+        except (SystemExit, KeyboardInterrupt, BrokenPipeError):
+            raise
+        except Exception:
+            logger.exception("handling a message failed")
+
+
+class StreamReaderAdapter:
+    """asyncio.StreamReader (TCP) with the end of the stream as b"" rather than an error."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self._stream = stream
+
+    async def readline(self) -> bytes:
+        try:
+            return await self._stream.readline()
+        except ValueError:  # over the stream's limit: no header of LSP's
+            return b"?\n"
+
+    async def readexactly(self, count: int) -> bytes:
+        try:
+            return await self._stream.readexactly(count)
+        except asyncio.IncompleteReadError as error:
+            return error.partial
