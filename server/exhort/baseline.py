@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .document import Document
-from .findings import Finding
+from .findings import Finding, Severity
 from .syntax import full_module_name, function_def, is_defmodule
 
 FORMAT_VERSION = 1
@@ -203,3 +203,24 @@ class Matcher:
             code, context = self.baseline.labels[fp]
             entries.extend(Entry(self.path, code, context, fp) for _ in range(count))
         return entries
+
+
+BASELINED_SHOWN = ("hint", "hidden")
+
+
+def shown_against(baseline: Baseline, baseline_folder: str, document: Document, findings: list[Finding],
+                  show: str = "hint") -> list[Finding]:
+    """The findings of `document` as an editor shows them against a baseline: the accepted
+    ones faded to hints ("hint") or left out ("hidden"); new ones as they are."""
+    path = baseline_path(document.path, baseline_folder)
+    if path not in baseline.counts:
+        return findings
+    matcher = baseline.matcher(path)
+    shown = []
+    for finding in findings:
+        if matcher.accepts(fingerprint(finding.code, path, identify(document, finding))):
+            if show == "hidden":
+                continue
+            finding = finding.with_severity(Severity.HINT)
+        shown.append(finding)
+    return shown

@@ -33,6 +33,7 @@ import tree_sitter as ts
 
 from ..document import Document
 from ..engine import CheckCancelled, DocumentState, Engine
+from ..baseline import Baseline, shown_against
 from ..findings import Finding, RuleFailure
 from ..parsing import new_elixir_parser
 from ..suppression import UNUSED_SUPPRESSION
@@ -150,6 +151,7 @@ class CheckJob:
     carried: list[Finding]  # whole-document findings of the last full check
     edits: list[tuple[int, int, int]]  # made since that check
     other_document: Callable[[str], Document | None]
+    baseline: "tuple[Baseline, str, str] | None" = None  # (baseline, its folder, "hint" | "hidden")
     cancelled: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.monotonic)
 
@@ -195,6 +197,9 @@ class CheckJob:
             carried = moved_through(self.carried, self.edits)
             if carried:
                 findings = sorted([*findings, *carried], key=lambda f: (f.start, f.end, f.code))
+        if self.baseline is not None:
+            baseline, folder, show = self.baseline
+            findings = shown_against(baseline, folder, self.document, findings, show)
         return findings
 
 
@@ -212,6 +217,7 @@ class Checker:
         index: Callable[[], "WorkspaceIndex"],
         encoding: Callable[[], Encoding],
         other_document: Callable[[str], Document | None],
+        baseline: "Callable[[], tuple[Baseline, str, str] | None]",
         on_checked: Callable[[OpenDocument, list[RuleFailure]], None],
         on_loaded: Callable[[OpenDocument], None],
     ) -> None:
@@ -220,6 +226,7 @@ class Checker:
         self._index = index
         self._encoding = encoding
         self._other_document = other_document
+        self._baseline = baseline
         self._on_checked = on_checked
         self._on_loaded = on_loaded
         self._workers = Workers()
@@ -331,6 +338,7 @@ class Checker:
             carried=list(item.full_findings),
             edits=list(item.edits_since_full or ()),
             other_document=self._other_document,
+            baseline=self._baseline(),
         )
         self._running[uri] = job
         item.checks_started += 1

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from ..baseline import BASELINED_SHOWN, Baseline, BaselineError
 from ..config import Config, ConfigError, find_config_file, load_config
 from ..engine import Engine
 from ..findings import Severity
@@ -30,6 +31,8 @@ class Configurations:
         self._configs: dict[str, Config] = {}  # config file -> last good config
         self._errors: dict[str, ConfigError] = {}
         self._file_of_dir: dict[str, str | None] = {}
+        # The baseline file the settings name: (path, mtime, size) -> loaded baseline or None.
+        self._baseline: tuple[tuple[str, float, int] | None, Baseline | None] = (None, None)
 
     def config_file_for(self, path: str) -> str | None:
         if "://" in path or path.startswith("untitled:"):
@@ -95,6 +98,40 @@ class Configurations:
             severity=severity or None,
         )
 
+    def baseline(self) -> tuple[Baseline, str, str] | None:
+        """(baseline, its folder, how accepted findings show) when the settings name a baseline
+        file (`"baseline": "exhort-baseline.json"`, relative to the first workspace folder),
+        re-read when the file changes; None without one or when it cannot be read (logged)."""
+        name = self.settings.get("baseline")
+        if not name:
+            return None
+        path = Path(name)
+        if not path.is_absolute() and self.folders:
+            path = self.folders[0] / path
+        try:
+            stat = path.stat()
+        except OSError:
+            self._log_baseline_once(path, "not found")
+            return None
+        key = (str(path), stat.st_mtime, stat.st_size)
+        with self._lock:
+            if self._baseline[0] != key:
+                try:
+                    loaded: Baseline | None = Baseline.load(path)
+                except (BaselineError, OSError) as error:
+                    logger.warning("baseline %s cannot be read: %s", path, error)
+                    loaded = None
+                self._baseline = (key, loaded)
+            baseline = self._baseline[1]
+        if baseline is None:
+            return None
+        return baseline, str(path.resolve().parent), self.settings.get("baselineFindings", "hint")
+
+    def _log_baseline_once(self, path: Path, why: str) -> None:
+        if self._baseline[0] != (str(path), 0.0, -1):
+            logger.warning("baseline %s: %s; every finding is shown as new", path, why)
+            self._baseline = ((str(path), 0.0, -1), None)
+
     def set_settings(self, raw: Any) -> bool:
         """Take the editor's settings; True if they changed (the engines are then rebuilt)."""
         settings = read_settings(raw)
@@ -153,4 +190,14 @@ def read_settings(raw: Any) -> dict[str, Any]:
         settings["severity"] = {str(k): str(v) for k, v in severity.items()}
     elif severity is not None:
         logger.warning("editor setting 'severity' must map rule codes to severities; ignored")
+    baseline = raw.get("baseline")
+    if isinstance(baseline, str) and baseline:
+        settings["baseline"] = baseline
+    elif baseline is not None:
+        logger.warning("editor setting 'baseline' must be the path of a baseline file; ignored")
+    show = raw.get("baselineFindings")
+    if show in BASELINED_SHOWN:
+        settings["baselineFindings"] = show
+    elif show is not None:
+        logger.warning("editor setting 'baselineFindings' must be one of %s; ignored", ", ".join(BASELINED_SHOWN))
     return settings

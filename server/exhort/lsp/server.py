@@ -70,6 +70,7 @@ class ExhortServer(LanguageServer):
             index=lambda: self.indexer.index,
             encoding=lambda: self.encoding,
             other_document=self.document_for_path,
+            baseline=self.configs.baseline,
             on_checked=self._checked,
             on_loaded=self._loaded,
         )
