@@ -14,7 +14,9 @@ import {
 // Exhort is installed from a clone of its repository (it is not published to a package index).
 const INSTALL_HINT = '`python3 -m pip install .` in a clone of the Exhort repository';
 const SETTINGS_THAT_RESTART = ['exhort.server.command'];
-const SETTINGS_SENT_TO_SERVER = ['exhort.select', 'exhort.ignore', 'exhort.severity'];
+const SETTINGS_SENT_TO_SERVER = [
+  'exhort.select', 'exhort.ignore', 'exhort.severity', 'exhort.baseline', 'exhort.baselineFindings',
+];
 
 let client: LanguageClient | undefined;
 let output: vscode.OutputChannel;
@@ -35,6 +37,11 @@ export function serverSettings(): Record<string, unknown> {
   const severity = config.get<Record<string, string>>('severity', {});
   if (Object.keys(severity).length > 0) {
     settings.severity = severity;
+  }
+  const baseline = config.get<string>('baseline', '');
+  if (baseline) {
+    settings.baseline = baseline;
+    settings.baselineFindings = config.get<string>('baselineFindings', 'hint');
   }
   return settings;
 }
