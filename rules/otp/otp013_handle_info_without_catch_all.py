@@ -57,7 +57,7 @@ RULE = Rule(
         `:timer.send_interval`, `Process.flag(:trap_exit, true)`, `:net_kernel.monitor_nodes`,
         unless the clauses already cover what that call delivers (a `{:DOWN, ...}` clause for a
         monitor, `{tag, ...}` for `Process.monitor(pid, tag: tag)`, `{ref, result}` and
-        `{:DOWN, ...}` clauses for tasks, an `{:EXIT, ...}` clause for trapped exits, the
+        `{:DOWN, ...}` clauses for tasks (unless the function that starts them awaits them), an `{:EXIT, ...}` clause for trapped exits, the
         interval's message). A subscription counts when its payload shapes are decided
         elsewhere: not when the same module (or the module it is nested in) publishes on that
         topic itself (`broadcast(..., "rate_limit", ...)` beside `subscribe(..., "rate_limit")`,
@@ -357,6 +357,25 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Index do
+              use GenServer
+
+              def handle_call({:search, queries}, _from, state) do
+                results =
+                  queries
+                  |> Enum.map(fn query -> Task.async(fn -> MyApp.Search.run(query) end) end)
+                  |> Task.yield_many(5_000)
+
+                {:reply, results, state}
+              end
+
+              def handle_info({:indexed, key}, state), do: {:noreply, Map.put(state, key, true)}
+            end
+            """,
+            note="tasks awaited where they start: Task.yield_many takes their replies and monitors",
+        ),
+        good(
+            """
             defmodule MyApp.Presence do
               use GenServer
 
@@ -512,6 +531,15 @@ def _links(ctx, info, server) -> bool:
     )
 
 
+AWAITS = {("Task", "await"), ("Task", "await_many"), ("Task", "yield"), ("Task", "yield_many")}
+
+
+def _awaited_in_place(call) -> bool:
+    """The function that starts the task also awaits tasks (`|> Task.yield_many(...)`)."""
+    fdef = enclosing_function(call)
+    return fdef is not None and any(n.type == "call" and call_name(n) in AWAITS for n in walk(fdef.node))
+
+
 def _uncovered_source(ctx, node, clauses, links=lambda: True, published=frozenset()) -> bool:
     """Does this call deliver messages that no handle_info clause is written for?"""
     module, function = resolved_call(ctx, node)
@@ -527,6 +555,8 @@ def _uncovered_source(ctx, node, clauses, links=lambda: True, published=frozense
                 return _handles_tag(clauses, tag) is False
         return not _handles(clauses, ":DOWN")
     if name in (("Task", "async"), ("Task.Supervisor", "async_nolink"), ("Task.Supervisor", "async")):
+        if _awaited_in_place(node):
+            return False  # Task.await/yield take the reply and the monitor's message
         return not (_handles_reply(clauses) and _handles(clauses, ":DOWN"))
     if name == (":net_kernel", "monitor_nodes"):
         return not (_handles(clauses, ":nodeup") and _handles(clauses, ":nodedown"))
