@@ -23,7 +23,8 @@ RULE = Rule(
     code="OTP010",
     name="large-term-copied-to-process",
     category="otp",
-    severity=Severity.WARNING,
+    # Information, not the catalog's warning: a copy costs memory and time, it does not break.
+    severity=Severity.INFORMATION,
     summary="A closure or message copies the whole conn/socket into another process",
     fix_safety="offer",
     runs_in=frozenset({Runs.PRODUCTION}),
@@ -69,6 +70,10 @@ RULE = Rule(
         **Fix** (offer, when every use in the closure is a field chain such as
         `socket.assigns.user`): bind each chain to a local before the call. A missing key then
         raises in the caller instead of in the task.
+
+        **Severity**: information (the catalog has a warning). Every finding read by hand on
+        real code was right, but a copy of a conn or socket costs memory and time per task; it
+        is not a bug that breaks anything, which is what a warning announces.
 
         Not flagged: a `socket` that is not a LiveView socket (for example a `:gen_tcp` port in
         a plain module). Inside the LiveView async macros the finding says that the LiveView
