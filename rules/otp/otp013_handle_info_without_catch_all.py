@@ -16,6 +16,7 @@ from exhort.syntax import (
     keyword_pairs,
     module_members,
     text,
+    unfinished_definitions,
     walk,
 )
 
@@ -307,6 +308,27 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Watch do
+              use GenServer
+
+              def init(pid) do
+                :timer.send_interval(1_000, :tick)
+                {:ok, pid}
+              end
+
+              def handle_info({:DOWN, _ref, :process, _pid, _reason}, state), do: {:stop, :normal, state}
+
+              def handle_info(msg, state) do
+                msg |>
+              end
+
+              def handle_call(:get, _from, state), do: {:reply, state, state}
+            end
+            """,
+            note="a half-typed file where the clause being typed may be the catch-all: unknown",
+        ),
+        good(
+            """
             defmodule MyApp.Watcher do
               use GenServer
 
@@ -409,6 +431,13 @@ RULE = Rule(
         ),
     ],
 )
+
+
+def _defines_handle_info(definition) -> bool:
+    head = call_arguments(definition)[0] if call_arguments(definition) else None
+    if head is not None and head.type == "binary_operator":
+        head = head.child_by_field_name("left")
+    return head is not None and head.type == "call" and call_name(head) == (None, "handle_info")
 
 
 def _first_tuple(clause):
@@ -578,7 +607,7 @@ def check(ctx: Context, match: Match):
     if info is None or info.node != match.node("call").parent.parent:
         return
     clauses = [f for f in (function_def(m) for m in module_members(info.node)) if f and f.name == "handle_info" and f.arity == 2 and f.kind == "def"]
-    if not clauses or any(clause.node.has_error for clause in clauses):
+    if not clauses or any(_defines_handle_info(node) for node in unfinished_definitions(info.node)):
         return  # a clause being typed may be the catch-all: unknown
     for clause in clauses:
         first = clause.params[0]
