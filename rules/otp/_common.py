@@ -291,37 +291,40 @@ def child_entry_module(node, resolve) -> str | None:
     return None
 
 
-def entry_candidates(item):
+def entry_candidates(item, depth: int = 0):
     """What a children-list element may evaluate to: the element itself, the operands of
     `enabled? && Mod` / `a || b`, the branches of `if(c, do: Mod)`, and for a variable the
-    value it was bound to (`poller = {Poller, opts}` before `[poller]`)."""
+    value it was bound to (`poller = {Poller, opts}` before `[poller]`). Bounded in depth: a
+    binding may refer to itself (`acc = if c, do: acc, else: [x | acc]`)."""
+    if depth > 6:
+        return
     if item.type == "binary_operator" and text(item.child_by_field_name("operator")) in ("&&", "||", "and", "or"):
         for side in (item.child_by_field_name("left"), item.child_by_field_name("right")):
             if side is not None:
-                yield from entry_candidates(side)
+                yield from entry_candidates(side, depth + 1)
         return
     if item.type == "binary_operator" and text(item.child_by_field_name("operator")) == "|":
         head = item.child_by_field_name("left")  # [a, b | rest]: `b` is an element
         if head is not None:
-            yield from entry_candidates(head)
+            yield from entry_candidates(head, depth + 1)
         return
     if item.type == "call" and call_name(item) in ((None, "if"), (None, "unless")):
         for key, value, _ in keyword_pairs(trailing_keywords(item)):
             if key in ("do", "else"):
-                yield from entry_candidates(value)
+                yield from entry_candidates(value, depth + 1)
         block = do_block(item)
         if block is not None:
             body = block_body(block)
             if body:
-                yield from entry_candidates(body[-1])
+                yield from entry_candidates(body[-1], depth + 1)
             for part in block.named_children:
                 if part.type == "else_block" and block_body(part):
-                    yield from entry_candidates(block_body(part)[-1])
+                    yield from entry_candidates(block_body(part)[-1], depth + 1)
         return
     if item.type == "identifier" and text(item) != "__MODULE__":
         value = bound_value(item)
         if value is not None and value.type != "identifier":
-            yield from entry_candidates(value)
+            yield from entry_candidates(value, depth + 1)
         return
     yield item
 
