@@ -3,7 +3,7 @@
 from exhort.execution import Runs
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import ancestors, call_name, enclosing_function, text, walk
+from exhort.syntax import ancestors, call_name, enclosing_function, is_definition_head, text, walk
 
 from .._queries import sub_matches
 from ._common import effective_arguments, resolved_call
@@ -197,6 +197,16 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyAppWeb.ChatLive do
+              use MyAppWeb, :live_view
+
+              def send(pid, socket), do: Kernel.send(pid, {:id, socket.id})
+            end
+            """,
+            note="a definition named send/2 is not a send",
+        ),
+        good(
+            """
             defmodule MyApp.TcpClient do
               def loop(socket) do
                 Task.start(fn -> :gen_tcp.send(socket, "ping") end)
@@ -327,6 +337,8 @@ def _check_identifier(ctx: Context, identifier):
         if name == "assigns" or parent is None or parent.type != "arguments" or parent.parent is None:
             return
         sender = parent.parent
+        if is_definition_head(sender):
+            return  # `def send(pid, socket)` defines a function, it sends nothing
         position = SEND_CALLS.get(resolved_call(ctx, sender))
         args = effective_arguments(sender)
         if position is None or len(args) <= position or args[position] != message or not _big_variable(ctx, identifier):
