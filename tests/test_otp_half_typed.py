@@ -13,7 +13,7 @@ import pytest
 
 from exhort.document import Document
 from exhort.registry import default_registry
-from exhort.syntax import function_def, module_members
+from exhort.syntax import function_def, module_members, unfinished_definitions
 from test_rule_examples import expected_lines, run_example
 
 CODES = ("OTP004", "OTP005", "OTP010", "OTP013", "OTP014")
@@ -80,6 +80,7 @@ def test_definitions_an_unfinished_one_swallowed_are_members_again():
     module = Document("/app/lib/my_app/server.ex", source).tree.root_node.named_children[0]
     names = [fdef.name for fdef in (function_def(member) for member in module_members(module)) if fdef is not None]
     assert names == ["init", "handle_info"]  # the unfinished `typing` is dropped: unknown
+    assert [function_def(node).name for node in unfinished_definitions(module)] == ["typing"]
 
 
 def test_a_swallowed_local_definition_still_shadows_the_import():

@@ -68,19 +68,19 @@ def test_a_stray_use_is_to_be_deleted_not_supervised():
           def start_link(_), do: Agent.start_link(fn -> %{} end, name: __MODULE__)
         end
         """, files={"lib/my_app/application.ex": APPLICATION})
-    messages = dict((line, message) for line, _severity, message in found)
-    assert "remove the `use` line" in messages[2]
-    assert "unsupervised or unused" in messages[7]
+    messages = {line: (severity, message) for line, severity, message in found}
+    assert messages[2][0] is Severity.INFORMATION and "remove the `use` line" in messages[2][1]
+    assert messages[7][0] is Severity.HINT and "unsupervised or unused" in messages[7][1]
 
 
-def test_a_spawn_in_an_unbounded_loop_is_a_warning_a_single_one_information():
+def test_a_spawn_in_an_unbounded_loop_is_a_warning_a_single_one_a_hint():
     found = findings("OTP009", """
         defmodule MyApp.Mailer do
           def one(user), do: Task.start(fn -> deliver(user) end)
           def all(users), do: Enum.each(users, fn user -> Task.start(fn -> deliver(user) end) end)
         end
         """)
-    assert [(line, severity) for line, severity, _message in found] == [(2, Severity.INFORMATION), (3, Severity.WARNING)]
+    assert [(line, severity) for line, severity, _message in found] == [(2, Severity.HINT), (3, Severity.WARNING)]
 
 
 def test_subscriptions_alone_are_a_hint_definite_sources_information():

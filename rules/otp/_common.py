@@ -9,6 +9,7 @@ from exhort.parsing import cached_query
 from exhort.rule import module_info, requires
 from exhort.syntax import (
     ModuleInfo,
+    enclosing_def,
     function_def,
     keyword_key,
     trailing_keywords,
@@ -291,37 +292,40 @@ def child_entry_module(node, resolve) -> str | None:
     return None
 
 
-def entry_candidates(item):
+def entry_candidates(item, depth: int = 0):
     """What a children-list element may evaluate to: the element itself, the operands of
     `enabled? && Mod` / `a || b`, the branches of `if(c, do: Mod)`, and for a variable the
-    value it was bound to (`poller = {Poller, opts}` before `[poller]`)."""
+    value it was bound to (`poller = {Poller, opts}` before `[poller]`). Bounded in depth: a
+    binding may refer to itself (`acc = if c, do: acc, else: [x | acc]`)."""
+    if depth > 6:
+        return
     if item.type == "binary_operator" and text(item.child_by_field_name("operator")) in ("&&", "||", "and", "or"):
         for side in (item.child_by_field_name("left"), item.child_by_field_name("right")):
             if side is not None:
-                yield from entry_candidates(side)
+                yield from entry_candidates(side, depth + 1)
         return
     if item.type == "binary_operator" and text(item.child_by_field_name("operator")) == "|":
         head = item.child_by_field_name("left")  # [a, b | rest]: `b` is an element
         if head is not None:
-            yield from entry_candidates(head)
+            yield from entry_candidates(head, depth + 1)
         return
     if item.type == "call" and call_name(item) in ((None, "if"), (None, "unless")):
         for key, value, _ in keyword_pairs(trailing_keywords(item)):
             if key in ("do", "else"):
-                yield from entry_candidates(value)
+                yield from entry_candidates(value, depth + 1)
         block = do_block(item)
         if block is not None:
             body = block_body(block)
             if body:
-                yield from entry_candidates(body[-1])
+                yield from entry_candidates(body[-1], depth + 1)
             for part in block.named_children:
                 if part.type == "else_block" and block_body(part):
-                    yield from entry_candidates(block_body(part)[-1])
+                    yield from entry_candidates(block_body(part)[-1], depth + 1)
         return
     if item.type == "identifier" and text(item) != "__MODULE__":
         value = bound_value(item)
         if value is not None and value.type != "identifier":
-            yield from entry_candidates(value)
+            yield from entry_candidates(value, depth + 1)
         return
     yield item
 
@@ -383,12 +387,9 @@ STARTER_CALLS = {
 }
 
 
-_PROCESS_REF_NODES = "[(list) (keywords) (tuple . (alias) . (atom)) (call target: (dot left: [(alias) (atom)] right: (identifier)))] @node"
-_SPAWN_NODES = '((call target: [(identifier) @f (dot right: (identifier) @f)] (arguments . (alias))) @node (#any-of? @f "spawn" "spawn_link" "spawn_monitor" "spawn_opt"))'
 _ALIAS_ARGUMENT_CALLS = "((call (arguments (alias))) @node)"
 
 
-_LOCAL_START_NODES = '((call target: (identifier) @f) @node (#any-of? @f "start_link" "start"))'
 _STARTER_DEFS = ("start_link", "start", "child_spec", "start_child", "init")
 
 
@@ -421,24 +422,39 @@ def _is_start_value(tuple_node) -> bool:
     return pair is not None and pair.type == "pair" and keyword_key(pair) == "start"
 
 
-def _starter_functions(root, modules_by_span) -> dict:
-    """(module, name, arity) -> indices of the parameters each function of the file starts."""
+def _starter_functions(start_calls, modules_by_span) -> dict:
+    """(module, name, arity) -> indices of the parameters that the functions holding these
+    start calls start (only a function that calls a start function can start its argument)."""
     starters = {}
-    for node in captured(_DEFINITIONS, root):
-        fdef = function_def(node)
+    seen = set()
+    for call in start_calls:
+        definition = enclosing_def(call)
+        if definition is None or definition.start_byte in seen:
+            continue
+        seen.add(definition.start_byte)
+        fdef = function_def(definition)
         if fdef is None or fdef.kind not in ("def", "defp"):
             continue
         indices = _parameter_starts(fdef)
-        module = _innermost_module(node, modules_by_span)
+        module = _innermost_module(definition, modules_by_span)
         own = full_module_name(module) if module is not None else None
         if indices and own:
             starters.setdefault((own, fdef.name, fdef.arity), set()).update(indices)
     return starters
 
 
-_DEFINITIONS = '((call target: (identifier) @k) @node (#any-of? @k "def" "defp"))'
-_DELEGATIONS = '((call target: (identifier) @k) @node (#eq? @k "defdelegate"))'
 _ALIASES = "(alias) @node"
+# Everything extract_process_refs reads, in one pass over the file, by capture name.
+_REFERENCES = """
+((call target: (identifier) @_local) @local_start (#any-of? @_local "start_link" "start"))
+((call target: [(identifier) @_spawn (dot right: (identifier) @_spawn)] (arguments . (alias))) @spawn
+  (#any-of? @_spawn "spawn" "spawn_link" "spawn_monitor" "spawn_opt"))
+((call target: (identifier) @_delegate) @delegation (#eq? @_delegate "defdelegate"))
+((call target: (dot left: (identifier) right: (identifier) @_var)) @variable_start
+  (#any-of? @_var "start_link" "start" "child_spec"))
+[(list) (keywords) (tuple . (alias) . (atom)) (call target: (dot left: [(alias) (atom)] right: (identifier)))] @node
+"""
+_START_FUNCTIONS = ("start_child", "child_spec", "start_link", "start")
 
 
 def _names_a_value(alias) -> bool:
@@ -472,9 +488,11 @@ def extract_process_refs(document, path) -> tuple:
         if name:
             refs.add((name, how, node.start_byte, node.start_point[0]))
 
+    found = ts.QueryCursor(cached_query(_REFERENCES)).captures(root)
+
     # A local `start_link(...)` / `start(...)` call from another function of the module: the
     # module starts itself on demand (`def send(x)` calling `start_link(x)`, linked to the caller).
-    for node in captured(_LOCAL_START_NODES, root):
+    for node in found.get("local_start", ()):
         module = _innermost_module(node, modules_by_span)
         own = full_module_name(module) if module is not None else None
         starter = _self_starter(node)
@@ -482,7 +500,7 @@ def extract_process_refs(document, path) -> tuple:
             record(own, f"started on demand by its own {starter}", node)
 
     # `spawn_link(Mod, :loop, [arg])`, `:proc_lib.spawn_link(Mod, :init, [arg])`: runs Mod's code.
-    for node in captured(_SPAWN_NODES, root):
+    for node in found.get("spawn", ()):
         module = _innermost_module(node, modules_by_span)
         resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         name = resolve(call_arguments(node)[0])
@@ -491,7 +509,11 @@ def extract_process_refs(document, path) -> tuple:
 
     # Helpers of this file that start the module their caller passes (`start_worker(Mod, arg)`
     # calling `DynamicSupervisor.start_child(sup, %{start: {module, :start_link, [arg]}})`).
-    starters = _starter_functions(root, modules_by_span)
+    start_calls = [
+        *found.get("local_start", ()), *found.get("variable_start", ()),
+        *(n for n in found.get("node", ()) if n.type == "call" and call_name(n)[1] in _START_FUNCTIONS),
+    ]
+    starters = _starter_functions(start_calls, modules_by_span)
     if starters:
         for node in captured(_ALIAS_ARGUMENT_CALLS, root):
             module = _innermost_module(node, modules_by_span)
@@ -506,7 +528,7 @@ def extract_process_refs(document, path) -> tuple:
                     record(name, f"started through {function}/{len(args)}", args[index])
 
     # `defdelegate child_spec(arg), to: Mod.Supervisor`: starting this module starts that one.
-    for node in captured(_DELEGATIONS, root):
+    for node in found.get("delegation", ()):
         module = _innermost_module(node, modules_by_span)
         resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         fdef = function_def(node)
@@ -538,7 +560,7 @@ def extract_process_refs(document, path) -> tuple:
                             record(name, f"named in {own}", node)
 
     # Lists, keyword lists and remote calls (`Mod.fun` / `:mod.fun`): the only nodes read below.
-    for node in captured(_PROCESS_REF_NODES, root):
+    for node in found.get("node", ()):
         module = _innermost_module(node, modules_by_span)
         resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         if node.type == "keywords":

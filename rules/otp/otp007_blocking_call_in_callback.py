@@ -56,7 +56,8 @@ RULE = Rule(
         **Fix** (offer, `init/1` only): move the body into `handle_continue/2`. Callers can then
         reach the server before the data is loaded, and later siblings start earlier.
 
-        Not flagged: `Task.await(t, 0)`, `Task.yield(t, 0)`, `receive ... after 0`; the body of a
+        Not flagged: `Task.await(t, 0)`, `Task.yield(t, 0)`, `receive ... after 0`; a wait
+        followed in its block by `System.halt`/`System.stop` (the node is going down); the body of a
         function handed to `Task.*`, `Task.Supervisor.*`, `spawn*`, `Agent.*` or the LiveView
         async functions (`start_async`, `assign_async`, `stream_async`): another process runs
         it, not the callback; code that does not serve production traffic (`exhort.execution`:
@@ -177,6 +178,20 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Server do
+              use GenServer
+
+              def handle_continue(:exit, state) do
+                Process.sleep(200)
+                System.halt(0)
+                {:noreply, state}
+              end
+            end
+            """,
+            note="a short wait before the node halts (output flushes) blocks nobody",
+        ),
+        good(
+            """
             defmodule MyApp.Testing.FakeServer do
               use GenServer
               def handle_call(:slow, _from, state), do: {:reply, Process.sleep(50), state}
@@ -269,7 +284,7 @@ def _check_call(ctx: Context, node, definition):
     if runs_in_other_process(node, fdef.node):
         return
     found = _blocking(ctx, node, fdef.name == "init")
-    if found is None:
+    if found is None or _node_stops_after(node):
         return
     message, severity = found
     fixes = []
@@ -279,6 +294,21 @@ def _check_call(ctx: Context, node, definition):
             fixes.append(fix("Move the body of init/1 into handle_continue/2", edit, safe=False))
     where = node if node.type != "call" or call_name(node) != (None, "receive") else (node.start_byte, node.start_byte + 7)
     yield ctx.finding(where, message, fixes=fixes, severity=severity)
+
+
+HALTS = {("System", "halt"), ("System", "stop"), (":init", "stop"), (":erlang", "halt")}
+
+
+def _node_stops_after(node) -> bool:
+    """The block goes on to stop the node (`Process.sleep(200); System.halt(0)`, letting output
+    flush): nobody is left waiting on this server."""
+    block = node.parent
+    if block is None:
+        return False
+    return any(
+        sibling.start_byte > node.end_byte and sibling.type == "call" and call_name(sibling) in HALTS
+        for sibling in block.named_children
+    )
 
 
 def _continue_fix(fdef, info) -> Edit | None:

@@ -3,7 +3,7 @@
 from exhort.execution import Runs
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import ancestors, enclosing_function, is_defmodule, pipe_source, text, walk
+from exhort.syntax import ancestors, enclosing_function, is_defmodule, pipe_source, text, unfinished_definitions, walk
 
 from ._common import effective_arguments, extract_task_supervisors, resolved_call
 
@@ -244,6 +244,19 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Jobs do
+              def run(job) do
+                task = Task.async(fn -> MyApp.Job.run(job) end)
+                result =
+              end
+
+              def other, do: :ok
+            end
+            """,
+            note="a half-typed function: what it does with the task after the call is not written yet",
+        ),
+        good(
+            """
             defmodule MyApp.SomeTest do
               use ExUnit.Case
               test "eventually" do
@@ -328,7 +341,9 @@ def check(ctx: Context, match: Match):
     if parent is None or _stops_after(statement):
         return
     fdef = enclosing_function(call)
-    if fdef is None or fdef.node.has_error:
+    modules = _modules_around(call)
+    unfinished = {(n.start_byte, n.end_byte) for n in unfinished_definitions(modules[0])} if modules else set()
+    if fdef is None or fdef.node.has_error or (fdef.node.start_byte, fdef.node.end_byte) in unfinished:
         return  # the function is being typed: what follows the call is unknown
     discarded = False
     if parent.type in BLOCKS:

@@ -3,7 +3,7 @@
 from exhort.execution import Runs
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import ancestors, call_name, enclosing_function, text, walk
+from exhort.syntax import ancestors, call_name, enclosing_function, is_definition_head, text, walk
 
 from .._queries import sub_matches
 from ._common import effective_arguments, resolved_call
@@ -23,7 +23,8 @@ RULE = Rule(
     code="OTP010",
     name="large-term-copied-to-process",
     category="otp",
-    severity=Severity.WARNING,
+    # Information, not the catalog's warning: a copy costs memory and time, it does not break.
+    severity=Severity.INFORMATION,
     summary="A closure or message copies the whole conn/socket into another process",
     fix_safety="offer",
     runs_in=frozenset({Runs.PRODUCTION}),
@@ -69,6 +70,10 @@ RULE = Rule(
         **Fix** (offer, when every use in the closure is a field chain such as
         `socket.assigns.user`): bind each chain to a local before the call. A missing key then
         raises in the caller instead of in the task.
+
+        **Severity**: information (the catalog has a warning). Every finding read by hand on
+        real code was right, but a copy of a conn or socket costs memory and time per task; it
+        is not a bug that breaks anything, which is what a warning announces.
 
         Not flagged: a `socket` that is not a LiveView socket (for example a `:gen_tcp` port in
         a plain module). Inside the LiveView async macros the finding says that the LiveView
@@ -189,6 +194,16 @@ RULE = Rule(
             end
             """,
             note="a half-typed file: an unfinished binding in mount/3 takes the next `end`",
+        ),
+        good(
+            """
+            defmodule MyAppWeb.ChatLive do
+              use MyAppWeb, :live_view
+
+              def send(pid, socket), do: Kernel.send(pid, {:id, socket.id})
+            end
+            """,
+            note="a definition named send/2 is not a send",
         ),
         good(
             """
@@ -322,6 +337,8 @@ def _check_identifier(ctx: Context, identifier):
         if name == "assigns" or parent is None or parent.type != "arguments" or parent.parent is None:
             return
         sender = parent.parent
+        if is_definition_head(sender):
+            return  # `def send(pid, socket)` defines a function, it sends nothing
         position = SEND_CALLS.get(resolved_call(ctx, sender))
         args = effective_arguments(sender)
         if position is None or len(args) <= position or args[position] != message or not _big_variable(ctx, identifier):

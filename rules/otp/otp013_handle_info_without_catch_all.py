@@ -16,6 +16,7 @@ from exhort.syntax import (
     keyword_pairs,
     module_members,
     text,
+    unfinished_definitions,
     walk,
 )
 
@@ -57,7 +58,7 @@ RULE = Rule(
         `:timer.send_interval`, `Process.flag(:trap_exit, true)`, `:net_kernel.monitor_nodes`,
         unless the clauses already cover what that call delivers (a `{:DOWN, ...}` clause for a
         monitor, `{tag, ...}` for `Process.monitor(pid, tag: tag)`, `{ref, result}` and
-        `{:DOWN, ...}` clauses for tasks, an `{:EXIT, ...}` clause for trapped exits, the
+        `{:DOWN, ...}` clauses for tasks (unless the function that starts them awaits them), an `{:EXIT, ...}` clause for trapped exits, the
         interval's message). A subscription counts when its payload shapes are decided
         elsewhere: not when the same module (or the module it is nested in) publishes on that
         topic itself (`broadcast(..., "rate_limit", ...)` beside `subscribe(..., "rate_limit")`,
@@ -307,6 +308,27 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Watch do
+              use GenServer
+
+              def init(pid) do
+                :timer.send_interval(1_000, :tick)
+                {:ok, pid}
+              end
+
+              def handle_info({:DOWN, _ref, :process, _pid, _reason}, state), do: {:stop, :normal, state}
+
+              def handle_info(msg, state) do
+                msg |>
+              end
+
+              def handle_call(:get, _from, state), do: {:reply, state, state}
+            end
+            """,
+            note="a half-typed file where the clause being typed may be the catch-all: unknown",
+        ),
+        good(
+            """
             defmodule MyApp.Watcher do
               use GenServer
 
@@ -357,6 +379,25 @@ RULE = Rule(
         ),
         good(
             """
+            defmodule MyApp.Index do
+              use GenServer
+
+              def handle_call({:search, queries}, _from, state) do
+                results =
+                  queries
+                  |> Enum.map(fn query -> Task.async(fn -> MyApp.Search.run(query) end) end)
+                  |> Task.yield_many(5_000)
+
+                {:reply, results, state}
+              end
+
+              def handle_info({:indexed, key}, state), do: {:noreply, Map.put(state, key, true)}
+            end
+            """,
+            note="tasks awaited where they start: Task.yield_many takes their replies and monitors",
+        ),
+        good(
+            """
             defmodule MyApp.Presence do
               use GenServer
 
@@ -390,6 +431,13 @@ RULE = Rule(
         ),
     ],
 )
+
+
+def _defines_handle_info(definition) -> bool:
+    head = call_arguments(definition)[0] if call_arguments(definition) else None
+    if head is not None and head.type == "binary_operator":
+        head = head.child_by_field_name("left")
+    return head is not None and head.type == "call" and call_name(head) == (None, "handle_info")
 
 
 def _first_tuple(clause):
@@ -512,6 +560,15 @@ def _links(ctx, info, server) -> bool:
     )
 
 
+AWAITS = {("Task", "await"), ("Task", "await_many"), ("Task", "yield"), ("Task", "yield_many")}
+
+
+def _awaited_in_place(call) -> bool:
+    """The function that starts the task also awaits tasks (`|> Task.yield_many(...)`)."""
+    fdef = enclosing_function(call)
+    return fdef is not None and any(n.type == "call" and call_name(n) in AWAITS for n in walk(fdef.node))
+
+
 def _uncovered_source(ctx, node, clauses, links=lambda: True, published=frozenset()) -> bool:
     """Does this call deliver messages that no handle_info clause is written for?"""
     module, function = resolved_call(ctx, node)
@@ -527,6 +584,8 @@ def _uncovered_source(ctx, node, clauses, links=lambda: True, published=frozense
                 return _handles_tag(clauses, tag) is False
         return not _handles(clauses, ":DOWN")
     if name in (("Task", "async"), ("Task.Supervisor", "async_nolink"), ("Task.Supervisor", "async")):
+        if _awaited_in_place(node):
+            return False  # Task.await/yield take the reply and the monitor's message
         return not (_handles_reply(clauses) and _handles(clauses, ":DOWN"))
     if name == (":net_kernel", "monitor_nodes"):
         return not (_handles(clauses, ":nodeup") and _handles(clauses, ":nodedown"))
@@ -548,7 +607,7 @@ def check(ctx: Context, match: Match):
     if info is None or info.node != match.node("call").parent.parent:
         return
     clauses = [f for f in (function_def(m) for m in module_members(info.node)) if f and f.name == "handle_info" and f.arity == 2 and f.kind == "def"]
-    if not clauses or any(clause.node.has_error for clause in clauses):
+    if not clauses or any(_defines_handle_info(node) for node in unfinished_definitions(info.node)):
         return  # a clause being typed may be the catch-all: unknown
     for clause in clauses:
         first = clause.params[0]

@@ -543,6 +543,25 @@ def module_members(module: Node) -> list[Node]:
     return _recovered(members) if module.has_error else members
 
 
+def unfinished_definitions(module: Node) -> list[Node]:
+    """The definitions of a module being typed that cannot be read: those with a syntax error
+    and those that swallowed the definitions after them (module_members leaves them out). A
+    rule that concludes from the absence of a clause stays silent when one of these might be it."""
+    if not module.has_error:
+        return []
+    found = []
+    members = block_body(do_block(module))
+    while members:
+        found.extend(m for m in members if _is_definition(m) and m.has_error)
+        last = next((m for m in reversed(members) if _is_definition(m)), None)
+        swallowed = _swallowed_members(last) if last is not None else []
+        if not swallowed:
+            break
+        found.append(last)
+        members = swallowed
+    return found
+
+
 def _recovered(members: list[Node]) -> list[Node]:
     # The definition that swallowed the others runs to the `end` meant for the module: it is
     # the last definition (what follows it in the file, such as another module, stays after).
