@@ -221,14 +221,16 @@ class Engine:
                 continue
             start = form.start_byte
             cached = fresh_forms.get(key) or state.forms.get(key)
-            if cached is not None:
+            if cached is not None and cached.shape == (form.type, form.has_error):
                 fresh_forms[key] = cached
                 found.extend(cached.at(start))
                 continue
             form_findings = self._check_form(form, ctx, state, groups, generation, failed, fresh_units)
             end = form.end_byte
             if all(start <= o <= end for f in form_findings for o in f.offsets()):
-                fresh_forms[key] = _FormResult([f.shifted(-start) for f in form_findings], start, form_findings)
+                fresh_forms[key] = _FormResult(
+                    [f.shifted(-start) for f in form_findings], start, form_findings, (form.type, form.has_error)
+                )
             found.extend(form_findings)
         state.forms = {**state.forms, **fresh_forms} if interrupted else fresh_forms
         for cache_key, units in fresh_units.items():
@@ -269,11 +271,11 @@ class Engine:
             if group.scope == "node":
                 if segments is None:
                     segments = list(_form_segments(form))
-                units = [(seg.node, (seg.node.text, seg.module_digest)) for seg in segments]
+                units = [(seg.node, (seg.node.text, seg.module_digest, seg.node.type)) for seg in segments]
             elif form.has_error:
                 continue
             else:
-                units = [(form, (form.text,))]
+                units = [(form, (form.text, form.type))]
 
             def key_of(base: tuple, reads_index: bool) -> tuple:
                 return (*base, "index", generation) if reads_index else base
@@ -384,12 +386,15 @@ BATCH_THRESHOLD = 3
 class _FormResult:
     """One form's findings relative to its start, plus the last absolute copy handed out."""
 
-    __slots__ = ("relative", "base", "absolute")
+    __slots__ = ("relative", "base", "absolute", "shape")
 
-    def __init__(self, relative: list[Finding], base: int, absolute: list[Finding]) -> None:
+    def __init__(self, relative: list[Finding], base: int, absolute: list[Finding], shape: tuple) -> None:
         self.relative = relative
         self.base = base
         self.absolute = absolute
+        # (node type, has errors): the same bytes parse to another node where an error
+        # before them changes how they are read (a call, or a bare `IO.inspect` dot)
+        self.shape = shape
 
     def at(self, start: int) -> list[Finding]:
         if start != self.base:  # the form moved: shift once, then reuse while it stays put

@@ -46,7 +46,7 @@ from .documents import OpenDocument
 from .indexing import Indexer
 from .protocol import ExhortProtocol
 from .publishing import Publisher
-from .stdio import PipeReader, readable_in_loop
+from .stdio import open_pipe_reader, readable_in_loop
 
 logger = logging.getLogger("exhort.lsp")
 
@@ -88,7 +88,7 @@ class ExhortServer(LanguageServer):
 
         async def serve() -> None:
             if readable_in_loop(stdin, stdout):
-                reader = await PipeReader.open(stdin)
+                reader = await open_pipe_reader(stdin)
             else:
                 reader = StdinAsyncReader(stdin, self.thread_pool)
             await transport.serve(reader, self.protocol, self._stop_event)
@@ -226,9 +226,10 @@ class ExhortServer(LanguageServer):
 
     def recheck_all(self, supersede: bool = False) -> None:
         """What every document's findings may read changed: the index facts, or (superseding
-        the checks under way) the configuration."""
+        the checks under way) the configuration. Either way the rules that read them run
+        again on every form, which may take a while."""
         for item in self.documents.values():
-            self.checker.request(item, full=True, supersede=supersede)
+            self.checker.request(item, full=True, supersede=supersede, cold=True)
 
     def document_for_path(self, path: str) -> Document | None:
         """The text of another file (related locations point into it): the open buffer, or
