@@ -224,6 +224,7 @@ class Checker:
 
     def __init__(
         self,
+        documents: dict[str, OpenDocument],
         engine_for: Callable[[str], Engine],
         is_excluded: Callable[[Engine, str], bool],
         index: Callable[[], "WorkspaceIndex"],
@@ -242,7 +243,7 @@ class Checker:
         self._workers = Workers()
         self._running: dict[str, object] = {}  # uri -> the CheckJob or load under way
         self._starting: set[str] = set()
-        self.open: dict[str, OpenDocument] = {}  # the server's documents
+        self.open = documents  # the server's open documents, by URI
 
     # -- asking ---------------------------------------------------------------------------------
 
@@ -298,7 +299,7 @@ class Checker:
                 item.waiters.append((condition, future))
 
     def closed(self, item: OpenDocument) -> None:
-        self.open.pop(item.uri, None)
+        """`item` was closed (and is no longer among the open documents)."""
         if item.full_timer is not None:
             item.full_timer.cancel()
         running = self._running.get(item.uri)
@@ -382,8 +383,8 @@ class Checker:
             # conversion may have read an edit made during the check: forget it.
             item.converted.invalidate()
             if job.findings is None:
+                # A cancelled whole-document check comes again after the next pause in typing.
                 item.checks_cancelled += 1
-                item.want_full |= job.full
         else:
             item.last_check_seconds[job.full] = job.cpu_seconds
             item.next_check_cold = False

@@ -65,6 +65,7 @@ class ExhortServer(LanguageServer):
         self.indexer = Indexer(self)
         self.publisher = Publisher(self.protocol.send_json_text, lambda: self.workspace_diagnostic_refresh(None))
         self.checker = Checker(
+            self.documents,
             engine_for=self.configs.engine_for,
             is_excluded=is_excluded,
             index=lambda: self.indexer.index,
@@ -73,7 +74,6 @@ class ExhortServer(LanguageServer):
             on_checked=self._checked,
             on_loaded=self._loaded,
         )
-        self.checker.open = self.documents
         self._surrogates_logged: set[str] = set()
         self._disk_documents: dict[str, tuple[int, Document | None]] = {}
 
