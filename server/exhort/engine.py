@@ -219,8 +219,9 @@ class Engine:
                 continue
             start = form.start_byte
             # The same bytes parse to other nodes where error recovery cut the file into
-            # fragments (a call `IO.inspect` there, a bare `dot` here): the type is in the key.
-            typed = (form.type, key)
+            # fragments (a call `IO.inspect` there, a bare `dot` here), or read them inside an error:
+            # the type and whether the form holds an error are in the key.
+            typed = (form.type, form.has_error, key)
             cached = fresh_forms.get(typed) or state.forms.get(typed)
             if cached is not None:
                 fresh_forms[typed] = cached

@@ -67,6 +67,23 @@ PIECES = [
     "defmodule Sample.Extra do\n  use Agent\nend\n", "Supervisor.start_link([Sample.Extra], strategy: :one_for_one)",
     "Task.async(fn -> 1 end)", "spawn(fn -> :ok end)", "%{a: 1, b: \"😀\"}", "{:noreply, state}",
 ]
+# Whole lines that keep a module valid where they land between its members: random
+# character edits soon leave nothing but syntax errors (where no rule speaks), these keep
+# the rules busy.
+BLOCKS = [
+    '  def to_status{n}(params), do: String.to_atom(params["s{n}"])\n',
+    "  def empty{n}?(items), do: length(items) == 0\n",
+    "  def show{n}(x) do\n    IO.inspect(x, label: \"é{n}\")\n  end\n",
+    "  # exhort:disable-next-line SEC001\n  def trusted{n}(p), do: String.to_atom(p)\n",
+    "  # exhort:disable-next-line PRF001\r\n  def plain{n}(x), do: x\r\n",
+    "  def later{n}, do: Task.async(fn -> {n} end)\n",
+    "  def ping{n}, do: GenServer.call(self(), :ping)\n",
+    '  @doc "日本 😀 {n}"\n  def doc{n}(a), do: a\n',
+]
+MODULES = [
+    "defmodule Sample.Worker{n} do\n  use GenServer\n  def init(s), do: {{:ok, s}}\nend\n",
+    "defmodule Sample.Holder{n} do\r\n  use Agent\r\nend\r\n",
+]
 SEVERITIES = {"error": 1, "warning": 2, "information": 3, "hint": 4}
 
 
@@ -110,6 +127,61 @@ def _random_change(rng: random.Random, text: str, encoding: str) -> dict:
         line1, column1 = line0, column0
     new = "".join(rng.choice(PIECES) for _ in range(rng.choice([1, 1, 1, 2, 3])))
     return {"range": {"start": {"line": line0, "character": column0}, "end": {"line": line1, "character": column1}}, "text": new}
+
+
+def _line_change(rng: random.Random, text: str, encoding: str) -> dict:
+    """A whole line inserted (a block of valid code) or deleted."""
+    lines = _lines(text)
+    line = rng.randrange(len(lines))
+    start = {"line": line, "character": 0}
+    if rng.random() < 0.6:
+        pieces = BLOCKS if rng.random() < 0.8 else MODULES
+        return {"range": {"start": start, "end": start}, "text": rng.choice(pieces).format(n=rng.randrange(100))}
+    end = {"line": line + 1, "character": 0} if line + 1 < len(lines) else {"line": line, "character": index_to_column(lines[line], len(lines[line]), encoding)}
+    return {"range": {"start": start, "end": end}, "text": ""}
+
+
+def _fresh_text(rng: random.Random) -> str:
+    """A valid file to start again from: random edits heal nothing."""
+    members = "".join(rng.choice(BLOCKS).format(n=number) for number in range(rng.randrange(3, 12)))
+    extra = "".join(rng.choice(MODULES).format(n=number) for number in range(rng.randrange(0, 3)))
+    return START.replace("\nend\n", "\n" + members + "end\n", 1) + extra
+
+
+def next_burst(rng: random.Random, text: str, encoding: str):
+    """The next didChange: (the text after it, its changes, a request to send with it or
+    None, a pause after it in seconds). Depends only on `rng` and `text`, so that a run's
+    texts can be replayed without a server."""
+    changes = []
+    if rng.random() < 0.03:  # the whole text replaced, as by a formatter or a checkout
+        lines = _lines(text)
+        end = {"line": len(lines) - 1, "character": index_to_column(lines[-1], len(lines[-1]), encoding)}
+        changes.append({"range": {"start": {"line": 0, "character": 0}, "end": end}, "text": _fresh_text(rng)})
+        text = changes[-1]["text"]
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        change = _random_change(rng, text, encoding) if rng.random() < 0.5 else _line_change(rng, text, encoding)
+        r = change["range"]
+        text = apply_edit(text, r["start"]["line"], r["start"]["character"], r["end"]["line"], r["end"]["character"], change["text"], encoding)
+        changes.append(change)
+    request = None
+    if rng.random() < 0.3:
+        lines = _lines(text)
+        line = rng.randrange(len(lines))
+        position = {"line": line, "character": index_to_column(lines[line], rng.randrange(len(lines[line]) + 1), encoding)}
+        if rng.random() < 0.5:
+            request = ("textDocument/hover", {"position": position})
+        else:
+            request = ("textDocument/codeAction", {"range": {"start": position, "end": position}, "context": {"diagnostics": []}})
+    pause = rng.choice([0.01, 0.05, 0.3]) if rng.random() < 0.1 else 0.0  # pauses of several lengths
+    return text, changes, request, pause
+
+
+def replay(seed: int, notifications: int) -> str:
+    """The text a run with `seed` has after `notifications` didChange notifications."""
+    rng, text = random.Random(seed), START
+    for _ in range(notifications):
+        text = next_burst(rng, text, ENCODINGS[seed % len(ENCODINGS)])[0]
+    return text
 
 
 def _cli_findings(project: Path, text: str, work: Path) -> list[tuple]:
@@ -190,37 +262,22 @@ def run(seed: int, edits: int, checkpoint_every: int, work: Path, quiet: float =
                     log(outcome)
                 if outcome.edits >= edits or outcome.failures:
                     break
-            changes = []
-            for _ in range(rng.choice([1, 1, 2, 3])):
-                change = _random_change(rng, text, encoding)
-                r = change["range"]
-                text = apply_edit(
-                    text, r["start"]["line"], r["start"]["character"], r["end"]["line"], r["end"]["character"], change["text"], encoding
-                )
-                changes.append(change)
+            text, changes, request, pause = next_burst(rng, text, encoding)
             version += 1
             burst = frame(client.notification(
                 "textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": changes}
             ))
-            if rng.random() < 0.3:  # a request read in the same go as the change
-                lines = _lines(text)
-                line = rng.randrange(len(lines))
-                position = {"line": line, "character": index_to_column(lines[line], rng.randrange(len(lines[line]) + 1), encoding)}
-                if rng.random() < 0.5:
-                    message_id, message = client.request_message("textDocument/hover", {"textDocument": {"uri": uri}, "position": position})
-                else:
-                    message_id, message = client.request_message(
-                        "textDocument/codeAction",
-                        {"textDocument": {"uri": uri}, "range": {"start": position, "end": position}, "context": {"diagnostics": []}},
-                    )
+            if request is not None:  # read in the same go as the change
+                method, params = request
+                message_id, message = client.request_message(method, {"textDocument": {"uri": uri}, **params})
                 burst += frame(message)
                 pending.append(message_id)
                 outcome.requests += 1
             client.write(burst)
             outcome.edits += len(changes)
             outcome.notifications += 1
-            if rng.random() < 0.1:
-                time.sleep(rng.choice([0.01, 0.05, 0.3]))  # pauses of several lengths
+            if pause:
+                time.sleep(pause)
         return outcome
     finally:
         client.close()

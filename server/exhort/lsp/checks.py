@@ -53,6 +53,9 @@ FAST_SCOPES = frozenset({"node", "module"})
 BIG_DOCUMENT_BYTES = 256 * 1024
 MAX_WORKERS = 8
 PARSE_CHUNK_BYTES = 16 * 1024
+# A check runs on the event loop when the last one of its kind on the same document took
+# less than this and nothing it cached was dropped since; any other in a worker thread.
+INLINE_CHECK_SECONDS = 0.02
 
 
 class QuietCollector:
@@ -153,7 +156,9 @@ class CheckJob:
     other_document: Callable[[str], Document | None]
     baseline: "tuple[Baseline, str, str] | None" = None  # (baseline, its folder, "hint" | "hidden")
     cancelled: threading.Event = field(default_factory=threading.Event)
-    started: float = field(default_factory=time.monotonic)
+    started: float = 0.0
+    ended: float = 0.0
+    cpu_seconds: float = 0.0
 
     # results, set by run()
     findings: list[Finding] | None = None
@@ -161,7 +166,19 @@ class CheckJob:
     entries: list[tuple[dict, str]] = field(default_factory=list)
     failures: list[RuleFailure] = field(default_factory=list)
 
+    @property
+    def duration(self) -> float:
+        return self.ended - self.started
+
     def run(self) -> None:
+        self.started, cpu = time.monotonic(), time.thread_time()
+        try:
+            self._run()
+        finally:
+            self.ended = time.monotonic()
+            self.cpu_seconds = time.thread_time() - cpu  # its cost, whatever it waited for
+
+    def _run(self) -> None:
         with collector.held(len(self.document.data) > BIG_DOCUMENT_BYTES):
             try:
                 self.findings = self._check()
@@ -212,6 +229,7 @@ class Checker:
 
     def __init__(
         self,
+        documents: dict[str, OpenDocument],
         engine_for: Callable[[str], Engine],
         is_excluded: Callable[[Engine, str], bool],
         index: Callable[[], "WorkspaceIndex"],
@@ -232,16 +250,18 @@ class Checker:
         self._workers = Workers()
         self._running: dict[str, object] = {}  # uri -> the CheckJob or load under way
         self._starting: set[str] = set()
-        self.open: dict[str, OpenDocument] = {}  # the server's documents
+        self.open = documents  # the server's open documents, by URI
 
     # -- asking ---------------------------------------------------------------------------------
 
-    def request(self, item: OpenDocument, full: bool = False, supersede: bool = True) -> None:
+    def request(self, item: OpenDocument, full: bool = False, supersede: bool = True, cold: bool = False) -> None:
         """A check of `item` is owed: its text, its config or the index changed. The running
         check, if any, is cancelled when `supersede` (its result would be for an older text
         or an older config); new index facts let it finish (most of what it finds stays
-        true, and the next check reuses it) and check again after."""
+        true, and the next check reuses it) and check again after. `cold`: the cached
+        results it could reuse are gone, so it may take long (it runs in a worker)."""
         item.check_requested = True
+        item.next_check_cold |= cold
         if full:
             item.want_full = True
         if item.full_timer is not None:
@@ -286,7 +306,7 @@ class Checker:
                 item.waiters.append((condition, future))
 
     def closed(self, item: OpenDocument) -> None:
-        self.open.pop(item.uri, None)
+        """`item` was closed (and is no longer among the open documents)."""
         if item.full_timer is not None:
             item.full_timer.cancel()
         running = self._running.get(item.uri)
@@ -342,6 +362,12 @@ class Checker:
         )
         self._running[uri] = job
         item.checks_started += 1
+        if not item.next_check_cold and item.last_check_seconds.get(full, INLINE_CHECK_SECONDS) < INLINE_CHECK_SECONDS:
+            # As short as the last one was: run it here. Handing it to a worker and back
+            # costs two thread wake-ups, a millisecond or more on a busy machine.
+            job.run()
+            self._finished(job)
+            return
         loop = asyncio.get_running_loop()
 
         def run() -> None:
@@ -353,8 +379,8 @@ class Checker:
     def _finished(self, job: CheckJob) -> None:
         item = job.item
         logger.debug(
-            "%s check of %s v%s %s in %.0f ms", "full" if job.full else "fast", item.uri, job.version,
-            "cancelled" if job.findings is None else "done", (time.monotonic() - job.started) * 1000,
+            "%s check of %s v%s %s in %.1f ms", "full" if job.full else "fast", item.uri, job.version,
+            "cancelled" if job.findings is None else "done", job.duration * 1000,
         )
         if self._running.get(item.uri) is job:
             del self._running[item.uri]
@@ -365,9 +391,11 @@ class Checker:
             # conversion may have read an edit made during the check: forget it.
             item.converted.invalidate()
             if job.findings is None:
+                # A cancelled whole-document check comes again after the next pause in typing.
                 item.checks_cancelled += 1
-                item.want_full |= job.full
         else:
+            item.last_check_seconds[job.full] = job.cpu_seconds
+            item.next_check_cold = False
             self._store(item, job.version, job.full, job.findings, job.full_findings, job.entries)
             self._on_checked(item, job.failures)
             if not job.full and not item.check_requested and item.full_timer is None:

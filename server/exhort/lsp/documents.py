@@ -97,6 +97,8 @@ class OpenDocument:
     want_full: bool = True  # the next check runs the whole-document rules too (the first does)
     full_timer: asyncio.TimerHandle | None = None
     waiters: list[tuple[Callable[[], bool], asyncio.Future]] = field(default_factory=list)  # (until, future)
+    last_check_seconds: dict[bool, float] = field(default_factory=dict)  # full? -> how long it took
+    next_check_cold: bool = True  # the next check cannot reuse much: never run on the loop
     checks_started: int = 0
     checks_cancelled: int = 0  # stopped by a newer request before they finished
 
@@ -154,6 +156,7 @@ def set_text(item: OpenDocument, data: bytes, document: Document | None = None) 
     item.loading_text = b""
     item.changes_while_loading = []
     item.edits_since_full = None  # nothing to map old findings through
+    item.next_check_cold = True
     item.converted.invalidate()
     if document is not None:
         item.document = document

@@ -46,7 +46,7 @@ from .documents import OpenDocument
 from .indexing import Indexer
 from .protocol import ExhortProtocol
 from .publishing import Publisher
-from .stdio import PipeReader, readable_in_loop
+from .stdio import open_pipe_reader, readable_in_loop
 
 logger = logging.getLogger("exhort.lsp")
 
@@ -65,6 +65,7 @@ class ExhortServer(LanguageServer):
         self.indexer = Indexer(self)
         self.publisher = Publisher(self.protocol.send_json_text, lambda: self.workspace_diagnostic_refresh(None))
         self.checker = Checker(
+            self.documents,
             engine_for=self.configs.engine_for,
             is_excluded=is_excluded,
             index=lambda: self.indexer.index,
@@ -74,7 +75,6 @@ class ExhortServer(LanguageServer):
             on_checked=self._checked,
             on_loaded=self._loaded,
         )
-        self.checker.open = self.documents
         self._surrogates_logged: set[str] = set()
         self._disk_documents: dict[str, tuple[int, Document | None]] = {}
 
@@ -89,7 +89,7 @@ class ExhortServer(LanguageServer):
 
         async def serve() -> None:
             if readable_in_loop(stdin, stdout):
-                reader = await PipeReader.open(stdin)
+                reader = await open_pipe_reader(stdin)
             else:
                 reader = StdinAsyncReader(stdin, self.thread_pool)
             await transport.serve(reader, self.protocol, self._stop_event)
@@ -227,9 +227,10 @@ class ExhortServer(LanguageServer):
 
     def recheck_all(self, supersede: bool = False) -> None:
         """What every document's findings may read changed: the index facts, or (superseding
-        the checks under way) the configuration."""
+        the checks under way) the configuration. Either way the rules that read them run
+        again on every form, which may take a while."""
         for item in self.documents.values():
-            self.checker.request(item, full=True, supersede=supersede)
+            self.checker.request(item, full=True, supersede=supersede, cold=True)
 
     def document_for_path(self, path: str) -> Document | None:
         """The text of another file (related locations point into it): the open buffer, or

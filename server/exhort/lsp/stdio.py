@@ -14,6 +14,8 @@ import os
 import stat
 from typing import BinaryIO
 
+from .transport import StreamReaderAdapter
+
 
 def readable_in_loop(stdin: BinaryIO, stdout: BinaryIO) -> bool:
     """Is stdin a pipe of its own? The loop makes the descriptor non-blocking, which must not
@@ -25,27 +27,9 @@ def readable_in_loop(stdin: BinaryIO, stdout: BinaryIO) -> bool:
     return stat.S_ISFIFO(into.st_mode) and (into.st_dev, into.st_ino) != (out.st_dev, out.st_ino)
 
 
-class PipeReader:
-    """pygls' AsyncReader interface (readline, readexactly) over an asyncio stream."""
-
-    def __init__(self, stream: asyncio.StreamReader) -> None:
-        self._stream = stream
-
-    @classmethod
-    async def open(cls, stdin: BinaryIO) -> "PipeReader":
-        loop = asyncio.get_running_loop()
-        stream = asyncio.StreamReader(limit=1 << 20, loop=loop)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream, loop=loop), stdin)
-        return cls(stream)
-
-    async def readline(self) -> bytes:
-        try:
-            return await self._stream.readline()
-        except ValueError:  # a line over the limit, already discarded: no header of LSP's
-            return b"?\r\n"  # pygls skips a line that is neither a header nor blank
-
-    async def readexactly(self, count: int) -> bytes:
-        try:
-            return await self._stream.readexactly(count)
-        except asyncio.IncompleteReadError as error:  # EOF mid-body: pygls stops on b""
-            return error.partial
+async def open_pipe_reader(stdin: BinaryIO) -> StreamReaderAdapter:
+    """A reader of `stdin` (a pipe) that the event loop watches itself."""
+    loop = asyncio.get_running_loop()
+    stream = asyncio.StreamReader(limit=1 << 20, loop=loop)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream, loop=loop), stdin)
+    return StreamReaderAdapter(stream)

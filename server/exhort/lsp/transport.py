@@ -83,7 +83,8 @@ async def serve(reader, protocol: ExhortProtocol, stop_event: threading.Event) -
 
 
 class StreamReaderAdapter:
-    """asyncio.StreamReader (TCP) with the end of the stream as b"" rather than an error."""
+    """An asyncio.StreamReader (stdin pipe, TCP socket) as read_body reads: the end of the
+    stream as b"", a line over the stream's limit as a line that is no header."""
 
     def __init__(self, stream: asyncio.StreamReader) -> None:
         self._stream = stream
@@ -91,11 +92,11 @@ class StreamReaderAdapter:
     async def readline(self) -> bytes:
         try:
             return await self._stream.readline()
-        except ValueError:  # over the stream's limit: no header of LSP's
+        except ValueError:  # over the limit, already discarded: no header of LSP's
             return b"?\n"
 
     async def readexactly(self, count: int) -> bytes:
         try:
             return await self._stream.readexactly(count)
-        except asyncio.IncompleteReadError as error:
+        except asyncio.IncompleteReadError as error:  # the end of the stream mid-body
             return error.partial
