@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import sre_constants
+from bisect import bisect_right
 import sre_parse
 from dataclasses import dataclass
 from typing import Iterator
@@ -335,7 +336,23 @@ class AnchoredMatcher:
         start, end = node.start_byte, node.end_byte
         if not pieces or hits_cache is None:
             return self._scan(data[start:end], start)
-        hits: list[tuple[int, int, list]] = []
+        missing = [key for _start, _end, key in pieces if key not in hits_cache]
+        if len(missing) > 8:
+            # Mostly new members (a file just opened): one search of the whole text, its
+            # occurrences shared out to the members (an anchor's occurrence lies inside the
+            # node it names, so inside one member or between members).
+            hits = self._scan(data[start:end], start)
+            starts = [piece_start for piece_start, _end, _key in pieces]
+            shared: dict[int, list] = {}
+            for low, high, sites in hits:
+                slot = bisect_right(starts, low) - 1
+                if slot >= 0 and high <= pieces[slot][1]:
+                    shared.setdefault(slot, []).append((low - starts[slot], high - starts[slot], sites))
+            for slot, (_start, _end, key) in enumerate(pieces):
+                if key not in hits_cache:
+                    hits_cache[key] = shared.get(slot, [])
+            return hits
+        hits = []
         position = start
         for piece_start, piece_end, key in pieces:
             if piece_start > position:
