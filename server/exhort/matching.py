@@ -28,6 +28,7 @@ import sre_constants
 from bisect import bisect_right
 import sre_parse
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator
 
 import tree_sitter as ts
@@ -36,7 +37,7 @@ from .parsing import compile_query
 
 # -- reading the query text ---------------------------------------------------------------
 
-_TOKEN = re.compile(
+_TOKEN_PATTERN = (
     r"""\s+|;[^\n]*|(?P<string>"(?:\\.|[^"\\])*")|(?P<open>[(\[])|(?P<close>[)\]])|(?P<capture>@[\w.?!-]+)"""
     r"""|(?P<predicate>\#[\w?!-]+)|(?P<field>[\w-]+:)|(?P<negated>![\w-]+)|(?P<quantifier>[?*+])|(?P<anchor>\.)"""
     r"""|(?P<word>[\w-]+)"""
@@ -65,6 +66,12 @@ def _unquote(token: str) -> str:
     return bytes(token[1:-1], "utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8")
 
 
+@lru_cache(maxsize=1)
+def _token_regex() -> re.Pattern[str]:
+    """Compiled when the first query is read (the server's start does not wait for it)."""
+    return re.compile(_TOKEN_PATTERN)
+
+
 def read_pattern(source: str) -> PatternText:
     """The captures (with their depth below the root) and text predicates of one pattern."""
     captures: dict[str, list[CaptureSite]] = {}
@@ -74,7 +81,7 @@ def read_pattern(source: str) -> PatternText:
     stack: list[tuple[str, object]] = []
     last: tuple[int, str | None] | None = None  # (depth, type) of the element just closed
     roots: set[str] | None = set()
-    tokens = [m for m in _TOKEN.finditer(source) if m.lastgroup is not None]
+    tokens = [m for m in _token_regex().finditer(source) if m.lastgroup is not None]
     for position, match in enumerate(tokens):
         kind, value = match.lastgroup, match.group()
         in_predicate = bool(stack) and stack[-1][0] == "predicate"
