@@ -24,9 +24,7 @@ What is derived from the query text, per pattern:
 from __future__ import annotations
 
 import re
-import sre_constants
 from bisect import bisect_right
-import sre_parse
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
@@ -34,6 +32,12 @@ from typing import Iterator
 import tree_sitter as ts
 
 from .parsing import compile_query
+
+try:  # the regex parser (sre_parse and sre_constants warn of their deprecation since 3.11)
+    from re import _constants as sre_constants, _parser as sre_parse
+except ImportError:  # Python 3.10
+    import sre_constants  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
 
 # -- reading the query text ---------------------------------------------------------------
 
