@@ -4,8 +4,10 @@
 
 Prints, for the bare parse and for each rule, the number of query matches its patterns
 produce (each one costs a Python call and a dict of captures) and the seconds its check
-takes. A rule with many matches and few findings wants a narrower pattern (#eq?/#any-of?
-predicates run in C); a rule with a slow check wants less walking in Python.
+takes. A rule with many matches and few findings wants a narrower pattern; a rule with a
+slow check wants less walking in Python. Last, the patterns the engine cannot anchor on a
+name (no #eq?/#any-of?/#match? string it can search for, see exhort.matching): each of those
+costs a walk of every member on every check.
 """
 
 from __future__ import annotations
@@ -78,6 +80,14 @@ def main() -> None:
     print(f"{'rule':<8}{'check s':>9}{'matches':>10}{'findings':>10}")
     for code, seconds in spent.most_common(args.top):
         print(f"{code:<8}{seconds:>9.3f}{matches[code]:>10}{found[code]:>10}")
+    print("\npatterns run over every node (not anchored on a name):")
+    for group in default_registry().groups({rule.code for rule in default_registry().rules}):
+        matcher, dispatch = group.compiled
+        if matcher is None:
+            continue
+        for index in matcher.residual:
+            rule, number = dispatch[index]
+            print(f"  {rule.code} pattern {number} ({group.scope} scope)")
 
 
 if __name__ == "__main__":

@@ -325,3 +325,32 @@ def test_core_modules_import_one_another_without_cycles():
         return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in graph[start])
 
     assert [name for name in sorted(graph) if reaches(name, name, {name})] == []
+
+
+def test_typing_in_a_doc_reruns_no_other_members_rules():
+    """A module attribute's value (a @doc, a @spec) is no header fact: editing it leaves the
+    other members' node-scope results cached, and the findings are those of a fresh check."""
+    seen: list[int] = []
+    rule = Rule(
+        code="TST002", name="counts", category="test", severity=Severity.HINT, summary="counts its runs",
+        explanation="## TST002 counts\n", query='((call target: (identifier) @f) @call (#eq? @f "length"))',
+        examples=[bad("length(x)  # expect: TST002"), good("1")],
+    )
+    rule.pack = "test"
+
+    @rule.check
+    def check(ctx, match):
+        seen.append(match.node("call").start_byte)
+        yield ctx.finding(match.node("call"), "length")
+
+    engine = Engine(Config(), Registry([*default_registry().rules, rule]))
+    source = "defmodule A do\n  @doc \"\"\"\n  Counts.\n  \"\"\"\n  def a(x), do: length(x)\n  def b(x), do: length(x)\nend\n"
+    document = Document("lib/a.ex", source)
+    state = DocumentState()
+    engine.check(document, state=state)
+    assert len(seen) == 2
+    at = document.data.index(b"Counts")
+    document.apply(TextChange(at, at, b"It "))
+    incremental = engine.check(document, state=state)
+    assert len(seen) == 2  # no member's rules ran again
+    assert incremental.findings == engine.check(document, state=DocumentState()).findings

@@ -24,18 +24,24 @@ What is derived from the query text, per pattern:
 from __future__ import annotations
 
 import re
-import sre_constants
-import sre_parse
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator
 
 import tree_sitter as ts
 
 from .parsing import compile_query
 
+try:  # the regex parser (sre_parse and sre_constants warn of their deprecation since 3.11)
+    from re import _constants as sre_constants, _parser as sre_parse
+except ImportError:  # Python 3.10
+    import sre_constants  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
+
 # -- reading the query text ---------------------------------------------------------------
 
-_TOKEN = re.compile(
+_TOKEN_PATTERN = (
     r"""\s+|;[^\n]*|(?P<string>"(?:\\.|[^"\\])*")|(?P<open>[(\[])|(?P<close>[)\]])|(?P<capture>@[\w.?!-]+)"""
     r"""|(?P<predicate>\#[\w?!-]+)|(?P<field>[\w-]+:)|(?P<negated>![\w-]+)|(?P<quantifier>[?*+])|(?P<anchor>\.)"""
     r"""|(?P<word>[\w-]+)"""
@@ -64,6 +70,12 @@ def _unquote(token: str) -> str:
     return bytes(token[1:-1], "utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8")
 
 
+@lru_cache(maxsize=1)
+def _token_regex() -> re.Pattern[str]:
+    """Compiled when the first query is read (the server's start does not wait for it)."""
+    return re.compile(_TOKEN_PATTERN)
+
+
 def read_pattern(source: str) -> PatternText:
     """The captures (with their depth below the root) and text predicates of one pattern."""
     captures: dict[str, list[CaptureSite]] = {}
@@ -73,7 +85,7 @@ def read_pattern(source: str) -> PatternText:
     stack: list[tuple[str, object]] = []
     last: tuple[int, str | None] | None = None  # (depth, type) of the element just closed
     roots: set[str] | None = set()
-    tokens = [m for m in _TOKEN.finditer(source) if m.lastgroup is not None]
+    tokens = [m for m in _token_regex().finditer(source) if m.lastgroup is not None]
     for position, match in enumerate(tokens):
         kind, value = match.lastgroup, match.group()
         in_predicate = bool(stack) and stack[-1][0] == "predicate"
@@ -335,7 +347,23 @@ class AnchoredMatcher:
         start, end = node.start_byte, node.end_byte
         if not pieces or hits_cache is None:
             return self._scan(data[start:end], start)
-        hits: list[tuple[int, int, list]] = []
+        missing = [key for _start, _end, key in pieces if key not in hits_cache]
+        if len(missing) > 8:
+            # Mostly new members (a file just opened): one search of the whole text, its
+            # occurrences shared out to the members (an anchor's occurrence lies inside the
+            # node it names, so inside one member or between members).
+            hits = self._scan(data[start:end], start)
+            starts = [piece_start for piece_start, _end, _key in pieces]
+            shared: dict[int, list] = {}
+            for low, high, sites in hits:
+                slot = bisect_right(starts, low) - 1
+                if slot >= 0 and high <= pieces[slot][1]:
+                    shared.setdefault(slot, []).append((low - starts[slot], high - starts[slot], sites))
+            for slot, (_start, _end, key) in enumerate(pieces):
+                if key not in hits_cache:
+                    hits_cache[key] = shared.get(slot, [])
+            return hits
+        hits = []
         position = start
         for piece_start, piece_end, key in pieces:
             if piece_start > position:

@@ -705,8 +705,18 @@ def member_signature(member: Node) -> bytes:
     """What a member contributes to its module's header facts (see ModuleInfo).
 
     Function definitions contribute only their kind, name and arity, so editing a function
-    body leaves the module's header digest unchanged; every other member contributes its text.
+    body leaves the module's header digest unchanged. A module attribute other than
+    `@behaviour` contributes only its name: its value (a @doc, a @spec, a @type) is no header
+    fact, and typing in a doc must not re-run every member's rules. Every other member
+    contributes its text.
     """
+    if member.type == "unary_operator":
+        operand = member.child_by_field_name("operand")
+        operator = member.child_by_field_name("operator")
+        name = call_target(operand) if operand is not None and operand.type == "call" else operand
+        if (operator is not None and operator.type == "@" and name is not None and name.type == "identifier"
+                and name.text != b"behaviour"):
+            return b"@" + (name.text or b"")
     if member.type == "call":
         target = call_target(member)
         if target is not None and target.type == "identifier" and text(target) in DEF_KINDS:
