@@ -320,7 +320,7 @@ def check(ctx: Context, match: Match):
         return  # the team reviewed this call for Sobelow or Credo already
     if node.type == "quoted_atom":
         interpolations = [c for c in node.named_children if c.type == "interpolation"]
-        source = _joined(interpolations)
+        source = _joined(ctx, interpolations)
         if source.trusted:
             return
         yield _finding(ctx, node, source, "An interpolated atom", "is built")
@@ -328,10 +328,10 @@ def check(ctx: Context, match: Match):
     yield from _check_call(ctx, node)
 
 
-def _joined(nodes):
+def _joined(ctx, nodes):
     result = None
     for node in nodes:
-        traced = trace(node)
+        traced = trace(node, memo=ctx.document.memo)
         result = traced if result is None else result.join(traced)
     return result if result is not None else trace(None)
 
@@ -355,7 +355,7 @@ def _check_call(ctx: Context, call):
         for name, value, _pair in keyword_pairs(trailing_keywords(call)):
             if name == "keys" and atom_value(value) == "atoms":
                 arguments = effective_arguments(call)
-                if arguments and trace(arguments[0]).trusted:
+                if arguments and trace(arguments[0], memo=ctx.document.memo).trusted:
                     return  # decoding the application's own constant JSON
                 yield ctx.finding(
                     value,
@@ -371,13 +371,13 @@ def _check_call(ctx: Context, call):
         if capture not in CONVERSION_ARITIES[key]:
             return
         where = call.parent.parent
-        source = _captured_input(where)
+        source = _captured_input(ctx, where)
     else:
         arguments = effective_arguments(call)
         if len(arguments) not in CONVERSION_ARITIES[key]:
             return
         subject = arguments[:1] if key != ("Module", "concat") else arguments
-        source = _joined(subject)
+        source = _joined(ctx, subject)
         where = call
     if source.trusted:
         return
@@ -388,7 +388,7 @@ def _check_call(ctx: Context, call):
     )
 
 
-def _captured_input(capture):
+def _captured_input(ctx, capture):
     """`Enum.map(keys, &String.to_atom/1)`: the capture converts each element of the collection."""
     holder = capture.parent
     loop = holder.parent if holder is not None and holder.type == "arguments" else None
@@ -397,7 +397,7 @@ def _captured_input(capture):
     arguments = effective_arguments(loop)
     if not arguments or arguments[0] == capture:
         return trace(None)
-    return trace(arguments[0])
+    return trace(arguments[0], memo=ctx.document.memo)
 
 
 def _capture_arity(call) -> int | None:
