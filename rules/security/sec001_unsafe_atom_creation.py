@@ -323,7 +323,7 @@ def check(ctx: Context, match: Match):
         source = _joined(ctx, interpolations)
         if source.trusted:
             return
-        yield _finding(ctx, node, source, "An interpolated atom", "is built")
+        yield _finding(ctx, node, source, "An interpolated atom", "is built", subject=interpolations)
         return
     yield from _check_call(ctx, node)
 
@@ -336,16 +336,24 @@ def _joined(ctx, nodes):
     return result if result is not None else trace(None)
 
 
-def _finding(ctx, node, source, label: str, verb: str, fixes=()):
+def _finding(ctx, node, source, label: str, verb: str, fixes=(), subject=()):
     """Outside input at the rule's severity; a value exhort cannot trace as a hint."""
+    named = _named(subject)
     if source.origin is Origin.EXTERNAL:
-        message = f"{label} {verb} from request data (params, decoded JSON, event payloads): atoms are never garbage collected"
+        message = f"{label} {verb} from request data{named} (params, decoded JSON or an event payload): atoms are never garbage collected"
         return ctx.finding(node, message, fixes=fixes)
     message = (
-        f"{label} {verb} from a value whose origin exhort cannot see; if outside input can reach it, "
+        f"{label} {verb} from{named or ' a value'} whose origin exhort cannot see; if outside input can reach it, "
         "use an explicit mapping or String.to_existing_atom (atoms are never garbage collected)"
     )
     return ctx.finding(node, message, fixes=fixes, severity=Severity.HINT)
+
+
+def _named(nodes) -> str:
+    """` `value``: the expression the atom is made from, when it is short enough to read."""
+    shown = ", ".join(" ".join(text(n).split()) for n in nodes)
+    shown = shown.removeprefix("#{").removesuffix("}") if len(nodes) == 1 else shown
+    return f" `{shown}`" if shown and len(shown) <= 40 else ""
 
 
 def _check_call(ctx: Context, call):
@@ -372,6 +380,7 @@ def _check_call(ctx: Context, call):
             return
         where = call.parent.parent
         source = _captured_input(ctx, where)
+        subject = ()
     else:
         arguments = effective_arguments(call)
         if len(arguments) not in CONVERSION_ARITIES[key]:
@@ -385,6 +394,7 @@ def _check_call(ctx: Context, call):
     yield _finding(
         ctx, where, source, f"{module_text}.{function}", "creates atoms",
         fixes=[fix(f"Use {replacement}", replace_node(target, replacement), safe=False)],
+        subject=subject if capture is None else (),
     )
 
 
