@@ -1,5 +1,4 @@
-"""STY001: debugging output (IO.inspect, dbg) is shown, deliberate-looking IO.puts is a hint,
-and example applications kept inside another project are not library code."""
+"""STY001: debugging output (IO.inspect, dbg) is shown, deliberate-looking IO.puts is a hint."""
 
 from __future__ import annotations
 
@@ -34,7 +33,3 @@ def test_inspect_and_dbg_are_information_and_puts_a_hint():
     assert check("/work/app/lib/my_app/billing.ex", "/work/app") == [
         (3, Severity.INFORMATION), (4, Severity.HINT), (5, Severity.INFORMATION)
     ]
-
-
-def test_an_example_application_inside_another_project_is_not_checked():
-    assert check("/work/app/examples/demo/lib/demo.ex", "/work/app/examples/demo") == []

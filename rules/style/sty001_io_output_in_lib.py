@@ -1,7 +1,6 @@
 """STY001 io-output-in-lib."""
 
 import re
-from pathlib import PurePosixPath
 
 from exhort.execution import Runs
 from exhort.findings import Edit, Severity
@@ -29,7 +28,7 @@ CONSOLE_CALLS = frozenset({
     ("IO", "gets"), ("IO", "getn"), ("Ecto.Migrator", "run"), ("Ecto.Migrator", "with_repo"),
 })
 HALTS = frozenset({("System", "halt"), ("System", "stop"), (":init", "stop"), (":erlang", "halt")})
-EXAMPLE_FOLDERS = frozenset({"examples", "example", "demo", "demos", "samples"})
+
 
 RULE = Rule(
     code="STY001",
@@ -61,8 +60,7 @@ RULE = Rule(
         Not flagged: Mix tasks, scripts, tests and anything outside `lib/`; compile-time code;
         definitions (`def dbg(term)` is not a call); captures passed as values
         (`receiver: &IO.inspect/1`); a `*.Debug` module of console helpers; lines the team
-        silenced for Credo (`# credo:disable-for-...`); example applications kept in an
-        `examples/` folder. `IO.puts` is also left alone where printing is the point: modules
+        silenced for Credo (`# credo:disable-for-...`). `IO.puts` is also left alone where printing is the point: modules
         run by hand from a console (under `lib/**/scripts/`, named `*.Scripts.*`, `*.Release`,
         `*.CLI`, `MyAppCLI.*` or `*.Bench`, escripts defining `main/1`, modules reading the
         operator's answers with `IO.gets` or running a release's migrations with
@@ -251,15 +249,6 @@ RULE = Rule(
         ),
         good(
             """
-            defmodule ExampleBroadway do
-              def handle_message(_processor, message, _context), do: IO.inspect(message, label: "MESSAGE")
-            end
-            """,
-            path="examples/example_broadway/lib/example_broadway.ex",
-            note="an example application inside another project prints to show what happens",
-        ),
-        good(
-            """
             defmodule MyApp.Text do
               def render(x), do: inspect(x)
               def write(device, x), do: IO.write(device, x)
@@ -275,7 +264,7 @@ RULE = Rule(
 
 @RULE.check
 def check(ctx: Context, match: Match):
-    if not ctx.path.is_lib or ctx.path.is_mix_task or ctx.path.is_script or _example_app(ctx):
+    if not ctx.path.is_lib or ctx.path.is_mix_task or ctx.path.is_script:
         return
     call = match.node("call")
     if _definition_head(call):
@@ -329,14 +318,6 @@ def _prints_on_purpose(call) -> bool:
     if PRINTER_NAME.search(definition.name):
         return True
     return any(node.type == "call" and call_name(node) in HALTS for node in walk(definition.node))
-
-
-def _example_app(ctx) -> bool:
-    """An example application kept inside another project (`examples/demo_app/lib/...`)."""
-    absolute = PurePosixPath(ctx.document.path.replace("\\", "/")).parts
-    relative = ctx.path.parts
-    root = absolute[: len(absolute) - len(relative)] if relative and len(absolute) > len(relative) else ()
-    return any(part in EXAMPLE_FOLDERS for part in root)
 
 
 def _captured(call) -> bool:
