@@ -8,9 +8,9 @@ from exhort.rule import Context, Match, Rule, bad, fix, good, replace_node
 from exhort.syntax import (
     call_arguments,
     call_name,
-    call_target,
     effective_arguments,
     enclosing_function,
+    is_definition_head,
     is_mix_task_module,
     module_members,
     pipe_source,
@@ -267,7 +267,7 @@ def check(ctx: Context, match: Match):
     if not ctx.path.is_lib or ctx.path.is_mix_task or ctx.path.is_script:
         return
     call = match.node("call")
-    if _definition_head(call):
+    if is_definition_head(call):
         return  # `def dbg(term)` defines a function; it does not call one
     module = ctx.module_of(call)
     if module is not None and is_mix_task_module(module.name):
@@ -293,19 +293,6 @@ def check(ctx: Context, match: Match):
     severity = Severity.HINT if puts else Severity.INFORMATION
     yield ctx.finding(
         call, f"{label} in library code; use Logger (or remove the debugging output)", fixes=fixes, severity=severity
-    )
-
-
-def _definition_head(call) -> bool:
-    """`dbg(x)` written as the head of `def dbg(x)` (or under its `when` guard)."""
-    parent = call.parent
-    if parent is not None and parent.type == "binary_operator" and text(parent.child_by_field_name("operator")) == "when":
-        parent = parent.parent
-    if parent is None or parent.type != "arguments" or parent.parent is None:
-        return False
-    target = call_target(parent.parent)
-    return target is not None and target.type == "identifier" and text(target) in (
-        "def", "defp", "defmacro", "defmacrop", "defdelegate",
     )
 
 

@@ -32,6 +32,7 @@ from .syntax import (
     call_target,
     function_def,
     in_module_attribute,
+    is_definition_head,
     is_defmodule,
     module_members,
     module_name,
@@ -206,7 +207,7 @@ def _local_calls(member: Node, names: set[str]):
             target = call_target(node)
             if target is not None and target.type == "identifier":
                 name = text(target)
-                if name in names and not _is_definition_head(node):
+                if name in names and not is_definition_head(node):
                     yield node, name
         elif node.type == "unary_operator":
             operator = node.child_by_field_name("operator")
@@ -217,20 +218,6 @@ def _local_calls(member: Node, names: set[str]):
                     if left is not None and left.type == "identifier" and text(left) in names:
                         yield node, text(left)
         stack.extend(reversed(node.named_children))
-
-
-def _is_definition_head(call: Node) -> bool:
-    """`name(args)` written as the head of `def name(args)` (or under its `when` guard)."""
-    parent = call.parent
-    if parent is not None and parent.type == "binary_operator":  # def name(x) when guard
-        parent = parent.parent
-    if parent is None or parent.type != "arguments":
-        return False
-    definition = parent.parent
-    if definition is None or definition.type != "call":
-        return False
-    target = call_target(definition)
-    return target is not None and target.type == "identifier" and text(target) in DEF_KINDS
 
 
 def _compile_time_syntax(node: Node, stop: Node) -> bool:

@@ -28,19 +28,20 @@ from tree_sitter import Node
 from .parsing import cached_query
 
 from .syntax import (
-    DEF_KINDS,
     ancestors,
     call_arguments,
     call_name,
     call_target,
     do_block,
     effective_arguments,
+    enclosing_module,
+    full_module_name,
     function_def,
+    is_definition_head,
     is_literal,
     keyword_key,
     keyword_pairs,
     module_members,
-    module_name,
     string_value,
     tails,
     text,
@@ -195,7 +196,7 @@ class _Tracer:
 
     def module(self, node: Node) -> "_ModuleIndex | None":
         """The index of the module `node` is written in, built once per text."""
-        module = _enclosing_module(node) if not (node.type == "call" and call_name(node) == (None, "defmodule")) else node
+        module = enclosing_module(node) if not (node.type == "call" and call_name(node) == (None, "defmodule")) else node
         if module is None:
             return None
         key = ("provenance-module", module.start_byte, module.end_byte)
@@ -737,7 +738,7 @@ class _ModuleIndex:
     """What tracing needs to know about one module, read in one pass over it."""
 
     def __init__(self, module: Node) -> None:
-        self.name = _full_name(module)
+        self.name = full_module_name(module)
         self.definitions: dict[str, list] = {}
         self.specs: dict[tuple[str, int], list[list[str]]] = {}
         self.ecto_type = False
@@ -761,7 +762,7 @@ class _ModuleIndex:
         for pattern, captures in ts.QueryCursor(cached_query(_MODULE_QUERY)).matches(self.node):
             if pattern == 0:
                 call = captures["call"][0]
-                if not _is_definition_head(call):
+                if not is_definition_head(call):
                     self._calls.setdefault(text(captures["name"][0]), []).append(call)
             elif pattern == 1:
                 self._calls.setdefault(text(captures["name"][0]), []).append(None)  # `&name/arity`
@@ -842,40 +843,8 @@ def _is_binding_form(node: Node | None) -> bool:
     )
 
 
-def _enclosing_module(node: Node) -> Node | None:
-    for parent in ancestors(node):
-        if parent.type == "call" and call_name(parent) == (None, "defmodule"):
-            return parent
-    return None
-
-
-def _full_name(module: Node) -> str | None:
-    parts = []
-    current: Node | None = module
-    while current is not None:
-        name = module_name(current)
-        if name is None:
-            return None
-        parts.append(name)
-        current = _enclosing_module(current)
-    return ".".join(reversed(parts))
-
-
 def _defaults(definition) -> int:
     return sum(
         1 for p in definition.params
         if p.type == "binary_operator" and text(p.child_by_field_name("operator")) == "\\\\"
     )
-
-
-def _is_definition_head(call: Node) -> bool:
-    parent = call.parent
-    if parent is not None and parent.type == "binary_operator":
-        parent = parent.parent
-    if parent is None or parent.type != "arguments":
-        return False
-    definition = parent.parent
-    if definition is None or definition.type != "call":
-        return False
-    target = call_target(definition)
-    return target is not None and target.type == "identifier" and text(target) in DEF_KINDS

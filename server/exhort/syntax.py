@@ -326,6 +326,21 @@ def function_def(node: Node) -> FunctionDef | None:
     return FunctionDef(kind, name, len(params), node, head, params, guard, body)
 
 
+def is_definition_head(call: Node) -> bool:
+    """`name(args)` written as the head of `def name(args)` (or under its `when` guard): a
+    definition, not a call of `name`."""
+    parent = call.parent
+    if parent is not None and parent.type == "binary_operator":  # def name(x) when guard
+        parent = parent.parent
+    if parent is None or parent.type != "arguments":
+        return False
+    definition = parent.parent
+    if definition is None or definition.type != "call":
+        return False
+    target = call_target(definition)
+    return target is not None and target.type == "identifier" and text(target) in DEF_KINDS
+
+
 def enclosing_function(node: Node) -> FunctionDef | None:
     """The definition (`def`, `defp`, ...) that `node` is written in, read as a FunctionDef."""
     definition = enclosing_def(node)
