@@ -34,7 +34,7 @@ RULE = Rule(
     code="STY001",
     name="io-output-in-lib",
     category="style",
-    severity=Severity.HINT,
+    severity=Severity.INFORMATION,  # IO.puts findings are hints (see the explanation)
     summary="IO.puts, IO.inspect or dbg left in library code",
     fix_safety="safe/offer",
     runs_in=frozenset({Runs.PRODUCTION}),  # Mix tasks, tests, console tasks and the compiler print on purpose
@@ -290,7 +290,7 @@ def check(ctx: Context, match: Match):
         fixes = _puts_fix(call, module)
     # IO.inspect and dbg are debugging left behind (Credo warns); IO.puts is often deliberate
     # output (Credo's IoPuts is controversial and off by default), so it stays a hint.
-    severity = Severity.HINT if puts else Severity.INFORMATION
+    severity = Severity.HINT if puts else None
     yield ctx.finding(
         call, f"{label} in library code; use Logger (or remove the debugging output)", fixes=fixes, severity=severity
     )
