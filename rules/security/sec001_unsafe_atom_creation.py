@@ -320,32 +320,40 @@ def check(ctx: Context, match: Match):
         return  # the team reviewed this call for Sobelow or Credo already
     if node.type == "quoted_atom":
         interpolations = [c for c in node.named_children if c.type == "interpolation"]
-        source = _joined(interpolations)
+        source = _joined(ctx, interpolations)
         if source.trusted:
             return
-        yield _finding(ctx, node, source, "An interpolated atom", "is built")
+        yield _finding(ctx, node, source, "An interpolated atom", "is built", subject=interpolations)
         return
     yield from _check_call(ctx, node)
 
 
-def _joined(nodes):
+def _joined(ctx, nodes):
     result = None
     for node in nodes:
-        traced = trace(node)
+        traced = trace(node, memo=ctx.document.memo)
         result = traced if result is None else result.join(traced)
     return result if result is not None else trace(None)
 
 
-def _finding(ctx, node, source, label: str, verb: str, fixes=()):
+def _finding(ctx, node, source, label: str, verb: str, fixes=(), subject=()):
     """Outside input at the rule's severity; a value exhort cannot trace as a hint."""
+    named = _named(subject)
     if source.origin is Origin.EXTERNAL:
-        message = f"{label} {verb} from request data (params, decoded JSON, event payloads): atoms are never garbage collected"
+        message = f"{label} {verb} from request data{named} (params, decoded JSON or an event payload): atoms are never garbage collected"
         return ctx.finding(node, message, fixes=fixes)
     message = (
-        f"{label} {verb} from a value whose origin exhort cannot see; if outside input can reach it, "
+        f"{label} {verb} from{named or ' a value'} whose origin exhort cannot see; if outside input can reach it, "
         "use an explicit mapping or String.to_existing_atom (atoms are never garbage collected)"
     )
     return ctx.finding(node, message, fixes=fixes, severity=Severity.HINT)
+
+
+def _named(nodes) -> str:
+    """` `value``: the expression the atom is made from, when it is short enough to read."""
+    shown = ", ".join(" ".join(text(n).split()) for n in nodes)
+    shown = shown.removeprefix("#{").removesuffix("}") if len(nodes) == 1 else shown
+    return f" `{shown}`" if shown and len(shown) <= 40 else ""
 
 
 def _check_call(ctx: Context, call):
@@ -355,7 +363,7 @@ def _check_call(ctx: Context, call):
         for name, value, _pair in keyword_pairs(trailing_keywords(call)):
             if name == "keys" and atom_value(value) == "atoms":
                 arguments = effective_arguments(call)
-                if arguments and trace(arguments[0]).trusted:
+                if arguments and trace(arguments[0], memo=ctx.document.memo).trusted:
                     return  # decoding the application's own constant JSON
                 yield ctx.finding(
                     value,
@@ -371,13 +379,14 @@ def _check_call(ctx: Context, call):
         if capture not in CONVERSION_ARITIES[key]:
             return
         where = call.parent.parent
-        source = _captured_input(where)
+        source = _captured_input(ctx, where)
+        subject = ()
     else:
         arguments = effective_arguments(call)
         if len(arguments) not in CONVERSION_ARITIES[key]:
             return
         subject = arguments[:1] if key != ("Module", "concat") else arguments
-        source = _joined(subject)
+        source = _joined(ctx, subject)
         where = call
     if source.trusted:
         return
@@ -385,10 +394,11 @@ def _check_call(ctx: Context, call):
     yield _finding(
         ctx, where, source, f"{module_text}.{function}", "creates atoms",
         fixes=[fix(f"Use {replacement}", replace_node(target, replacement), safe=False)],
+        subject=subject if capture is None else (),
     )
 
 
-def _captured_input(capture):
+def _captured_input(ctx, capture):
     """`Enum.map(keys, &String.to_atom/1)`: the capture converts each element of the collection."""
     holder = capture.parent
     loop = holder.parent if holder is not None and holder.type == "arguments" else None
@@ -397,7 +407,7 @@ def _captured_input(capture):
     arguments = effective_arguments(loop)
     if not arguments or arguments[0] == capture:
         return trace(None)
-    return trace(arguments[0])
+    return trace(arguments[0], memo=ctx.document.memo)
 
 
 def _capture_arity(call) -> int | None:

@@ -272,7 +272,7 @@ def check(ctx: Context, match: Match):
     if ctx.runs(call) is Runs.MIGRATION:
         migration = True
     # A migration's functions are called by the migration runner with the operator's options.
-    built = _built(sql, call, Origin.CONFIG if migration else Origin.UNKNOWN)
+    built = _built(sql, call, Origin.CONFIG if migration else Origin.UNKNOWN, ctx.document.memo)
     if built is None:
         return
     how, statement, parts = built
@@ -305,7 +305,7 @@ def check(ctx: Context, match: Match):
     yield ctx.finding(call, message, fixes=fixes, severity=severity)
 
 
-def _built(node, at, parameters, depth=0):
+def _built(node, at, parameters, memo, depth=0):
     """(how, statement node, [(part, provenance)]) when the SQL is built from parts that are
     not literals, else None. `statement` is the string whose text holds the SQL keywords."""
     if node is None:
@@ -313,29 +313,29 @@ def _built(node, at, parameters, depth=0):
     if node.type == "identifier" and depth == 0:
         bound = binds(at, text(node))
         if len(bound) == 1:
-            return _built(bound[0], at, parameters, depth + 1)
+            return _built(bound[0], at, parameters, memo, depth + 1)
         return None
     if node.type in ("string", "sigil"):
         interpolations = [c for c in node.named_children if c.type == "interpolation"]
         if not interpolations:
             return None
-        return "string interpolation", node, [(i, trace(i, parameters=parameters)) for i in interpolations]
+        return "string interpolation", node, [(i, trace(i, parameters=parameters, memo=memo)) for i in interpolations]
     if node.type == "binary_operator" and text(node.child_by_field_name("operator")) == "<>":
         parts = _concat_parts(node)
         if all(is_literal(p) for p in parts):
             return None
         dynamic = [p for p in parts if not is_literal(p)]
-        return "<> concatenation", parts[0], [(p, trace(p, parameters=parameters)) for p in dynamic]
+        return "<> concatenation", parts[0], [(p, trace(p, parameters=parameters, memo=memo)) for p in dynamic]
     if node.type == "call" and call_name(node) == ("Enum", "join"):
         items = effective_arguments(node)
         if items and items[0].type == "list" and is_literal(items[0]):
             return None
-        return "Enum.join", items[0] if items else node, [(node, trace(items[0] if items else None, parameters=parameters))]
+        return "Enum.join", items[0] if items else node, [(node, trace(items[0] if items else None, parameters=parameters, memo=memo))]
     if node.type == "list":  # iodata
         if is_literal(node):
             return None
         children = [c for c in node.named_children if c.type != "comment"]
-        return "an iodata list", children[0] if children else node, [(c, trace(c, parameters=parameters)) for c in children if not is_literal(c)]
+        return "an iodata list", children[0] if children else node, [(c, trace(c, parameters=parameters, memo=memo)) for c in children if not is_literal(c)]
     return None
 
 

@@ -233,9 +233,10 @@ def check(ctx: Context, match: Match):
         return  # runtime.exs sets the same key again, so the build-time value is replaced at boot
     if is_library(ctx):
         return  # a library's config/ serves its own tests and development, never a release
+    read = f'System.{function}("{variable}")' if variable else f"System.{function}"
     yield ctx.finding(
         call,
-        f"System.{function} in {path.name} runs when the release is built, so the build machine's value is baked in; "
+        f"{read} in {path.name} runs when the release is built, so the build machine's value is baked in; "
         "move it to config/runtime.exs",
     )
 

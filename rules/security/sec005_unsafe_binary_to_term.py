@@ -194,7 +194,7 @@ def check(ctx: Context, match: Match):
         return
     if sobelow_skipped(ctx.data, call, SOBELOW_CHECKS):
         return  # the team reviewed this call for Sobelow already
-    source = trace(arguments[0])
+    source = trace(arguments[0], memo=ctx.document.memo)
     if source.origin <= Origin.INTERNAL:
         return  # constants, configuration, or what this node stored or signed itself
     if _result_checked_for_functions(call):

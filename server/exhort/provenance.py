@@ -22,22 +22,26 @@ import enum
 import re
 from dataclasses import dataclass
 
+import tree_sitter as ts
 from tree_sitter import Node
 
+from .parsing import cached_query
+
 from .syntax import (
-    DEF_KINDS,
     ancestors,
     call_arguments,
     call_name,
     call_target,
     do_block,
     effective_arguments,
+    enclosing_module,
+    full_module_name,
     function_def,
+    is_definition_head,
     is_literal,
     keyword_key,
     keyword_pairs,
     module_members,
-    module_name,
     string_value,
     tails,
     text,
@@ -167,13 +171,15 @@ _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _BUDGET = 600  # nodes one trace may visit: beyond that the value is UNKNOWN
 
 
-def trace(node: Node | None, *, parameters: Origin = Origin.UNKNOWN) -> Provenance:
+def trace(node: Node | None, *, parameters: Origin = Origin.UNKNOWN, memo: dict | None = None) -> Provenance:
     """Where the value of the expression `node` comes from (see the module docstring).
 
     `parameters` is what a public function's parameter counts as: UNKNOWN in general; a rule
     judging code whose callers are known (a migration's functions are called by the migration
-    runner with the operator's options) may pass CONFIG."""
-    return _Tracer(parameters).value(node)
+    runner with the operator's options) may pass CONFIG. `memo` (a document's memo, emptied
+    by each edit) keeps what was learnt about each module (its functions, its local calls)
+    for the next trace in the same text."""
+    return _Tracer(parameters, memo).value(node)
 
 
 def origin(node: Node | None) -> Origin:
@@ -181,11 +187,23 @@ def origin(node: Node | None) -> Origin:
 
 
 class _Tracer:
-    def __init__(self, parameters: Origin = Origin.UNKNOWN) -> None:
+    def __init__(self, parameters: Origin = Origin.UNKNOWN, memo: dict | None = None) -> None:
         self.parameters = _text(parameters)
+        self.shared = memo if memo is not None else {}
         self.memo: dict[tuple[int, int, str], Provenance] = {}
         self.active: set[tuple[int, int, str]] = set()
         self.visited = 0
+
+    def module(self, node: Node) -> "_ModuleIndex | None":
+        """The index of the module `node` is written in, built once per text."""
+        module = enclosing_module(node) if not (node.type == "call" and call_name(node) == (None, "defmodule")) else node
+        if module is None:
+            return None
+        key = ("provenance-module", module.start_byte, module.end_byte)
+        index = self.shared.get(key)
+        if index is None:
+            index = self.shared[key] = _ModuleIndex(module)
+        return index
 
     # -- expressions ---------------------------------------------------------------------
 
@@ -355,17 +373,18 @@ class _Tracer:
             return _UNKNOWN  # `Mod.fun` without parentheses: a remote call
         field = text(right)
         if field in _CONN_INPUT_FIELDS and text(left).split(".")[-1] == "conn":
-            if field in ("cookies", "req_cookies") and _fetches_authenticated_cookies(dot):
+            index = self.module(dot)
+            if field in ("cookies", "req_cookies") and index is not None and index.authenticated_cookies:
                 return _INTERNAL
             return _EXTERNAL
         return _text(self.value(left).origin)
 
     def _local_call(self, call: Node, name: str, arity: int) -> Provenance | None:
         """What a function of the enclosing module returns: the join of its clauses' tails."""
-        module = _enclosing_module(call)
-        if module is None:
+        index = self.module(call)
+        if index is None:
             return None
-        definitions = _definitions(module, name, arity)
+        definitions = index.definitions_of(name, arity)
         if not definitions:
             return None
         result = _NOTHING
@@ -403,7 +422,7 @@ class _Tracer:
                     bound = self._parameter(definition, name)
                     if bound is not None:
                         return bound
-                    return _zero_arity_local(self, parent, name)
+                    return self._zero_arity_local(parent, name)
                 if call_name(parent) == (None, "defmodule"):
                     break
             refined = self._condition(parent, child, name)
@@ -508,7 +527,7 @@ class _Tracer:
                 continue
             if definition.guard is not None and _guard_allows(self, definition.guard, name):
                 return _CONSTANT_TEXT
-            callback = _callback_input(definition, position)
+            callback = _callback_input(definition, position, self.module(definition.node))
             if callback is not None:
                 bound = callback
             elif definition.kind == "defp":
@@ -516,16 +535,17 @@ class _Tracer:
             else:
                 bound = self.parameters
             bound = _type_guarded(_refine(occurrence, pattern, bound), definition.guard, name)
-            if bound.textual and _spec_declares_number(definition, position):
+            index = self.module(definition.node)
+            if bound.textual and index is not None and index.declares_number(definition, position):
                 bound = _number(bound.origin)
             return bound
         return None
 
     def _local_callers(self, definition, position: int) -> Provenance:
-        module = _enclosing_module(definition.node)
-        if module is None:
+        index = self.module(definition.node)
+        if index is None:
             return _UNKNOWN
-        sites = list(_local_call_sites(module, definition))
+        sites = index.call_sites(definition)
         if not sites:
             return _UNKNOWN
         result = _NOTHING
@@ -538,6 +558,18 @@ class _Tracer:
             result = result.join(self.value(arguments[position]))
             if result.origin >= Origin.UNKNOWN and result.textual:
                 break
+        return result
+
+    def _zero_arity_local(self, definition_call: Node, name: str) -> Provenance:
+        """An unbound name inside a function: a zero-arity call without parentheses, if the
+        module defines one, else something exhort cannot see."""
+        index = self.module(definition_call)
+        definitions = index.definitions_of(name, 0) if index is not None else []
+        if not definitions:
+            return _UNKNOWN
+        result = _NOTHING
+        for definition in definitions:
+            result = result.join(self.join(tails(definition.body)) if definition.body is not None else _UNKNOWN)
         return result
 
     def _condition(self, parent: Node, child: Node, name: str) -> Provenance | None:
@@ -662,36 +694,6 @@ _NUMBER_TYPES = re.compile(
 )
 
 
-def _spec_declares_number(definition, position: int) -> bool:
-    """The function's `@spec` gives the parameter a number, date or boolean type (or a list of
-    one): `@spec f(list(integer())) :: ...`."""
-    module = _enclosing_module(definition.node)
-    if module is None:
-        return False
-    for member in module_members(module):
-        if member.type != "unary_operator" or text(member.child_by_field_name("operator")) != "@":
-            continue
-        operand = member.child_by_field_name("operand")
-        if operand is None or operand.type != "call" or call_name(operand) != (None, "spec"):
-            continue
-        arguments = call_arguments(operand)
-        signature = arguments[0] if arguments else None
-        while signature is not None and signature.type == "binary_operator":
-            signature = signature.child_by_field_name("left")  # `f(a) :: r when ...`
-        if signature is None or signature.type != "call" or call_name(signature) != (None, definition.name):
-            continue
-        types = call_arguments(signature)
-        if len(types) != definition.arity or position >= len(types):
-            continue
-        match = _NUMBER_TYPE.match(text(types[position]).strip())
-        if match is None:
-            continue
-        declared = (match.group("inner") or match.group("inner2") or match.group("plain")).strip()
-        if _NUMBER_TYPES.match(declared):
-            return True
-    return False
-
-
 def _string_key(node: Node | None) -> bool:
     if node is None:
         return False
@@ -703,7 +705,7 @@ def _string_key(node: Node | None) -> bool:
     return False
 
 
-def _callback_input(definition, position: int) -> Provenance | None:
+def _callback_input(definition, position: int, index: "_ModuleIndex | None") -> Provenance | None:
     """Parameters Phoenix fills from the request: LiveView events and params, controller actions."""
     name, arity = definition.name, definition.arity
     if definition.kind != "def":
@@ -714,41 +716,116 @@ def _callback_input(definition, position: int) -> Provenance | None:
         return _EXTERNAL
     if name == "mount" and arity == 3 and position == 0:
         return _EXTERNAL
-    module = _enclosing_module(definition.node)
-    module_text = _full_name(module) if module is not None else None
+    module_text = index.name if index is not None else None
     if arity == 2 and position == 1 and module_text and module_text.endswith("Controller"):
         first = definition.params[0]
         if first.type == "identifier" and text(first).lstrip("_") == "conn":
             return _EXTERNAL  # `def action(conn, params)`
-    if name == "load" and arity in (1, 2) and position == 0 and module is not None and _is_ecto_type(module):
+    if name == "load" and arity in (1, 2) and position == 0 and index is not None and index.ecto_type:
         return _INTERNAL  # Ecto.Type.load/1: a column the application wrote
     return None
 
 
-def _is_ecto_type(module: Node) -> bool:
-    for member in module_members(module):
-        if member.type == "call" and call_name(member) == (None, "use"):
-            arguments = call_arguments(member)
-            if arguments and text(arguments[0]) in ("Ecto.Type", "Ecto.ParameterizedType"):
-                return True
-        if member.type == "unary_operator" and "behaviour Ecto." in text(member):
-            return True
-    return False
+# Local calls, captures of local functions, and options saying cookies are signed or encrypted.
+_MODULE_QUERY = r"""
+((call target: (identifier) @name) @call)
+((unary_operator operator: "&" operand: (binary_operator left: (identifier) @name)))
+((pair key: (keyword) @key value: (_) @value) (#match? @key "^(signed|encrypted|sign|encrypt): ?$"))
+"""
 
 
-def _fetches_authenticated_cookies(node: Node) -> bool:
-    """The module reads its cookies signed or encrypted (`fetch_cookies(conn, signed: [...])`,
-    `put_resp_cookie(..., sign: true)`): only the server can have written them."""
-    module = _enclosing_module(node)
-    if module is None:
-        return False
-    for candidate in walk(module):
-        if candidate.type == "pair" and keyword_key(candidate) in ("signed", "encrypted", "sign", "encrypt"):
-            value = candidate.child_by_field_name("value")
-            if value is None or (value.type == "boolean" and text(value) != "true"):
+class _ModuleIndex:
+    """What tracing needs to know about one module, read in one pass over it."""
+
+    def __init__(self, module: Node) -> None:
+        self.name = full_module_name(module)
+        self.definitions: dict[str, list] = {}
+        self.specs: dict[tuple[str, int], list[list[str]]] = {}
+        self.ecto_type = False
+        for member in module_members(module):
+            definition = function_def(member)
+            if definition is not None and definition.kind in ("def", "defp"):
+                self.definitions.setdefault(definition.name, []).append(definition)
+            elif member.type == "call" and call_name(member) == (None, "use"):
+                arguments = call_arguments(member)
+                if arguments and text(arguments[0]) in ("Ecto.Type", "Ecto.ParameterizedType"):
+                    self.ecto_type = True
+            elif member.type == "unary_operator" and text(member.child_by_field_name("operator")) == "@":
+                self._read_attribute(member)
+        self.node = module
+        self._calls: dict[str, list] | None = None
+        self._authenticated_cookies = False
+
+    def _read_calls(self) -> None:
+        """Local calls, captures and cookie options: read once, when a trace first needs them."""
+        self._calls = {}
+        for pattern, captures in ts.QueryCursor(cached_query(_MODULE_QUERY)).matches(self.node):
+            if pattern == 0:
+                call = captures["call"][0]
+                if not is_definition_head(call):
+                    self._calls.setdefault(text(captures["name"][0]), []).append(call)
+            elif pattern == 1:
+                self._calls.setdefault(text(captures["name"][0]), []).append(None)  # `&name/arity`
+            else:
+                # `fetch_cookies(conn, signed: [...])`, `put_resp_cookie(..., sign: true)`: only
+                # the server can have written the module's cookies
+                value = captures["value"][0]
+                if not (value.type == "boolean" and text(value) != "true"):
+                    self._authenticated_cookies = True
+
+    @property
+    def authenticated_cookies(self) -> bool:
+        if self._calls is None:
+            self._read_calls()
+        return self._authenticated_cookies
+
+    def _read_attribute(self, member: Node) -> None:
+        operand = member.child_by_field_name("operand")
+        if operand is None or operand.type != "call":
+            return
+        attribute = call_name(operand)
+        if attribute == (None, "behaviour") and "Ecto.Type" in text(operand):
+            self.ecto_type = True
+        if attribute != (None, "spec"):
+            return
+        arguments = call_arguments(operand)
+        signature = arguments[0] if arguments else None
+        while signature is not None and signature.type == "binary_operator":
+            signature = signature.child_by_field_name("left")  # `f(a) :: r when ...`
+        if signature is None or signature.type != "call" or call_name(signature)[0] is not None:
+            return
+        types = [text(t).strip() for t in call_arguments(signature)]
+        self.specs.setdefault((call_name(signature)[1], len(types)), []).append(types)
+
+    def definitions_of(self, name: str, arity: int) -> list:
+        return [
+            d for d in self.definitions.get(name, ())
+            if d.arity - _defaults(d) <= arity <= d.arity
+        ]
+
+    def call_sites(self, definition) -> list:
+        """Every local call of the function (None for a capture `&name/arity`)."""
+        if self._calls is None:
+            self._read_calls()
+        lowest = definition.arity - _defaults(definition)
+        return [
+            site for site in self._calls.get(definition.name, ())
+            if site is None or lowest <= len(effective_arguments(site)) <= definition.arity
+        ]
+
+    def declares_number(self, definition, position: int) -> bool:
+        """The function's `@spec` gives the parameter a number, date or boolean type (or a
+        list of one): `@spec f(list(integer())) :: ...`."""
+        for types in self.specs.get((definition.name, definition.arity), ()):
+            if position >= len(types):
                 continue
-            return True
-    return False
+            match = _NUMBER_TYPE.match(types[position])
+            if match is None:
+                continue
+            declared = (match.group("inner") or match.group("inner2") or match.group("plain")).strip()
+            if _NUMBER_TYPES.match(declared):
+                return True
+        return False
 
 
 # -- the module ---------------------------------------------------------------------------
@@ -766,82 +843,8 @@ def _is_binding_form(node: Node | None) -> bool:
     )
 
 
-def _enclosing_module(node: Node) -> Node | None:
-    for parent in ancestors(node):
-        if parent.type == "call" and call_name(parent) == (None, "defmodule"):
-            return parent
-    return None
-
-
-def _full_name(module: Node) -> str | None:
-    parts = []
-    current: Node | None = module
-    while current is not None:
-        name = module_name(current)
-        if name is None:
-            return None
-        parts.append(name)
-        current = _enclosing_module(current)
-    return ".".join(reversed(parts))
-
-
-def _definitions(module: Node, name: str, arity: int):
-    found = []
-    for member in module_members(module):
-        definition = function_def(member)
-        if definition is None or definition.name != name or definition.kind not in ("def", "defp"):
-            continue
-        if definition.arity - _defaults(definition) <= arity <= definition.arity:
-            found.append(definition)
-    return found
-
-
 def _defaults(definition) -> int:
     return sum(
         1 for p in definition.params
         if p.type == "binary_operator" and text(p.child_by_field_name("operator")) == "\\\\"
     )
-
-
-def _local_call_sites(module: Node, definition):
-    """Every local call of the function in the module (None for a capture `&name/arity`)."""
-    name, arity = definition.name, definition.arity
-    lowest = arity - _defaults(definition)
-    for node in walk(module):
-        if node.type == "call":
-            target = call_target(node)
-            if target is None or target.type != "identifier" or text(target) != name:
-                continue
-            if _is_definition_head(node):
-                continue
-            if lowest <= len(effective_arguments(node)) <= arity:
-                yield node
-        elif node.type == "unary_operator" and text(node.child_by_field_name("operator")) == "&":
-            operand = node.child_by_field_name("operand")
-            if operand is not None and operand.type == "binary_operator" and text(operand.child_by_field_name("left")) == name:
-                yield None
-
-
-def _is_definition_head(call: Node) -> bool:
-    parent = call.parent
-    if parent is not None and parent.type == "binary_operator":
-        parent = parent.parent
-    if parent is None or parent.type != "arguments":
-        return False
-    definition = parent.parent
-    if definition is None or definition.type != "call":
-        return False
-    target = call_target(definition)
-    return target is not None and target.type == "identifier" and text(target) in DEF_KINDS
-
-
-def _zero_arity_local(tracer: _Tracer, definition_call: Node, name: str) -> Provenance:
-    """An unbound name inside a function: a zero-arity call without parentheses, if the module
-    defines one, else something exhort cannot see."""
-    module = _enclosing_module(definition_call)
-    if module is not None and _definitions(module, name, 0):
-        result = _NOTHING
-        for definition in _definitions(module, name, 0):
-            result = result.join(tracer.join(tails(definition.body)) if definition.body is not None else _UNKNOWN)
-        return result
-    return _UNKNOWN

@@ -292,7 +292,7 @@ async def test_config_reload_broken_config_and_editor_settings(client: LanguageC
         t.DidChangeConfigurationParams(settings={"exhort": {"ignore": ["PRF001"], "severity": {"SEC001": "hint"}}})
     )
     editor = await recorder.wait(uri, 1, after=mark, where=lambda p: all(d.code != "PRF001" for d in p.diagnostics))
-    assert [(d.code, d.severity) for d in editor.diagnostics] == [("SEC001", t.DiagnosticSeverity.Hint), ("STY001", t.DiagnosticSeverity.Hint)]
+    assert [(d.code, d.severity) for d in editor.diagnostics] == [("SEC001", t.DiagnosticSeverity.Hint), ("STY001", t.DiagnosticSeverity.Information)]
 
 
 async def test_initialization_options_override_the_file(client: LanguageClient, tmp_path):
