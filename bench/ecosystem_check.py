@@ -98,7 +98,8 @@ def run(corpus: Path, out: Path, select: str | None) -> None:
             print(f"{repo['name']}: not in {corpus} (run `prepare`)", file=sys.stderr)
             continue
         command = [sys.executable, "-m", "exhort", "check", str(folder), "--format", "json",
-                   "--exit-zero", "--no-progress", *(["--select", select] if select else [])]
+                   "--exit-zero", "--no-progress", "--no-cache", "--min-severity", "hint",
+                   *(["--select", select] if select else [])]
         completed = subprocess.run(command, capture_output=True, text=True, cwd=folder)
         try:
             findings = json.loads(completed.stdout or "[]")
@@ -199,13 +200,18 @@ def show(code: str, corpus: Path, context: int) -> None:
 
 
 def precision(codes: list[str], out: Path) -> None:
+    """Per rule: the judged sample's precision; then which judged findings the latest run still
+    reports, at any severity and as `exhort check` shows them by default (hints hidden)."""
     latest = _load_run(out / "latest.json")
-    reported = {
-        (repo, f["path"], f["code"], f["message"]) for repo, findings in latest.items() for f in findings
-    }
-    reported_lines = {(repo, f["path"], f["line"], f["code"]) for repo, findings in latest.items() for f in findings}
+    by_message: dict[tuple, str] = {}
+    by_line: dict[tuple, str] = {}
+    for repo, findings in latest.items():
+        for f in findings:
+            by_message.setdefault((repo, f["path"], f["code"], f["message"]), f.get("severity", ""))
+            by_line.setdefault((repo, f["path"], f["line"], f["code"]), f.get("severity", ""))
     codes = codes or sorted(path.stem for path in JUDGED.glob("*.jsonl"))
-    print(f"{'rule':<8}{'judged':>7}{'good':>6}{'prec':>7}   now reported: good / bad")
+    print(f"{'rule':<8}{'judged':>7}{'good':>6}{'prec':>6}   still reported, good / bad:"
+          f"  any severity   shown by default   precision shown")
     for code in codes:
         entries = [e for e in _judged(code) if e.get("verdict") in VERDICTS]
         if not entries:
@@ -213,15 +219,19 @@ def precision(codes: list[str], out: Path) -> None:
         good = [e for e in entries if e["verdict"] in GOOD_VERDICTS]
         bad = [e for e in entries if e["verdict"] not in GOOD_VERDICTS]
 
-        def still(entry: dict) -> bool:
-            # Lines move as rules change nothing but messages may; match either way.
-            return ((entry["repo"], entry["path"], entry["code"], entry["message"]) in reported
-                    or (entry["repo"], entry["path"], entry["line"], entry["code"]) in reported_lines)
+        def severity(entry: dict) -> str | None:
+            # Messages can change with a rule while lines stay, and the other way: match either.
+            return by_message.get((entry["repo"], entry["path"], entry["code"], entry["message"]),
+                                  by_line.get((entry["repo"], entry["path"], entry["line"], entry["code"])))
 
-        kept_good = sum(still(e) for e in good)
-        kept_bad = sum(still(e) for e in bad)
-        print(f"{code:<8}{len(entries):>7}{len(good):>6}{len(good) / len(entries):>7.0%}"
-              f"   {kept_good}/{len(good)} / {kept_bad}/{len(bad)}")
+        def kept(group: list[dict], shown_only: bool) -> int:
+            return sum(1 for e in group if severity(e) is not None and not (shown_only and severity(e) == "hint"))
+
+        shown_good, shown_bad = kept(good, True), kept(bad, True)
+        shown_precision = f"{shown_good / (shown_good + shown_bad):.0%}" if shown_good + shown_bad else "-"
+        print(f"{code:<8}{len(entries):>7}{len(good):>6}{len(good) / len(entries):>6.0%}"
+              f"   {kept(good, False):>12}/{len(good)} / {kept(bad, False)}/{len(bad)}"
+              f"   {shown_good:>8}/{len(good)} / {shown_bad}/{len(bad)}   {shown_precision:>8}")
 
 
 def main() -> None:

@@ -56,11 +56,14 @@ RULE = Rule(
         `Enum.each/map/flat_map`, `for` or `Stream.*` over a collection that is not a literal, it
         starts one process per element with no limit (a warning).
 
-        Flagged in `lib/`: `Task.start/1,3`, `spawn/1,3` and `Process.spawn/2,4` (hint), and any
-        of them or `spawn_link/1,3` inside such a loop (warning).
+        Flagged in `lib/`: `Task.start/1,3`, `spawn/1,3` and `Process.spawn/2,4` (information in
+        code that serves requests or jobs: controllers, LiveViews, channels, plugs, resolvers,
+        Oban workers; a hint elsewhere), and any of them or `spawn_link/1,3` inside such a loop
+        (warning).
 
-        **Severity.** The catalog has the single spawn at information; it is a hint here, so
-        the CLI shows it only when asked (`--min-severity hint`) and editors show it faded.
+        **Severity.** The catalog has the single spawn at information; it keeps that severity
+        only in code that serves requests or jobs, and is a hint elsewhere, which the CLI shows
+        only when asked (`--min-severity hint`) and editors show faded.
         Read by hand on real code, a single `Task.start` in a request path (a notification, a
         webhook, a counter) was nearly always worth the advice, but in tooling and
         infrastructure code most spawns were deliberate: helpers whose failure is handled,
@@ -494,4 +497,25 @@ def check(ctx: Context, match: Match):
                     safe=False,
                 )
             )
-    yield ctx.finding(call, message, fixes=fixes, severity=Severity.WARNING if loop is not None else Severity.HINT)
+    if loop is not None:
+        severity = Severity.WARNING
+    else:
+        severity = Severity.INFORMATION if _serves_requests(ctx.module_of(call)) else Severity.HINT
+    yield ctx.finding(call, message, fixes=fixes, severity=severity)
+
+
+# Module kinds and name endings of code that serves requests or jobs: a lone Task.start there
+# (a notification, a webhook, a counter) was nearly always worth the advice on real code.
+_REQUEST_KINDS = frozenset({"live_view", "live_component", "oban_worker"})
+_REQUEST_NAME_ENDINGS = ("Controller", "Live", "Plug", "Resolver", "Worker", "Channel", "Socket")
+
+
+def _serves_requests(module) -> bool:
+    if module is None:
+        return False
+    if module.kind in _REQUEST_KINDS:
+        return True
+    last = (module.name or "").rsplit(".", 1)[-1]
+    return last.endswith(_REQUEST_NAME_ENDINGS) or any(
+        use.module.endswith("Web") and "controller" in text(use.options) for use in module.uses
+    )
