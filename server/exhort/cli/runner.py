@@ -439,14 +439,18 @@ def _shares(items: list[tuple[str, str]], checked: int, jobs: int) -> list[list[
     return [sorted(share) for share in shares if share]
 
 
+class WorkerFailed(RuntimeError):
+    """A worker process failed or died: the run cannot say what the files of its share hold."""
+
+
 def _receive(connection: multiprocessing.connection.Connection) -> tuple[str, object]:
     """A worker's next message; a worker that failed raises here, in the main process."""
     try:
         kind, value = connection.recv()
     except EOFError:
-        raise RuntimeError("a worker process ended without finishing its files") from None
+        raise WorkerFailed("a worker process ended without finishing its files") from None
     if kind == "error":
-        raise RuntimeError(f"a worker process failed:\n{value}")
+        raise WorkerFailed(f"a worker process failed:\n{value}")
     return kind, value
 
 
