@@ -251,7 +251,7 @@ def check_paths(
             stats.facts_from_cache += from_cache
             if facts_json is not None and not from_cache:
                 fresh_facts[path] = (key, facts_json, digests)
-        _digests = workspace_digests(sorted(per_file_digests), lockfiles) if options.cache is not None else {}
+        _digests = workspace_digests(per_file_digests, lockfiles) if options.cache is not None else {}
 
         missing: list[int] = []
         for number, (path, config) in enumerate(zip(files, file_configs)):
