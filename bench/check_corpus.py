@@ -6,7 +6,7 @@
 With --corpus, each directory directly under DIR is a real repository; for each one, runs
 alternate (parse, check, parse, check, ...) and the medians are printed: a bare
 single-process parse of the files `exhort check` checks (read each file, tree-sitter parse,
-nothing else), and `exhort check` with all cores (or --jobs), wall seconds and the CPU
+nothing else), and `exhort check --no-cache` with all cores (or --jobs), wall seconds and the CPU
 seconds of its processes. --baseline adds the same check with another Python (another
 checkout's venv), alternated with this one, for A/B comparisons on a busy machine.
 
@@ -203,7 +203,9 @@ def timed_check(root: Path, jobs: int, python: str = sys.executable) -> tuple[fl
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
-        [python, "-m", "exhort", "check", str(root), "--jobs", str(jobs), "--statistics", "--no-progress"],
+        # --no-cache: every run checks every file (bench/check_cache.py times the result cache)
+        [python, "-m", "exhort", "check", str(root), "--jobs", str(jobs), "--statistics", "--no-progress",
+         "--no-cache"],
         capture_output=True, text=True,
     )
     elapsed = time.perf_counter() - started

@@ -28,7 +28,7 @@ from .markdown import render_markdown
 from .reporters import TextReporter, display_path, write_github, write_json, write_sarif
 from .progress import Progress
 from .located import FileReport
-from .runner import ConfigCache, RunOptions, Summary, check_paths, plural
+from .runner import ConfigCache, RunOptions, Summary, WorkerFailed, check_paths, plural
 from .triage import DEFAULT_MIN_SEVERITY, Triage
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_rules(args.format)
         if args.command == "clean":
             return run_clean(Path(args.folder))
-    except (ConfigError, UsageError) as error:
+    except (ConfigError, UsageError, WorkerFailed) as error:
         sys.stderr.write(f"exhort: error: {error}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:

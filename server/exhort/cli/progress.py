@@ -2,9 +2,10 @@
 
 A thread redraws the line every quarter second once the run has taken half a second: the
 phase, files done out of all, the seconds spent, and the file holding the run up when one
-has taken more than a second (one large file checks for tens of seconds). Results come back
-in file order, so the first file not yet returned is the one being waited for. Nothing is
-drawn when stderr is not a terminal: logs and pipes get no control characters.
+has taken more than a second (one large file checks for tens of seconds). Files are done in
+whatever order the workers finish them; the first file of the phase not yet done is the one
+named as waited for. Nothing is drawn when stderr is not a terminal: logs and pipes get no
+control characters.
 """
 
 from __future__ import annotations
@@ -36,27 +37,32 @@ class Progress:
         self._phase = ""
         self._paths: list[str] = []
         self._done = 0
+        self._finished: set[str] = set()  # paths done, in whatever order
+        self._waited = 0  # _paths before this one are done
         self._started = self._moved = time.monotonic()
         self._width = 0  # of the line drawn last, to blank it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def phase(self, name: str, paths: list[str]) -> None:
-        """Start a phase ("indexing", "checking") over `paths`, in the order results return."""
+        """Start a phase ("indexing", "checking") over `paths`."""
         if not self.enabled:
             return
         with self._lock:
             self._phase, self._paths, self._done = name, paths, 0
+            self._finished, self._waited = set(), 0
             self._moved = time.monotonic()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="exhort-progress", daemon=True)
             self._thread.start()
 
-    def advance(self) -> None:
+    def advance(self, path: str) -> None:
+        """`path`, one of the phase's, is done."""
         if self.enabled:
             with self._lock:
                 self._done += 1
                 self._moved = time.monotonic()
+                self._finished.add(path)
 
     def close(self) -> None:
         """Stop drawing and blank the line, before the report is written."""
@@ -86,7 +92,9 @@ class Progress:
             parts = [f"{self._phase} {self._done}/{total} file{'s' if total != 1 else ''}",
                      f"{now - self._started:.0f} s"]
             if self._done < total and now - self._moved >= NAME_AFTER:
-                path = self._paths[self._done]
+                while self._waited < total - 1 and self._paths[self._waited] in self._finished:
+                    self._waited += 1
+                path = self._paths[self._waited]
                 parts.append(f"waiting for {_short(path)}{_size(path)}")
         return " · ".join(parts)
 

@@ -1,13 +1,15 @@
 """Checking many files: configuration lookup, the workspace index, worker processes, fixes,
 the result cache.
 
-Two phases. Indexing reads every file of the checked files' Mix projects for the facts that
-cross-file rules read (from the cache when a file is unchanged). Checking then takes each
-checked file's result from the cache when it still holds, and checks the others.
-
-Workers are forked after the main process has loaded the rules, the configs and the index,
-so they inherit all three without pickling. Each worker reads, parses and checks whole files
-and sends back plain data (FileReport), positions already converted for people.
+Each file is read and parsed once per run. Workers are forked after the main process has
+loaded the rules, the configs and the mix.lock versions, so they inherit them without
+pickling, and each owns a fixed share of the files (the largest first, each to the least
+loaded worker). First pass: a worker reads its files, takes each one's index facts and
+cached results from the result cache when the file is unchanged, else parses it and extracts
+its facts, keeping the parsed documents of the files to check. The main process gathers
+everyone's facts, takes every result the cache still holds, and sends each worker the index
+facts and the files it must check; second pass: the worker checks them and sends back plain
+data (FileReport), positions already converted for people.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from __future__ import annotations
 import difflib
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
+import pickle
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from ..baseline import Entry
 from ..cache import (
@@ -213,9 +218,7 @@ def check_paths(
     index = WorkspaceIndex(root_finder=project_root_for_file)
     _index = index  # forked workers extract facts with it
     lockfiles: list[tuple[str, bytes]] = []
-    per_file_digests: list[tuple[str, dict[str, str]]] = []
-    fresh_facts: dict[str, tuple[str, str, dict[str, str]]] = {}  # path -> (key, facts JSON, digests)
-    stored: dict[str, tuple[str | None, dict]] = {}  # path -> (file key, cached results by settings)
+    extra: list[Path] = []  # the rest of the checked files' projects: indexed, not checked
     if needs_index:
         checked = set(absolute)
         given_folders = {str(p.resolve()) for p in paths if p.is_dir()}
@@ -224,49 +227,49 @@ def check_paths(
         lockfiles = _read_lockfiles([*paths, *scope])
         for lock, data in lockfiles:
             index.set_lockfile(lock, data)
-        to_index = absolute + [str(p.resolve()) for p in extra]
-        stats.indexed_files = len(to_index)
-        if progress is not None:
-            progress.phase("indexing", [str(p) for p in [*files, *extra]])
-        for path, facts, facts_json, digests, key, from_cache, results in _map(_index_one, to_index, jobs):
-            if progress is not None:
-                progress.advance()
+        stats.indexed_files = len(files) + len(extra)
+    items = [(str(path), absolute[number]) for number, path in enumerate(files)]
+    items += [(str(path), str(path.resolve())) for path in extra]
+    tasks = [(str(path), id(config)) for path, config in zip(files, file_configs)]
+    if options.cache is None:  # every file is checked: compiled once here, inherited by the workers
+        for config_id in {task[1] for task in tasks}:
+            _engines[config_id].warm_up()
+
+    per_file_digests: list[tuple[str, dict[str, str]]] = []
+    fresh_facts: dict[str, tuple[str, str, dict[str, str]]] = {}  # path -> (key, facts JSON, digests)
+    stored: dict[str, tuple[str | None, dict]] = {}  # path -> (file key, cached results by settings)
+    reports: list[FileReport | None] = [None] * len(files)
+    with _workers(items, tasks, needs_index, jobs) as workers:
+        if progress is not None and needs_index:
+            progress.phase("indexing", [given for given, _path in items])
+        for number, (path, facts_json, digests, key, from_cache, results) in workers.read():
+            if progress is not None and needs_index:
+                progress.advance(items[number][0])
             stored[path] = (key, results)
             if digests is not None:
                 per_file_digests.append((path, digests))
-            if facts is not None:
-                index.set_facts(path, facts)
-            elif facts_json is not None:
-                _undecoded.append((path, facts_json))
-                stats.facts_from_cache += from_cache
-                if not from_cache:
-                    fresh_facts[path] = (key, facts_json, digests)
-    elif options.cache is not None:
-        stored = {path: (key, results) for path, key, results in _map(_look_up, absolute, jobs)}
-    _digests = workspace_digests(per_file_digests, lockfiles) if options.cache is not None else {}
+            stats.facts_from_cache += from_cache
+            if facts_json is not None and not from_cache:
+                fresh_facts[path] = (key, facts_json, digests)
+        _digests = workspace_digests(per_file_digests, lockfiles) if options.cache is not None else {}
 
-    reports: list[FileReport | None] = [None] * len(files)
-    missing: list[int] = []
-    for number, (path, config) in enumerate(zip(files, file_configs)):
-        report = FileReport(str(path), absolute[number])
-        key, results = stored.get(report.absolute, (None, {}))
-        if key is not None and _take_cached(report, results.get(_settings[id(config)])):
-            reports[number] = report
-            stats.results_from_cache += 1
-        else:
-            missing.append(number)
-    if missing:
-        for engine in {id(file_configs[n]): engines[id(file_configs[n])] for n in missing}.values():
-            engine.warm_up()  # compiled once here, inherited by the forked workers
-        tasks = [(str(files[n]), id(file_configs[n])) for n in missing]
-        if progress is not None:
-            progress.phase("checking", [path for path, _ in tasks])
-        for number, (report, payload) in zip(missing, _map(_check_one, tasks, jobs)):
+        missing: list[int] = []
+        for number, (path, config) in enumerate(zip(files, file_configs)):
+            report = FileReport(str(path), absolute[number])
+            key, results = stored.get(report.absolute, (None, {}))
+            if key is not None and _take_cached(report, results.get(_settings[id(config)])):
+                reports[number] = report
+                stats.results_from_cache += 1
+            else:
+                missing.append(number)
+        if progress is not None and missing:
+            progress.phase("checking", [tasks[number][0] for number in missing])
+        for number, report, payload in workers.check(missing, _digests):
             reports[number] = report
             if options.cache is not None and payload is not None:
                 _store(options.cache, report.absolute, payload, fresh_facts.pop(report.absolute, None))
             if progress is not None:
-                progress.advance()
+                progress.advance(report.path)
     if options.cache is not None:
         for path, facts in fresh_facts.items():  # files indexed, not checked (the rest of their project)
             _store(options.cache, path, None, facts)
@@ -312,57 +315,239 @@ def _read_lockfiles(paths: Iterable[Path]) -> list[tuple[str, bytes]]:
     return sorted(found.items())
 
 
-def _map(function, items: list, jobs: int):
-    """Ordered map over worker processes (or inline for small inputs / one job)."""
+# Parsed documents a worker keeps from reading the facts of its files to checking them, so
+# that each file is parsed once: counted in source bytes (a syntax tree takes about thirty
+# times its source), beyond which files are parsed a second time.
+KEPT_SOURCE_BYTES = 6 * 1024 * 1024
+
+# What the first pass learns of a file, for the main process: (absolute path, facts as JSON
+# when freshly extracted for the cache, fact digests, file key, facts from the cache, cached
+# results by settings).
+FirstRead = tuple[str, str | None, dict[str, str] | None, str | None, bool, dict]
+# A file's text as read, why it was skipped, and its parsed document when kept: what the
+# second pass checks instead of reading and parsing the file again.
+Source = tuple[str | None, Skipped | None, Document | None]
+# A file's index facts as objects (freshly extracted) or as JSON (from the cache), by number.
+IndexEntry = tuple[int, str, dict | None, str | None]
+
+
+def _workers(items: list[tuple[str, str]], tasks: list[tuple[str, int]], needs_index: bool, jobs: int):
+    """The inline runner for one job or few files; else forked workers."""
     if jobs <= 1 or len(items) < 8 or "fork" not in multiprocessing.get_all_start_methods():
-        for item in items:
-            yield function(item)
-        return
-    context = multiprocessing.get_context("fork")
-    chunk = max(1, min(32, len(items) // (jobs * 8)))
-    with context.Pool(processes=jobs) as pool:
-        yield from pool.imap(function, items, chunksize=chunk)
+        return _Inline(items, tasks, needs_index)
+    return _Workers(items, tasks, needs_index, jobs)
 
 
-def _index_one(path: str):
-    """(path, facts, facts JSON, fact digests, file key, facts from cache, cached results).
-    Without a result cache the facts come back as objects; with one, as JSON, read from the
-    cache when the file is unchanged."""
+class _Inline:
+    """Both passes in this process."""
+
+    def __init__(self, items: list[tuple[str, str]], tasks: list[tuple[str, int]], needs_index: bool) -> None:
+        self.items, self.tasks, self.needs_index = items, tasks, needs_index
+        self.kept: dict[int, Source] = {}
+        self.facts: list[IndexEntry] = []
+
+    def read(self) -> Iterator[tuple[int, FirstRead]]:
+        share = list(range(len(self.items)))
+        yield from _read_share(self.items, len(self.tasks), share, self.needs_index, self.kept, self.facts)
+
+    def check(self, numbers: list[int], _digests: dict[str, str]) -> Iterator[tuple[int, FileReport, dict | None]]:
+        if numbers:
+            _set_index_facts(self.facts)
+        for number in numbers:
+            yield number, *_check_one(self.tasks[number], self.kept.pop(number, None))
+
+    def __enter__(self) -> "_Inline":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.kept.clear()
+
+
+class _Workers:
+    """Forked workers, each owning a fixed share of the files for both passes. A worker that
+    fails or dies is reported here, in the main process: the run never waits for it forever."""
+
+    def __init__(self, items: list[tuple[str, str]], tasks: list[tuple[str, int]], needs_index: bool,
+                 jobs: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self.workers: list[tuple[multiprocessing.Process, multiprocessing.connection.Connection, list[int]]] = []
+        self.facts: dict[multiprocessing.connection.Connection, bytes] = {}  # pickled, passed on unread
+        for share in _shares(items, len(tasks), jobs):
+            parent_end, child_end = context.Pipe()
+            process = context.Process(target=_worker, args=(child_end, items, tasks, share, needs_index),
+                                      daemon=True)
+            process.start()
+            child_end.close()
+            self.workers.append((process, parent_end, share))
+
+    def read(self) -> Iterator[tuple[int, FirstRead]]:
+        pending = [connection for _process, connection, _share in self.workers]
+        while pending:
+            for connection in multiprocessing.connection.wait(pending):
+                kind, value = _receive(connection)
+                if kind == "facts":  # the worker's last word of the first pass
+                    self.facts[connection] = value
+                    pending.remove(connection)
+                else:
+                    yield value
+
+    def check(self, numbers: list[int], digests: dict[str, str]) -> Iterator[tuple[int, FileReport, dict | None]]:
+        wanted = set(numbers)
+        for _process, connection, share in self.workers:
+            to_check = [number for number in share if number in wanted]
+            others = [facts for other, facts in self.facts.items() if other is not connection] if to_check else []
+            connection.send((to_check, digests, others))
+        self.facts.clear()
+        pending = [connection for _process, connection, _share in self.workers]
+        while pending:
+            for connection in multiprocessing.connection.wait(pending):
+                kind, value = _receive(connection)
+                if kind == "end":
+                    pending.remove(connection)
+                else:
+                    yield value
+
+    def __enter__(self) -> "_Workers":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for process, connection, _share in self.workers:
+            connection.close()  # a worker still waiting for the second pass reads the end and stops
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def _shares(items: list[tuple[str, str]], checked: int, jobs: int) -> list[list[int]]:
+    """Item numbers per worker: the largest files first, each to the least loaded worker. A
+    file to check weighs twice what a file only indexed weighs: checking it costs about as
+    much again as reading its facts."""
+    weights = []
+    for number, (given, _path) in enumerate(items):
+        try:
+            size = os.path.getsize(given)
+        except OSError:
+            size = 0
+        weights.append(((size + 1) * (2 if number < checked else 1), number))
+    shares: list[list[int]] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for weight, number in sorted(weights, reverse=True):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(number)
+        loads[lightest] += weight
+    return [sorted(share) for share in shares if share]
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process failed or died: the run cannot say what the files of its share hold."""
+
+
+def _receive(connection: multiprocessing.connection.Connection) -> tuple[str, object]:
+    """A worker's next message; a worker that failed raises here, in the main process."""
+    try:
+        kind, value = connection.recv()
+    except EOFError:
+        raise WorkerFailed("a worker process ended without finishing its files") from None
+    if kind == "error":
+        raise WorkerFailed(f"a worker process failed:\n{value}")
+    return kind, value
+
+
+def _worker(connection, items: list[tuple[str, str]], tasks: list[tuple[str, int]], share: list[int],
+            needs_index: bool) -> None:
+    """Both passes over one share: send each file's first read, then the share's index facts
+    (pickled once here, passed on by the main process unread); receive the files to check,
+    the fact digests and the other shares' facts; send each report as it is done."""
+    global _digests
+    try:
+        kept: dict[int, Source] = {}
+        facts: list[IndexEntry] = []
+        for read in _read_share(items, len(tasks), share, needs_index, kept, facts):
+            connection.send(("read", read))
+        connection.send(("facts", pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)))
+        to_check, digests, others = connection.recv()
+        kept = {number: kept[number] for number in to_check if number in kept}  # the rest can go
+        if to_check:
+            _digests = digests
+            _set_index_facts(facts + [entry for blob in others for entry in pickle.loads(blob)])
+        for number in to_check:
+            connection.send(("report", (number, *_check_one(tasks[number], kept.pop(number, None)))))
+        connection.send(("end", None))
+    except EOFError:  # the main process stopped listening (it failed or was interrupted)
+        pass
+    except BaseException:  # the main process must hear of it, not wait forever
+        try:
+            connection.send(("error", traceback.format_exc()))
+        except OSError:
+            pass
+    finally:
+        connection.close()
+
+
+def _read_share(items: list[tuple[str, str]], checked: int, share: list[int], needs_index: bool,
+                kept: dict[int, Source], facts: list[IndexEntry]) -> Iterator[tuple[int, FirstRead]]:
+    """The first pass over `share`: each file's first read; fills `kept` with the sources of
+    the files to check (parsed documents up to KEPT_SOURCE_BYTES) and `facts` with the index
+    facts of every file."""
+    budget = KEPT_SOURCE_BYTES
+    for number in share:
+        given, path = items[number]
+        read, source, index_facts = _read_one(given, path, needs_index)
+        if number < checked:
+            text, skipped, document = source
+            if document is not None and len(document.data) <= budget:
+                budget -= len(document.data)
+            else:
+                document = None  # over the budget: read again, parsed again
+            kept[number] = (text, skipped, document)
+        if index_facts is not None:
+            facts.append((number, path, *index_facts))
+        yield number, read
+
+
+def _read_one(given: str, path: str, needs_index: bool) -> tuple[FirstRead, Source, tuple[dict | None, str | None] | None]:
+    """One file's first read, its source, and its index facts (objects when extracted here,
+    JSON when they come from the cache: an unchanged file is not parsed)."""
     assert _index is not None
-    text, skipped = read_source(Path(path))
+    text, skipped = read_source(Path(given))
     if skipped is not None or text is None:
-        return path, None, None, None, None, False, {}
+        return (path, None, None, None, False, {}), (None, skipped, None), None
     cache = _options.cache
+    key, results = None, {}
+    if cache is not None:
+        key = file_key(path, _index.project_root_of(path), text.encode("utf-8", errors="surrogateescape"))
+        entry = cache.load(path)
+        entry = entry if entry is not None and entry.get("key") == key else {}
+        results = entry.get("results")
+        results = results if isinstance(results, dict) else {}
+        if needs_index and isinstance(entry.get("facts"), str) and isinstance(entry.get("fact_digests"), dict):
+            return (path, None, entry["fact_digests"], key, True, results), (text, None, None), (None, entry["facts"])
+    if not needs_index:
+        return (path, None, None, key, False, results), (text, None, None), None
+    document = Document(path, text)
+    facts = _index.extract(document)
     if cache is None:
-        return path, _index.extract(Document(path, text)), None, None, None, False, {}
-    key = file_key(path, _index.project_root_of(path), text.encode("utf-8", errors="surrogateescape"))
-    entry = cache.load(path)
-    entry = entry if entry is not None and entry.get("key") == key else {}
-    results = entry.get("results")
-    results = results if isinstance(results, dict) else {}
-    if isinstance(entry.get("facts"), str) and isinstance(entry.get("fact_digests"), dict):
-        return path, None, entry["facts"], entry["fact_digests"], key, True, results
-    facts = _index.extract(Document(path, text))
+        return (path, None, None, None, False, {}), (text, None, document), (facts, None)
     try:
         facts_json, digests = fact_digests(facts)
     except Unencodable:
         # a fact the cache cannot hold: the facts go to the index as they are, and their digests
         # are new on every run, so no cached result that read them is ever taken again
-        return path, facts, None, {name: os.urandom(12).hex() for name, value in facts.items() if value}, key, \
-            False, results
-    return path, None, facts_json, digests, key, False, results
+        digests = {name: os.urandom(12).hex() for name, value in facts.items() if value}
+        return (path, None, digests, key, False, results), (text, None, document), (facts, None)
+    return (path, facts_json, digests, key, False, results), (text, None, document), (facts, None)
 
 
-def _look_up(path: str) -> tuple[str, str | None, dict]:
-    """(path, file key, cached results by settings) when no index is built."""
-    assert _options.cache is not None and _index is not None
-    text, skipped = read_source(Path(path))
-    if skipped is not None or text is None:
-        return path, None, {}
-    key = file_key(path, _index.project_root_of(path), text.encode("utf-8", errors="surrogateescape"))
-    entry = _options.cache.load(path)
-    results = entry.get("results") if entry is not None and entry.get("key") == key else None
-    return path, key, results if isinstance(results, dict) else {}
+def _set_index_facts(entries: list[IndexEntry]) -> None:
+    """Put every file's facts into the index, in file order: objects now, JSON decoded before
+    the first check."""
+    assert _index is not None
+    for _number, path, facts, facts_json in sorted(entries, key=lambda entry: entry[0]):
+        if facts is not None:
+            _index.set_facts(path, facts)
+        elif facts_json is not None:
+            _undecoded.append((path, facts_json))
 
 
 def _decode_pending_facts() -> None:
@@ -401,19 +586,21 @@ def _reads_hold(reads: dict) -> bool:
     return all(project_root_for_file(path) == root for path, root in reads["roots"].items())
 
 
-def _check_one(task: tuple[str, int]) -> tuple[FileReport, dict | None]:
+def _check_one(task: tuple[str, int], source: Source | None = None) -> tuple[FileReport, dict | None]:
     """A file's report, and what to cache of it (None when it came from the cache or must not
-    be kept: a rule failed, or --diff left the file on disk different from what was checked)."""
+    be kept: a rule failed, or --diff left the file on disk different from what was checked).
+    `source` is the file as the first pass read it (and parsed it, when kept)."""
     path, config_id = task
     report = FileReport(path, str(Path(path).resolve()))
-    text, skipped = read_source(Path(path))
+    text, skipped, document = source if source is not None else (*read_source(Path(path)), None)
     if skipped is not None or text is None:
         report.skipped = skipped
         return report, None
     _decode_pending_facts()
     engine = _engines[config_id]
     absolute = report.absolute
-    document = Document(absolute, text)
+    if document is None:
+        document = Document(absolute, text)
     index = ReadRecorder(_index)
     try:
         result = engine.check(document, index, report_unused_suppressions=_options.report_unused_suppressions,
