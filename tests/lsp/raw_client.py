@@ -27,8 +27,9 @@ class RawClient:
         self.received: list[tuple[float, dict]] = []  # (time.monotonic(), message), in order
         self.stderr: list[bytes] = []
         self._next_id = 0
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._threads = [threading.Thread(target=self._read, daemon=True), threading.Thread(target=self._drain_stderr, daemon=True)]
+        for thread in self._threads:
+            thread.start()
 
     def _read(self) -> None:
         stdout = self.process.stdout
@@ -121,6 +122,8 @@ class RawClient:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=10)
+        for thread in self._threads:  # they end at the end of the streams: let them, then close
+            thread.join(timeout=10)
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             try:
                 stream.close()
