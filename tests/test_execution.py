@@ -149,11 +149,9 @@ def test_a_nested_module_takes_its_own_name():
     assert where(source, "outer_target") is Runs.PRODUCTION
 
 
-def test_a_rule_that_names_where_its_risk_exists_is_silent_elsewhere():
-    from exhort.config import Config
-    from exhort.engine import Engine
+def risky_call_rule():
+    """A production-only rule that flags every `risky()` call."""
     from exhort.findings import Severity
-    from exhort.registry import Registry
     from exhort.rule import Rule, bad, good
 
     rule = Rule(
@@ -163,11 +161,16 @@ def test_a_rule_that_names_where_its_risk_exists_is_silent_elsewhere():
         examples=[bad("risky()  # expect: TST002"), good("1")],
     )
     rule.pack = "test"
+    rule.check(lambda ctx, match: [ctx.finding(match.node("call"), "risky")])
+    return rule
 
-    @rule.check
-    def check(ctx, match):
-        yield ctx.finding(match.node("call"), "risky")
 
+def test_a_rule_that_names_where_its_risk_exists_is_silent_elsewhere():
+    from exhort.config import Config
+    from exhort.engine import Engine
+    from exhort.registry import Registry
+
+    rule = risky_call_rule()
     engine = Engine(Config(), Registry([rule]))
     source = textwrap.dedent(
         """
@@ -186,24 +189,15 @@ def test_a_rule_that_names_where_its_risk_exists_is_silent_elsewhere():
 def test_the_configuration_can_widen_where_a_rule_reports():
     from exhort.config import ConfigError, parse_config
     from exhort.engine import Engine
-    from exhort.findings import Severity
     from exhort.registry import Registry
-    from exhort.rule import Rule, bad, good
 
-    rule = Rule(
-        code="TST003", name="production-only", category="test", severity=Severity.WARNING,
-        summary="flags risky()", explanation="## TST003\n", runs_in=frozenset({Runs.PRODUCTION}),
-        query='((call target: (identifier) @name) @call (#eq? @name "risky"))',
-        examples=[bad("risky()  # expect: TST003"), good("1")],
-    )
-    rule.pack = "test"
-    rule.check(lambda ctx, match: [ctx.finding(match.node("call"), "risky")])
+    rule = risky_call_rule()
     registry = Registry([rule])
     source = "defmodule App.ThingTest do\n  def f, do: risky()\nend\n"
     test_file = Document("test/app/thing_test.exs", source)
 
     assert Engine(parse_config("", registry), registry).check(test_file).findings == []
-    widened = parse_config('[rules.TST003]\nruns-in = ["production", "test"]\n', registry)
+    widened = parse_config('[rules.TST002]\nruns-in = ["production", "test"]\n', registry)
     assert len(Engine(widened, registry).check(test_file).findings) == 1
     with pytest.raises(ConfigError, match="unknown place 'tests'.*did you mean 'test'"):
-        parse_config('[rules.TST003]\nruns-in = ["tests"]\n', registry)
+        parse_config('[rules.TST002]\nruns-in = ["tests"]\n', registry)
