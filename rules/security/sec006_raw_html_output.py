@@ -567,16 +567,21 @@ def _constant_functions(ctx) -> frozenset:
 
 
 @requires(b"def ")
+def _named_modules(document):
+    """The header facts of each module the document defines with a literal name."""
+    if document.tree is None:
+        return
+    for module_node, _full in defmodules(document.tree.root_node):
+        info = module_info(document, module_node)
+        if info.name is not None:
+            yield info
+
+
 def _constant_function_facts(document, _path):
     """`Module.fun` for each public zero-arity function with one clause whose whole body is a
     string literal (no interpolation), an uninterpolated sigil or a module attribute."""
-    if document.tree is None:
-        return ()
     found = []
-    for module_node, _full in defmodules(document.tree.root_node):
-        info = module_info(document, module_node)
-        if info.name is None:
-            continue
+    for info in _named_modules(document):
         for (name, arity), definitions in info.functions.items():
             if arity != 0 or len(definitions) != 1 or definitions[0].kind != "def":
                 continue
@@ -887,20 +892,15 @@ def _safe_html_facts(document, _path):
     clauses calls a sanitizer, escaper or safe-mode markdown renderer and none renders raw
     HTML through (`Cmark.to_html(md, [:unsafe])`, MDEx with `unsafe_: true` and no sanitizer,
     Earmark), nor does its name say `unsafe`."""
-    if document.tree is None:
-        return ()
     found = []
-    for module_node, _full in defmodules(document.tree.root_node):
-        info = module_info(document, module_node)
-        if info.name is None:
-            continue
+    for info in _named_modules(document):
         attributes = None
         for (name, _arity), definitions in info.functions.items():
             definitions = [d for d in definitions if d.body is not None]  # bodiless heads declare defaults
             if "unsafe" in name or not definitions:
                 continue
             if attributes is None:
-                attributes = _module_attributes(module_node)
+                attributes = _module_attributes(info.node)
             verdicts = {_renderer_verdict(node, attributes) for d in definitions for node in walk(d.body)
                         if node.type == "call"}
             if True in verdicts and False not in verdicts:
