@@ -90,10 +90,12 @@ def run(engine: Engine, path: str, data: bytes, edits: int, count: int, anywhere
         change = TextChange(spot, spot, TYPED[column % len(TYPED)])
         if profile is not None:
             profile.enable()
+        KEYSTROKES["now"] = True
         started = time.thread_time()
         document.apply(change)
         engine.check(document, None, state, scopes=FAST_SCOPES)
         timings.append((time.thread_time() - started) * 1000)
+        KEYSTROKES["now"] = False
         if profile is not None:
             profile.disable()
     document.apply(TextChange(spots[0], spots[0], b"y"))
@@ -101,6 +103,28 @@ def run(engine: Engine, path: str, data: bytes, edits: int, count: int, anywhere
     cold_fast = cpu_ms(lambda: engine.check(Document(path, data), None, DocumentState(), scopes=FAST_SCOPES))
     cold = cpu_ms(lambda: engine.check(Document(path, data), None, DocumentState()))
     return timings, full, cold_fast, cold
+
+
+KEYSTROKES = {"now": False}  # rule times are added up only while a keystroke is checked
+
+
+def time_rules(engine: Engine) -> dict[str, float]:
+    """Wrap every rule's run to add up its CPU time during keystroke checks."""
+    totals: dict[str, float] = {}
+    for rule in engine.registry.by_code.values():
+        original = rule.run
+
+        def timed(ctx, match, original=original, code=rule.code):
+            if not KEYSTROKES["now"]:
+                return original(ctx, match)
+            started = time.thread_time()
+            try:
+                return original(ctx, match)
+            finally:
+                totals[code] = totals.get(code, 0.0) + time.thread_time() - started
+
+        rule.run = timed
+    return totals
 
 
 def main() -> None:
@@ -111,9 +135,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--anywhere", action="store_true", help="edit at any line, not only body lines")
     parser.add_argument("--profile", action="store_true", help="profile the keystrokes; print the top functions")
+    parser.add_argument("--rules", action="store_true", help="print each rule's CPU time per keystroke")
     args = parser.parse_args()
     engine = Engine()
     engine.warm_up()
+    rule_times = time_rules(engine) if args.rules else None
     profile = cProfile.Profile() if args.profile else None
     print(f"{'file':<44}{'lines':>6}  {'key median':>10} {'p95':>6} {'max':>6}  {'pause':>6}  {'cold fast':>9} {'cold':>6}  (CPU ms)")
     for path in args.files:
@@ -129,6 +155,12 @@ def main() -> None:
             f"{statistics.median(maxima):>6.1f}  {statistics.median(r[1] for r in results):>6.1f}  "
             f"{statistics.median(r[2] for r in results):>9.1f} {statistics.median(r[3] for r in results):>6.1f}"
         )
+    if rule_times:
+        keystrokes = args.edits * args.runs * len(args.files)
+        print("rule CPU per keystroke (ms, all runs; rules under 0.05 ms left out):")
+        for code, seconds in sorted(rule_times.items(), key=lambda item: -item[1]):
+            if seconds * 1000 / keystrokes >= 0.05:
+                print(f"  {code:<8} {seconds * 1000 / keystrokes:7.2f}")
     if profile is not None:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(35)
 

@@ -1,8 +1,10 @@
 """OTP006 genserver-calls-itself."""
 
+from typing import NamedTuple
+
 from exhort.findings import Related, Severity
 from exhort.rule import Context, Match, Rule, bad, good
-from exhort.syntax import DEF_KINDS, call_name, function_def, module_members, text, walk
+from exhort.syntax import DEF_KINDS, call_name, function_def, text, walk
 
 from ._common import CALLBACKS, effective_arguments, keyword_pairs, literal_atom, resolved_call, runs_in_other_process
 
@@ -133,49 +135,99 @@ RULE = Rule(
 )
 
 
-def _registered_names(info) -> set[str]:
+class _ServerCall(NamedTuple):
+    """`GenServer.call`/`GenServer.stop` in a member, outside closures run by other processes."""
+
+    start: int  # relative to the member's start
+    end: int
+    module: str  # as written: `GenServer` or an alias of it
+    target: tuple[str, str] | None  # the server argument's (type, text); ("self", "") for self()
+
+
+class _LocalCall(NamedTuple):
+    """A call of a function of the module itself (`get()`, `__MODULE__.get()`)."""
+
+    start: int
+    end: int
+    module: str | None  # None, `__MODULE__` or an alias
+    function: str
+    arity: int
+
+
+class _MemberFacts(NamedTuple):
+    definition: tuple[str, str, int] | None  # (kind, name, arity)
+    has_body: bool
+    registered: tuple[tuple[str, str], ...]  # (type, text) of `name:` given to GenServer.start[_link]
+    server_calls: tuple[_ServerCall, ...]
+    local_calls: tuple[_LocalCall, ...]
+
+
+def _member_facts(member) -> _MemberFacts:
+    """What OTP006 reads from one module member (its bytes alone: see Context.member_facts)."""
+    fdef = function_def(member)
+    if fdef is None:
+        return _MemberFacts(None, False, (), (), ())
+    base = member.start_byte
+    registered = []
+    for node in walk(fdef.node):
+        if node.type != "call" or call_name(node) not in (("GenServer", "start_link"), ("GenServer", "start")):
+            continue
+        arguments = effective_arguments(node)
+        for key, value, _ in keyword_pairs(arguments[-1] if arguments else None):
+            if key == "name" and (value.type == "alias" or text(value) == "__MODULE__" or
+                                  (value.type == "atom" and literal_atom(value))):
+                registered.append((value.type, text(value)))
+    server_calls, local_calls = [], []
+    body = fdef.body
+    is_callback = (fdef.name, fdef.arity) in CALLBACKS
+    for node in walk(body) if body is not None else ():
+        if node.type != "call":
+            continue
+        module_text, function = call_name(node)
+        if function in DEF_KINDS or function is None:
+            continue
+        if function in ("call", "stop") and module_text is not None:
+            args = effective_arguments(node)
+            if args and not runs_in_other_process(node, body):
+                first = args[0]
+                if first.type == "call" and call_name(first) == (None, "self") and not effective_arguments(first):
+                    target = ("self", "")
+                else:
+                    target = (first.type, text(first))
+                server_calls.append(_ServerCall(node.start_byte - base, node.end_byte - base, module_text, target))
+        # Only a callback's calls of the module's own functions matter (checked in the fold).
+        if is_callback and (module_text is None or not module_text.startswith(":")):
+            if not runs_in_other_process(node, body):
+                arity = len(effective_arguments(node))
+                local_calls.append(_LocalCall(node.start_byte - base, node.end_byte - base, module_text, function, arity))
+    return _MemberFacts((fdef.kind, fdef.name, fdef.arity), body is not None,
+                        tuple(registered), tuple(server_calls), tuple(local_calls))
+
+
+def _registered_names(info, facts) -> set[str]:
     names: set[str] = set()
-    for defs in info.functions.values():
-        for fdef in defs:
-            for node in walk(fdef.node):
-                if node.type != "call":
-                    continue
-                if call_name(node) not in (("GenServer", "start_link"), ("GenServer", "start")):
-                    continue
-                for key, value, _ in keyword_pairs(effective_arguments(node)[-1]):
-                    if key != "name":
-                        continue
-                    if text(value) == "__MODULE__" or (value.type == "alias" and info.resolve_alias(text(value)) == info.name):
-                        names.update({"__MODULE__", info.name or "__MODULE__"})
-                    elif value.type == "atom" and literal_atom(value):
-                        names.add(text(value))
+    for _, member in facts:
+        for kind, value in member.registered:
+            if value == "__MODULE__" or (kind == "alias" and info.resolve_alias(value) == info.name):
+                names.update({"__MODULE__", info.name or "__MODULE__"})
+            elif kind == "atom":
+                names.add(value)
     return names
 
 
-def _is_self_target(ctx, node, info, names) -> bool:
-    if node.type == "call" and call_name(node) == (None, "self") and not effective_arguments(node):
+def _calls_own_server(info, call: _ServerCall, names: set[str]) -> bool:
+    if info.resolve_alias(call.module) != "GenServer" or call.target is None:
+        return False
+    kind, value = call.target
+    if kind == "self":
         return True
     if not names:
         return False
-    value = text(node)
-    if value in names:
-        return True
-    return node.type == "alias" and info.resolve_alias(value) in names
+    return value in names or (kind == "alias" and info.resolve_alias(value) in names)
 
 
-def _direct_self_calls(ctx, body, info, names):
-    for node in walk(body):
-        if node.type != "call":
-            continue
-        name = resolved_call(ctx, node)
-        if name not in (("GenServer", "call"), ("GenServer", "stop")):
-            continue
-        args = effective_arguments(node)
-        if not args or not _is_self_target(ctx, args[0], info, names):
-            continue
-        if runs_in_other_process(node, body):
-            continue
-        yield node
+def _is_local(info, call: _LocalCall) -> bool:
+    return call.module in (None, "__MODULE__") or info.resolve_alias(call.module) == info.name
 
 
 @RULE.check
@@ -183,38 +235,32 @@ def check(ctx: Context, match: Match):
     info = ctx.module_of(match.node("call"))
     if info is None or info.node != match.node("call").parent.parent:
         return
-    names = _registered_names(info)
+    facts = [(member, found) for member, found in ctx.member_facts(info.node, _member_facts) if found.definition]
+    names = _registered_names(info, facts)
     clients = {}
-    for (fname, arity), defs in info.functions.items():
-        if (fname, arity) in CALLBACKS:
+    for member, found in facts:
+        kind, name, arity = found.definition
+        if (name, arity) in CALLBACKS or kind != "def" or not found.has_body:
             continue
-        for fdef in defs:
-            if fdef.kind != "def" or fdef.body is None:
-                continue
-            inner = next(iter(_direct_self_calls(ctx, fdef.body, info, names)), None)
-            if inner is not None:
-                clients.setdefault((fname, arity), inner)
-    for member in module_members(info.node):
-        fdef = function_def(member)
-        if fdef is None or (fdef.name, fdef.arity) not in CALLBACKS or fdef.body is None:
+        inner = next((call for call in found.server_calls if _calls_own_server(info, call, names)), None)
+        if inner is not None:
+            clients.setdefault((name, arity), (member.start_byte + inner.start, member.start_byte + inner.end))
+    for member, found in facts:
+        kind, name, arity = found.definition
+        if (name, arity) not in CALLBACKS or not found.has_body:
             continue
-        callback = f"{fdef.name}/{fdef.arity}"
-        for node in _direct_self_calls(ctx, fdef.body, info, names):
-            yield ctx.finding(node, f"{callback} calls its own server: the process exits with :calling_self")
-        for node in walk(fdef.body):
-            if node.type != "call":
-                continue
-            module_text, function = call_name(node)
-            if module_text not in (None, "__MODULE__") and not (module_text and info.resolve_alias(module_text) == info.name):
-                continue
-            if function in DEF_KINDS or function is None:
-                continue
-            arity = len(effective_arguments(node))
-            inner = clients.get((function, arity))
-            if inner is None or runs_in_other_process(node, fdef.body):
+        base = member.start_byte
+        callback = f"{name}/{arity}"
+        for call in found.server_calls:
+            if _calls_own_server(info, call, names):
+                yield ctx.finding((base + call.start, base + call.end),
+                                  f"{callback} calls its own server: the process exits with :calling_self")
+        for call in found.local_calls:
+            inner = clients.get((call.function, call.arity))
+            if inner is None or not _is_local(info, call):
                 continue
             yield ctx.finding(
-                node,
-                f"{callback} calls {function}/{arity}, which calls this same server: the process exits with :calling_self",
-                related=[Related(inner.start_byte, inner.end_byte, f"{function}/{arity} calls the server here")],
+                (base + call.start, base + call.end),
+                f"{callback} calls {call.function}/{call.arity}, which calls this same server: the process exits with :calling_self",
+                related=[Related(inner[0], inner[1], f"{call.function}/{call.arity} calls the server here")],
             )

@@ -3,7 +3,7 @@
 from exhort.execution import Runs
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import ancestors, enclosing_function, is_defmodule, pipe_source, text, unfinished_definitions, walk
+from exhort.syntax import ancestors, enclosing_function, function_def, is_defmodule, pipe_source, text, unfinished_definitions, walk
 
 from ._common import effective_arguments, extract_task_supervisors, resolved_call
 
@@ -286,22 +286,23 @@ def _is_reply_pattern(param) -> bool:
     return len(items) == 2 and items[0].type == "identifier"
 
 
-def _handles_replies(info) -> bool:
+def _handles_replies(ctx, module) -> bool:
     """The module receives task replies as messages: a `handle_info({ref, result}, state)`
     clause (GenServer, LiveView), or a `:gen_statem` clause taking `(:info, {ref, result}, ...)`
     (handle_event/4 or a state function). The awaiting is done by that clause."""
-    if info is None:
+    return any(found for _, found in ctx.member_facts(module, _takes_replies))
+
+
+def _takes_replies(member) -> bool:
+    """Is `member` a definition that takes task replies (see _handles_replies)?"""
+    fdef = function_def(member)
+    if fdef is None:
         return False
-    for fdef in info.definitions("handle_info", 2):
-        if _is_reply_pattern(fdef.params[0]):
-            return True
-    for definitions in info.functions.values():
-        for fdef in definitions:
-            params = fdef.params
-            for kind, message in zip(params, params[1:]):
-                if kind.type == "atom" and text(kind) == ":info" and _is_reply_pattern(message):
-                    return True
-    return False
+    params = fdef.params
+    if fdef.name == "handle_info" and fdef.arity == 2 and _is_reply_pattern(params[0]):
+        return True
+    return any(kind.type == "atom" and text(kind) == ":info" and _is_reply_pattern(message)
+               for kind, message in zip(params, params[1:]))
 
 
 def _modules_around(node):
@@ -329,7 +330,7 @@ def _stops_after(statement) -> bool:
 @RULE.check
 def check(ctx: Context, match: Match):
     call = match.node("call")
-    if any(_handles_replies(ctx.module_of(module)) for module in _modules_around(call)):
+    if any(_handles_replies(ctx, module) for module in _modules_around(call)):
         return
     name = resolved_call(ctx, call)
     arities = ASYNC.get(name)

@@ -440,6 +440,15 @@ def _defines_handle_info(definition) -> bool:
     return head is not None and head.type == "call" and call_name(head) == (None, "handle_info")
 
 
+def _handle_info_clause(member) -> str | None:
+    """"catch-all" for a `def handle_info(msg, state)` clause that takes any message (no
+    guard), "clause" for another handle_info/2 clause, None for any other member."""
+    fdef = function_def(member)
+    if fdef is None or fdef.kind != "def" or fdef.name != "handle_info" or fdef.arity != 2:
+        return None
+    return "catch-all" if fdef.guard is None and fdef.params[0].type == "identifier" else "clause"
+
+
 def _first_tuple(clause):
     """The elements of a handle_info clause's first parameter when it is a tuple pattern."""
     param = clause.params[0]
@@ -606,13 +615,12 @@ def check(ctx: Context, match: Match):
     info = ctx.module_of(match.node("call"))
     if info is None or info.node != match.node("call").parent.parent:
         return
-    clauses = [f for f in (function_def(m) for m in module_members(info.node)) if f and f.name == "handle_info" and f.arity == 2 and f.kind == "def"]
-    if not clauses or any(_defines_handle_info(node) for node in unfinished_definitions(info.node)):
+    kinds = ctx.member_facts(info.node, _handle_info_clause)
+    if not any(kind for _, kind in kinds) or any(_defines_handle_info(node) for node in unfinished_definitions(info.node)):
         return  # a clause being typed may be the catch-all: unknown
-    for clause in clauses:
-        first = clause.params[0]
-        if clause.guard is None and first.type == "identifier":
-            return
+    if any(kind == "catch-all" for _, kind in kinds):
+        return
+    clauses = [function_def(member) for member, kind in kinds if kind]
     server = _server_functions(info)
 
     def links():

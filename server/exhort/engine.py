@@ -27,7 +27,7 @@ from .document import Document
 from .findings import CheckResult, Finding, RuleFailure
 from .project import ProjectPath
 from .registry import Registry, RuleGroup, default_registry
-from .rule import Context, Match, Rule
+from .rule import Context, Match, MemberFactsMemo, Rule
 from .suppression import apply_suppressions
 from .syntax import call_name, member_signature, module_members, signatures_digest
 from .syntax_errors import SYNTAX_ERROR, syntax_error_findings
@@ -66,8 +66,10 @@ class DocumentState:
     members: dict[bytes, MemberPlaces] = field(default_factory=dict)  # form bytes -> its members
     # per group: member bytes -> where the group's query anchors occur in them (see matching)
     anchor_hits: dict[str, dict[bytes, list]] = field(default_factory=dict)
+    member_facts: MemberFactsMemo = field(default_factory=MemberFactsMemo)  # see Context.member_facts
 
     def clear(self) -> None:
+        self.member_facts.clear()
         self.caches.clear()
         self.forms.clear()
         self.forms_signature = None
@@ -118,7 +120,9 @@ class Engine:
         root = project_root
         if root is None and workspace is not None:
             root = workspace.project_root_of(document.path)
-        ctx = Context(document, ProjectPath.of(document.path, root), workspace, self.config.rule_params)
+        state.member_facts.rotate_if_full()
+        ctx = Context(document, ProjectPath.of(document.path, root), workspace, self.config.rule_params,
+                      state.member_facts)
         result = CheckResult()
         failed: dict[str, str] = {}
         generation = workspace.generation if workspace is not None else 0

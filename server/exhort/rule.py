@@ -31,7 +31,7 @@ import tree_sitter as ts
 from .execution import Runs, file_runs as runs_in_file, runs
 from .findings import Edit, Finding, Fix, Related, Severity
 from .project import ProjectPath
-from .syntax import ModuleInfo, enclosing_module, read_module
+from .syntax import ModuleInfo, enclosing_module, module_members, read_module
 
 if TYPE_CHECKING:
     from .document import Document
@@ -174,6 +174,41 @@ class Match:
         return self.captures.get(name, [])
 
 
+_MISSING = object()
+
+
+class MemberFactsMemo:
+    """Facts that module-scope rules read from single module members, by member text.
+
+    The language server keeps one per document between checks, so an edit inside one `def`
+    re-reads that `def` only and the rule folds the facts of all members again (cheap). Two
+    generations bound it: entries not asked for since the last rotation are dropped at the next.
+    """
+
+    LIMIT = 16384
+
+    def __init__(self) -> None:
+        self.current: dict = {}
+        self.previous: dict = {}
+
+    def get(self, key, compute: Callable[[], Any]) -> Any:
+        value = self.current.get(key, _MISSING)
+        if value is _MISSING:
+            value = self.previous.get(key, _MISSING)
+            if value is _MISSING:
+                value = compute()
+            self.current[key] = value
+        return value
+
+    def rotate_if_full(self) -> None:
+        if len(self.current) > self.LIMIT:
+            self.previous, self.current = self.current, {}
+
+    def clear(self) -> None:
+        self.current.clear()
+        self.previous.clear()
+
+
 class Context:
     """What a check may read about the document being checked."""
 
@@ -183,8 +218,10 @@ class Context:
         project_path: ProjectPath,
         workspace: "WorkspaceIndex | None",
         params: dict[str, dict[str, Any]],
+        member_facts: MemberFactsMemo | None = None,
     ) -> None:
         self.document = document
+        self._member_facts = member_facts if member_facts is not None else MemberFactsMemo()
         self.path = project_path
         self.workspace = workspace
         self._params = params
@@ -209,6 +246,21 @@ class Context:
         if module is None:
             return None
         return module_info(self.document, module)
+
+    def member_facts(self, module: ts.Node, extract: Callable[[ts.Node], Any]) -> list[tuple[ts.Node, Any]]:
+        """`extract(member)` for each member of `module` (exhort.syntax.module_members), each
+        remembered by the member's text: for module-scope rules, whose whole form is checked
+        again on every edit, so that only the edited member is read again and the rule folds.
+
+        `extract` must depend on the member's bytes alone (not on its place, other members or
+        the module header: resolve aliases in the fold) and give offsets relative to the
+        member's start. Its result must not hold tree nodes, which belong to one parse.
+        """
+        memo = self._member_facts
+        found = []
+        for member, key in members_with_keys(self.document, module):
+            found.append((member, memo.get((extract, key), lambda member=member: extract(member))))
+        return found
 
     def places(self, rule: Rule) -> frozenset[Runs]:
         """Where `rule` reports: its `runs_in`, or the `runs-in` the configuration gives it."""
@@ -262,9 +314,20 @@ def module_info(document: "Document", module: ts.Node) -> ModuleInfo:
     key = ("module", module.start_byte, module.end_byte)
     info = document.memo.get(key)
     if info is None:
-        info = read_module(module)
+        info = read_module(module, [member for member, _ in members_with_keys(document, module)])
         document.memo[key] = info
     return info
+
+
+def members_with_keys(document: "Document", module: ts.Node) -> list[tuple[ts.Node, tuple]]:
+    """A module's members (exhort.syntax.module_members), each with a key that is equal for
+    equal members (type, whether it holds an error, its bytes), read once per document text."""
+    key = ("members", module.start_byte, module.end_byte)
+    members = document.memo.get(key)
+    if members is None:
+        members = [(member, (member.type, member.has_error, member.text)) for member in module_members(module)]
+        document.memo[key] = members
+    return members
 
 
 def _is_defmodule(node: ts.Node) -> bool:

@@ -275,8 +275,12 @@ def effective_arguments(call: Node) -> list[Node]:
 # -- function definitions ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class FunctionDef:
+    """A definition read by function_def. ModuleInfo.functions makes them knowing only kind,
+    name and arity (remembered by the member's bytes): the other parts are read from the node
+    when first asked for, since most checks only look definitions up by name."""
+
+    __slots__ = ("kind", "name", "arity", "node", "head", "params", "guard", "body")
     kind: str  # def, defp, defmacro, ...
     name: str
     arity: int
@@ -285,6 +289,49 @@ class FunctionDef:
     params: tuple[Node, ...]
     guard: Node | None
     body: Node | None  # do_block, or the `do:` keyword value
+
+    def __init__(self, kind: str, name: str, arity: int, node: Node, *parts) -> None:
+        self.kind, self.name, self.arity, self.node = kind, name, arity, node
+        if parts:
+            self.head, self.params, self.guard, self.body = parts
+
+    def __getattr__(self, attribute: str):  # called only for a part not read yet
+        if attribute not in ("head", "params", "guard", "body"):
+            raise AttributeError(attribute)
+        full = function_def(self.node)
+        assert full is not None and (full.kind, full.name, full.arity) == (self.kind, self.name, self.arity)
+        self.head, self.params, self.guard, self.body = full.head, full.params, full.guard, full.body
+        return getattr(self, attribute)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FunctionDef) and (self.kind, self.name, self.arity, self.node) == (
+            other.kind, other.name, other.arity, other.node)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.arity, self.node.start_byte, self.node.end_byte))
+
+    def __repr__(self) -> str:
+        return f"FunctionDef({self.kind} {self.name}/{self.arity} at {self.node.start_byte})"
+
+
+# (has_error, bytes) of a module member -> its (kind, name, arity), or None when it is no
+# complete definition: the same bytes read the same, so a keystroke reads again only the
+# definition it changed. Bounded: emptied when full.
+_DEFINITION_NAMES: dict[tuple[bool, bytes], tuple[str, str, int] | None] = {}
+_DEFINITION_NAMES_LIMIT = 65536
+
+
+def named_definition(member: Node) -> FunctionDef | None:
+    """function_def for a module member, with its parts read when first asked for."""
+    key = (member.has_error, member.text)
+    names = _DEFINITION_NAMES.get(key, False)
+    if names is False:
+        fdef = function_def(member)
+        if len(_DEFINITION_NAMES) >= _DEFINITION_NAMES_LIMIT:
+            _DEFINITION_NAMES.clear()
+        _DEFINITION_NAMES[key] = (fdef.kind, fdef.name, fdef.arity) if fdef is not None else None
+        return fdef
+    return FunctionDef(*names, member) if names is not None else None
 
 
 def function_def(node: Node) -> FunctionDef | None:
@@ -451,7 +498,7 @@ class ModuleInfo:
         if self._functions is None:
             functions: dict[tuple[str, int], list[FunctionDef]] = {}
             for member in self._definitions:
-                fdef = function_def(member)
+                fdef = named_definition(member)
                 if fdef is not None:
                     functions.setdefault((fdef.name, fdef.arity), []).append(fdef)
             self._functions = functions
@@ -666,9 +713,11 @@ def _read_member(info: ModuleInfo, member: Node) -> None:
         return
     if member.type != "call":
         return
-    mod, fun = call_name(member)
-    if mod is not None:
-        return
+    # call_name, cut short: a module's members are mostly definitions
+    target = member.child_by_field_name("target")
+    if target is None or target.type != "identifier":
+        return  # `Mod.fun(...)`: no header fact
+    fun = text(target)
     if fun in DEF_KINDS:
         info._definitions.append(member)
         return
