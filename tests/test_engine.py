@@ -354,3 +354,82 @@ def test_typing_in_a_doc_reruns_no_other_members_rules():
     incremental = engine.check(document, state=state)
     assert len(seen) == 2  # no member's rules ran again
     assert incremental.findings == engine.check(document, state=DocumentState()).findings
+
+
+def test_typing_in_a_component_attr_reruns_no_other_members_rules():
+    """Phoenix.Component's `attr`/`slot` lines are no header fact either."""
+    engine = Engine()
+    source = (
+        "defmodule W.C do\n  use Phoenix.Component\n  attr :x, :any\n  def a(assigns), do: ~H\"<p>{@x}</p>\"\n"
+        "  def b(x), do: String.to_atom(x)\nend\n"
+    )
+    document = Document("lib/w/c.ex", source)
+    state = DocumentState()
+    engine.check(document, state=state)
+    digests = {key[2] for caches in state.caches.values() for key in caches if len(key) > 2}
+    at = document.data.index(b":any")
+    document.apply(TextChange(at, at + 4, b":map, required: true"))
+    incremental = engine.check(document, state=state)
+    assert {key[2] for caches in state.caches.values() for key in caches if len(key) > 2} == digests
+    assert incremental.findings == engine.check(document, state=DocumentState()).findings
+
+
+def test_module_scope_facts_are_read_again_only_for_the_edited_member():
+    """Context.member_facts: a keystroke re-reads the member it changed, the others' facts
+    are found by their bytes."""
+    from exhort.rule import Context
+
+    reads: list[bytes] = []
+
+    def extract(member):
+        reads.append(member.text)
+        return member.text.count(b"call")
+
+    source = "defmodule S do\n" + "".join(f"  def f{n}(x), do: GenServer.call(x, {n})\n" for n in range(40)) + "end\n"
+    document = Document("lib/s.ex", source)
+    state = DocumentState()
+    facts = Context(document, ProjectPath.of("lib/s.ex", None), None, {}, state.member_facts).member_facts(
+        document.tree.root_node.children[0], extract)
+    assert len(reads) == 40 and sum(found for _, found in facts) == 40
+    reads.clear()
+    at = document.data.index(b"def f7")
+    document.apply(TextChange(at, at, b"@doc false\n  "))
+    ctx = Context(document, ProjectPath.of("lib/s.ex", None), None, {}, state.member_facts)
+    facts = ctx.member_facts(document.tree.root_node.children[0], extract)
+    assert reads == [b"@doc false"]
+    assert [member.start_byte for member, _ in facts][8] == document.data.index(b"def f7")
+
+
+GENSERVER_SEED = (
+    "defmodule App.Server do\n  use GenServer\n"
+    "  def start_link(arg), do: GenServer.start_link(__MODULE__, arg, name: __MODULE__)\n"
+    "  def get, do: GenServer.call(__MODULE__, :get)\n"
+    "  def init(n), do: {:ok, n}\n"
+    "  def handle_call(:refresh, _from, state), do: {:reply, get(), state}\n"
+    "  def handle_info({:tick, _}, state) do\n    Process.monitor(self())\n    {:noreply, state}\n  end\n"
+    # a member of a few thousand lines (a data literal): searched for anchors in chunks
+    "  def table do\n    [\n" + "".join(f"      %{{name: String.to_atom(x{n}), n: {n}}},\n" for n in range(700))
+    + "    ]\n  end\n"
+    "  def handle_cast(:go, state), do: (Task.async(fn -> get() end); {:noreply, state})\nend\n"
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**31), st.lists(st.sampled_from(INCREMENTAL_PIECES), max_size=3),
+                          st.booleans()), min_size=1, max_size=10))
+def test_incremental_module_scope_checks_equal_checks_from_scratch(steps):
+    """The same as above for a GenServer (module-scope rules folding per-member facts) with a
+    member big enough to be searched in chunks."""
+    engine = Engine()
+    state = DocumentState()
+    document = Document("lib/app/server.ex", GENSERVER_SEED)
+    first = engine.check(document, state=state)
+    assert {"OTP006", "SEC001"} <= set(codes(first))
+    for seed, pieces, check_now in steps:
+        rng = random.Random(seed)
+        size = len(document.data)
+        start = rng.randrange(size + 1)
+        end = min(size, start + rng.choice([0, 0, 1, 3, 20]))
+        document.apply(TextChange(start, end, "".join(pieces).encode()))
+        if check_now:
+            assert engine.check(document, state=state).findings == engine.check(document, state=DocumentState()).findings

@@ -168,23 +168,21 @@ def _member_facts(member) -> _MemberFacts:
     if fdef is None:
         return _MemberFacts(None, False, (), (), ())
     base = member.start_byte
-    registered = []
-    for node in walk(fdef.node):
-        if node.type != "call" or call_name(node) not in (("GenServer", "start_link"), ("GenServer", "start")):
-            continue
-        arguments = effective_arguments(node)
-        for key, value, _ in keyword_pairs(arguments[-1] if arguments else None):
-            if key == "name" and (value.type == "alias" or text(value) == "__MODULE__" or
-                                  (value.type == "atom" and literal_atom(value))):
-                registered.append((value.type, text(value)))
-    server_calls, local_calls = [], []
     body = fdef.body
     is_callback = (fdef.name, fdef.arity) in CALLBACKS
-    for node in walk(body) if body is not None else ():
+    body_start, body_end = (body.start_byte, body.end_byte) if body is not None else (-1, -1)
+    registered, server_calls, local_calls = [], [], []
+    for node in walk(fdef.node):  # one walk: a def can hold a long data literal
         if node.type != "call":
             continue
         module_text, function = call_name(node)
-        if function in DEF_KINDS or function is None:
+        if module_text == "GenServer" and function in ("start_link", "start"):
+            arguments = effective_arguments(node)
+            for key, value, _ in keyword_pairs(arguments[-1] if arguments else None):
+                if key == "name" and (value.type == "alias" or text(value) == "__MODULE__" or
+                                      (value.type == "atom" and literal_atom(value))):
+                    registered.append((value.type, text(value)))
+        if function in DEF_KINDS or function is None or not (body_start <= node.start_byte < body_end):
             continue
         if function in ("call", "stop") and module_text is not None:
             args = effective_arguments(node)

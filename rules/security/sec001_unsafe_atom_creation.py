@@ -39,7 +39,7 @@ RULE = Rule(
     query=r"""
     ((call target: (dot left: [(alias) (atom)] @module right: (identifier) @function)) @call
       (#any-of? @function "to_atom" "binary_to_atom" "list_to_atom" "concat" "decode" "decode!"))
-    ((quoted_atom (interpolation)) @atom)
+    ((quoted_atom (interpolation)) @atom (#match? @atom "^:[\"']"))
     """,
     explanation="""
         ## SEC001 unsafe-atom-creation

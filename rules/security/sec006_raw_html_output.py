@@ -7,6 +7,7 @@ import tree_sitter as ts
 from exhort import heex
 from exhort.execution import Runs
 from exhort.findings import Severity
+from exhort.matching import anchored_matcher
 from exhort.parsing import cached_query
 from exhort.rule import Context, Rule, bad, good, module_info, requires
 from exhort_rules.ecto._common import binds
@@ -371,9 +372,10 @@ def check(ctx: Context, _match):
             yield from _check_template(ctx, template, constants, safe, module)
     if document.language == "heex" or document.tree is None:
         return
-    query = cached_query(QUERY)
     seen = set()
-    for pattern, captures in ts.QueryCursor(query).matches(document.tree.root_node):
+    # Found from the names the patterns anchor on: a pass of the query over a whole big file
+    # cost more than the rest of the typing pause's checks.
+    for pattern, captures in anchored_matcher(QUERY).matches(document.tree.root_node, document.data):
         if pattern not in (0, 1, 2):
             continue  # ~H sigils: read above as templates
         node = (captures.get("call") or captures.get("tuple"))[0]

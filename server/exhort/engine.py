@@ -292,16 +292,24 @@ class Engine:
                 # per member: an edit searches its member again, not the form.
                 pieces = [(seg.node.start_byte, seg.node.end_byte, seg.key) for seg in segments.get()]
 
-            def key_of(base: tuple, reads_index: bool) -> tuple:
-                return (*base, "index", generation) if reads_index else base
-
+            # Each unit's cache keys, one per part (a big module has hundreds of units, and this
+            # loop runs on every keystroke: it stays plain).
+            index_tag = ("index", generation)
+            if len(parts) == 1 and not parts[0][0]:
+                only = parts[0][1]
+                unit_keys = [(node, node.start_byte, ((base, only),)) for node, base in units]
+            else:
+                unit_keys = [
+                    (node, node.start_byte,
+                     tuple(((*base, *index_tag) if reads_index else base, codes) for reads_index, codes in parts))
+                    for node, base in units
+                ]
             needed: dict[int, set[str]] = {}
-            for node, base in units:
-                for reads_index, codes in parts:
-                    key = key_of(base, reads_index)
+            for node, start, keys in unit_keys:
+                for key, codes in keys:
                     if key not in fresh and key not in cache:
-                        needed.setdefault(node.start_byte, set()).update(codes)
-            missing = [node for node, _ in units if node.start_byte in needed]
+                        needed.setdefault(start, set()).update(codes)
+            missing = [node for node, start, _ in unit_keys if start in needed] if needed else []
             batched = (
                 self._run_query_by_unit(
                     group, frozenset().union(*needed.values()), ctx, form, missing, failed
@@ -309,29 +317,30 @@ class Engine:
                 if len(missing) >= BATCH_THRESHOLD
                 else {}
             )
-            for node, base in units:
+            for node, start, keys in unit_keys:
                 computed = None
-                if node.start_byte in needed:
-                    computed = batched.get(node.start_byte)
+                if start in needed:
+                    computed = batched.get(start)
                     if computed is None:
                         computed = self._run_query(
-                            group, frozenset(needed[node.start_byte]), ctx, node, failed, pieces, state
+                            group, frozenset(needed[start]), ctx, node, failed,
+                            pieces if pieces is not None else [(start, node.end_byte, keys[0][0][0])], state
                         )
-                for reads_index, codes in parts:
-                    key = key_of(base, reads_index)
+                for key, codes in keys:
                     relative = fresh.get(key)
                     if relative is None:
                         relative = cache.get(key)
                     if relative is None:
                         unit_findings = [f for f in computed or () if f.code in codes]
-                        start, end = node.start_byte, node.end_byte
+                        end = node.end_byte
                         if all(start <= o <= end for f in unit_findings for o in f.offsets()):
                             relative = [f.shifted(-start) for f in unit_findings]
                         else:  # a finding reaches outside its unit: not reusable
                             found.extend(unit_findings)
                             continue
                     fresh[key] = relative
-                    found.extend(f.shifted(node.start_byte) for f in relative)
+                    if relative:
+                        found.extend(f.shifted(start) for f in relative)
         return found
 
     def _run_query_by_unit(
@@ -387,7 +396,7 @@ class Engine:
         hits_cache = None
         if pieces and state is not None:
             hits_cache = state.anchor_hits.setdefault(group.key, {})
-            if len(hits_cache) > 2 * len(pieces) + 256:  # bounded: keep the current members' entries
+            if len(hits_cache) > 2 * len(pieces) + 4096:  # bounded: keep the current members' entries
                 current = {key for _start, _end, key in pieces}
                 hits_cache = state.anchor_hits[group.key] = {k: v for k, v in hits_cache.items() if k in current}
         found: list[Finding] = []

@@ -159,6 +159,9 @@ def _necessary(items: list) -> list[str] | None:
         if op is sre_constants.LITERAL:
             run += chr(argument)
             continue
+        if op is sre_constants.IN and run and len(argument) <= 4 and all(
+                kind is sre_constants.LITERAL for kind, _ in argument):
+            candidates.append([run + chr(value) for _, value in argument])  # `:["']`: `:"` or `:'`
         if run:
             candidates.append([run])
             run = ""
@@ -254,6 +257,13 @@ def _quantifier(query: ts.Query, index: int, capture: int) -> str | None:
         return None
 
 
+@lru_cache(maxsize=32)
+def anchored_matcher(source: str) -> "AnchoredMatcher":
+    """An AnchoredMatcher of `source`, compiled once per process (with a query of its own: the
+    matcher switches its residual patterns off in it)."""
+    return AnchoredMatcher(compile_query(source), source)
+
+
 class AnchoredMatcher:
     """Finds the matches of one compiled query (many patterns) from their anchors."""
 
@@ -286,6 +296,7 @@ class AnchoredMatcher:
         # shaped as a trie: a regex alternation of two hundred words tries each in turn at
         # every position, ten times slower. A name an exact anchor equals is a whole token:
         # no letter, digit or _ before it (\b), nor ?, ! after.
+        self._multiline = any(b"\n" in literal for table in self._sites.values() for literal in table)
         self._search: list[tuple[re.Pattern[bytes], bool]] = []
         for folded, table in self._sites.items():
             words = [lit for lit in table if _WORD.fullmatch(lit) and all(site[0] for site in table[lit])]
@@ -367,14 +378,31 @@ class AnchoredMatcher:
         position = start
         for piece_start, piece_end, key in pieces:
             if piece_start > position:
-                hits.extend(self._scan(data[position:piece_start], position))
+                gap = data[position:piece_start]
+                if not gap.isspace():  # mostly blank lines between members: nothing to find
+                    hits.extend(self._scan(gap, position))
             relative = hits_cache.get(key)
             if relative is None:
-                relative = hits_cache[key] = self._scan(key, 0)
+                relative = hits_cache[key] = self._scan_member(key, hits_cache)
             hits.extend((low + piece_start, high + piece_start, sites) for low, high, sites in relative)
             position = piece_end
         if position < end:
             hits.extend(self._scan(data[position:end], position))
+        return hits
+
+    def _scan_member(self, text: bytes, hits_cache: dict[bytes, list]) -> list[tuple[int, int, list]]:
+        """Occurrences in one member's bytes, relative to its start. A big member (a def that
+        holds a long data literal) is searched in chunks of whole lines, each remembered by its
+        bytes: an edit inside it searches again only the chunk it touched. No anchor holds a
+        line break, so none crosses a chunk's edge."""
+        if len(text) < _CHUNKED_SEARCH or self._multiline:
+            return self._scan(text, 0)
+        hits = []
+        for start, chunk in _line_chunks(text):
+            relative = hits_cache.get(chunk)
+            if relative is None:
+                relative = hits_cache[chunk] = self._scan(chunk, 0)
+            hits.extend((low + start, high + start, sites) for low, high, sites in relative)
         return hits
 
     def _scan(self, text: bytes, offset: int) -> list[tuple[int, int, list]]:
@@ -421,6 +449,27 @@ class AnchoredMatcher:
 
 
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*[?!]?")
+# Members this big are searched in chunks (see AnchoredMatcher._scan_member); the regex search
+# costs about 0.1 ms per kilobyte.
+_CHUNKED_SEARCH = 16384
+_CHUNK_MIN = 2048
+
+
+def _line_chunks(text: bytes) -> list[tuple[int, bytes]]:
+    """`text` cut into runs of whole lines (each with its line break), with their offsets.
+
+    Each cut is the first line break at least _CHUNK_MIN bytes after the previous cut. An edit
+    shifts that threshold by its length, which moves the cut only when a line break lies in
+    between: the chunks after the one it falls in keep their bytes (and their cached search)."""
+    chunks = []
+    start = 0
+    size = len(text)
+    while start < size:
+        cut = text.find(b"\n", start + _CHUNK_MIN)
+        end = size if cut < 0 else cut + 1
+        chunks.append((start, text[start:end]))
+        start = end
+    return chunks
 
 
 def _trie(literals: list[bytes]) -> bytes:

@@ -750,14 +750,17 @@ def _read_alias(info: ModuleInfo, args: list[Node]) -> None:
                     info.aliases[full.rsplit(".", 1)[-1]] = full
 
 
+_COMPONENT_DECLARATIONS = frozenset({b"attr", b"slot"})
+
+
 def member_signature(member: Node) -> bytes:
     """What a member contributes to its module's header facts (see ModuleInfo).
 
     Function definitions contribute only their kind, name and arity, so editing a function
     body leaves the module's header digest unchanged. A module attribute other than
     `@behaviour` contributes only its name: its value (a @doc, a @spec, a @type) is no header
-    fact, and typing in a doc must not re-run every member's rules. Every other member
-    contributes its text.
+    fact, and typing in a doc must not re-run every member's rules. So do Phoenix.Component's
+    `attr` and `slot` declarations. Every other member contributes its text.
     """
     if member.type == "unary_operator":
         operand = member.child_by_field_name("operand")
@@ -772,6 +775,10 @@ def member_signature(member: Node) -> bytes:
             fdef = function_def(member)
             if fdef is not None:
                 return f"{fdef.kind} {fdef.name}/{fdef.arity}".encode()
+        if target is not None and target.type == "identifier" and target.text in _COMPONENT_DECLARATIONS:
+            # Phoenix.Component's `attr`/`slot` lines describe the next function component and
+            # are no header fact: typing in one must not re-run every member's rules.
+            return target.text
     if member.type in ("call", "unary_operator"):
         return member.text or b""
     return b""
