@@ -314,7 +314,8 @@ def module_info(document: "Document", module: ts.Node) -> ModuleInfo:
     key = ("module", module.start_byte, module.end_byte)
     info = document.memo.get(key)
     if info is None:
-        info = read_module(module, [member for member, _ in members_with_keys(document, module)])
+        members = members_with_keys(document, module)
+        info = read_module(module, [member for member, _ in members], [key[2] for _, key in members])
         document.memo[key] = info
     return info
 

@@ -696,11 +696,31 @@ def full_module_name(module: Node) -> str | None:
     return ".".join(reversed(parts))
 
 
-def read_module(module: Node, members: list[Node] | None = None) -> ModuleInfo:
+def read_module(module: Node, members: list[Node] | None = None, texts: list[bytes] | None = None) -> ModuleInfo:
+    """The header facts of a module. `texts`, the members' bytes when the caller has them,
+    lets a member read as a definition before be taken as one without reading it again."""
     info = ModuleInfo(module_name(module), module)
-    for member in members if members is not None else module_members(module):
+    members = members if members is not None else module_members(module)
+    if texts is None:
+        for member in members:
+            _read_member(info, member)
+        return info
+    known = _DEFINITION_TEXTS
+    for member, member_text in zip(members, texts):
+        if member_text in known and not member.has_error:
+            info._definitions.append(member)
+            continue
+        count = len(info._definitions)
         _read_member(info, member)
+        if len(info._definitions) > count and not member.has_error:
+            if len(known) >= _DEFINITION_NAMES_LIMIT:
+                known.clear()
+            known.add(member_text)
     return info
+
+
+# The bytes of members read as definitions (see read_module); bounded like _DEFINITION_NAMES.
+_DEFINITION_TEXTS: set[bytes] = set()
 
 
 def _read_member(info: ModuleInfo, member: Node) -> None:
