@@ -433,3 +433,32 @@ def test_incremental_module_scope_checks_equal_checks_from_scratch(steps):
         document.apply(TextChange(start, end, "".join(pieces).encode()))
         if check_now:
             assert engine.check(document, state=state).findings == engine.check(document, state=DocumentState()).findings
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text("abT._?", min_size=1, max_size=4), min_size=1, max_size=6, unique=True),
+    st.lists(st.text("ab:.", min_size=1, max_size=3), max_size=3, unique=True),
+    st.text("abT._?! :\n", max_size=60),
+)
+def test_literal_search_finds_what_the_equivalent_regex_finds(words, others, text):
+    """exhort.matching.LiteralSearch (Aho-Corasick) against the regex it stands for: names
+    as whole tokens, other literals anywhere, leftmost and longest first, no overlaps."""
+    import re
+
+    from exhort.matching import LiteralSearch
+
+    words = [w.encode() for w in words if w[0] not in "._?" and "?" not in w[:-1]]
+    others = [o.encode() for o in others if o.encode() not in words]
+    if not words and not others:
+        return
+
+    def alternation(literals):
+        return b"(?:" + b"|".join(re.escape(lit) for lit in sorted(literals, key=len, reverse=True)) + b")"
+
+    parts = ([rb"\b" + alternation(words) + rb"(?![A-Za-z0-9_?!])"] if words else []) + (
+        [alternation(others)] if others else [])
+    regex = re.compile(b"|".join(parts))
+    data = text.encode()
+    expected = [(m.start(), m.end(), m.group()) for m in regex.finditer(data)]
+    assert LiteralSearch(words, others).find(data) == expected

@@ -170,6 +170,10 @@ def _member_facts(member) -> _MemberFacts:
     base = member.start_byte
     body = fdef.body
     is_callback = (fdef.name, fdef.arity) in CALLBACKS
+    source = member.text or b""
+    if not is_callback and not any(name in source for name in (b".call", b".stop", b".start")):
+        # No `GenServer.call/stop/start*` (nor through an alias): nothing to read in it.
+        return _MemberFacts((fdef.kind, fdef.name, fdef.arity), body is not None, (), (), ())
     body_start, body_end = (body.start_byte, body.end_byte) if body is not None else (-1, -1)
     registered, server_calls, local_calls = [], [], []
     for node in walk(fdef.node):  # one walk: a def can hold a long data literal
