@@ -40,8 +40,7 @@ class CheckCancelled(Exception):
     """Engine.check stopped because its `cancelled` callback said so."""
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):  # a tuple: hundreds are made per keystroke in a big module
     node: ts.Node
     key: bytes  # the segment's bytes
     module_digest: bytes
