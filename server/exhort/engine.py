@@ -297,6 +297,10 @@ class Engine:
             if len(parts) == 1 and not parts[0][0]:
                 only = parts[0][1]
                 unit_keys = [(node, node.start_byte, ((base, only),)) for node, base in units]
+            elif len(parts) == 2:  # (False, codes), (True, codes): the usual node group
+                plain, indexed = parts[0][1], parts[1][1]
+                unit_keys = [(node, node.start_byte, ((base, plain), ((*base, *index_tag), indexed)))
+                             for node, base in units]
             else:
                 unit_keys = [
                     (node, node.start_byte,

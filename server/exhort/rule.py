@@ -182,7 +182,8 @@ class MemberFactsMemo:
 
     The language server keeps one per document between checks, so an edit inside one `def`
     re-reads that `def` only and the rule folds the facts of all members again (cheap). Two
-    generations bound it: entries not asked for since the last rotation are dropped at the next.
+    generations bound it: entries not asked for since the last rotation are dropped at the next
+    (Context.member_facts reads `current`, then `previous`, and files what it found in `current`).
     """
 
     LIMIT = 16384
@@ -190,15 +191,6 @@ class MemberFactsMemo:
     def __init__(self) -> None:
         self.current: dict = {}
         self.previous: dict = {}
-
-    def get(self, key, compute: Callable[[], Any]) -> Any:
-        value = self.current.get(key, _MISSING)
-        if value is _MISSING:
-            value = self.previous.get(key, _MISSING)
-            if value is _MISSING:
-                value = compute()
-            self.current[key] = value
-        return value
 
     def rotate_if_full(self) -> None:
         if len(self.current) > self.LIMIT:
@@ -257,9 +249,17 @@ class Context:
         member's start. Its result must not hold tree nodes, which belong to one parse.
         """
         memo = self._member_facts
+        current, previous = memo.current, memo.previous
         found = []
-        for member, key in members_with_keys(self.document, module):
-            found.append((member, memo.get((extract, key), lambda member=member: extract(member))))
+        for member, key in members_with_keys(self.document, module):  # plain: runs per keystroke
+            key = (extract, key)
+            value = current.get(key, _MISSING)
+            if value is _MISSING:
+                value = previous.get(key, _MISSING)
+                if value is _MISSING:
+                    value = extract(member)
+                current[key] = value
+            found.append((member, value))
         return found
 
     def places(self, rule: Rule) -> frozenset[Runs]:

@@ -707,6 +707,8 @@ def read_module(module: Node, members: list[Node] | None = None, texts: list[byt
         return info
     known = _DEFINITION_TEXTS
     for member, member_text in zip(members, texts):
+        if member_text[:1] == b"@" and not member_text.startswith(b"@behaviour"):
+            continue  # a @doc, @spec, @impl...: no header fact
         if member_text in known and not member.has_error:
             info._definitions.append(member)
             continue
