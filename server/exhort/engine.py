@@ -27,7 +27,7 @@ from .document import Document
 from .findings import CheckResult, Finding, RuleFailure
 from .project import ProjectPath
 from .registry import Registry, RuleGroup, default_registry
-from .rule import Context, Match, MemberFactsMemo, Rule
+from .rule import Context, Match, MemberFactsMemo, Rule, members_memo_key
 from .suppression import apply_suppressions
 from .syntax import call_name, member_signature, module_members, signatures_digest
 from .syntax_errors import SYNTAX_ERROR, syntax_error_findings
@@ -233,7 +233,7 @@ class Engine:
                 if members is not None:
                     fresh_members[key] = members
                 continue
-            segments = _Segments(form, key, previous, state, fresh_members)
+            segments = _Segments(form, key, previous, state, fresh_members, ctx.document.memo)
             form_findings = self._check_form(form, key, segments, ctx, state, groups, generation, failed, fresh_units)
             end = form.end_byte
             if all(start <= o <= end for f in form_findings for o in f.offsets()):
@@ -527,9 +527,9 @@ class _Segments:
     """
 
     def __init__(self, form: ts.Node, key: bytes, previous, state: DocumentState,
-                 fresh_members: dict[bytes, MemberPlaces]) -> None:
+                 fresh_members: dict[bytes, MemberPlaces], memo: dict) -> None:
         self.form, self.key, self.previous = form, key, previous
-        self.state, self.fresh_members = state, fresh_members
+        self.state, self.fresh_members, self.memo = state, fresh_members, memo
         self.segments: list[Segment] | None = None
 
     def get(self) -> list[Segment]:
@@ -551,10 +551,12 @@ class _Segments:
         signatures: list[bytes] = []
         texts: list[bytes] = []
         kept: list[tuple[ts.Node, bytes]] = []
+        keyed: list[tuple[ts.Node, tuple]] = []  # for exhort.rule.members_with_keys
         for member in module_members(form):
             start, end = member.start_byte, member.end_byte
+            error = member.has_error
             place = None
-            if old_places and not member.has_error:
+            if old_places and not error:
                 old = _untouched(start, end, latest_first) if latest_first else (start - base + old_base, end - base + old_base)
                 if old is not None:
                     place = old_places.get(old[0] - old_base)
@@ -565,8 +567,11 @@ class _Segments:
             places[start - base] = (end - base, place[1], place[2])
             signatures.append(place[2])
             texts.append(place[1])
-            if not member.has_error:
+            keyed.append((member, (member.type, error, place[1])))
+            if not error:
                 kept.append((member, place[1]))
         self.fresh_members[self.key] = places
+        # The members, read here already, are what rules reading the module ask for next.
+        self.memo.setdefault(members_memo_key(form), keyed)
         digest = signatures_digest(form, signatures, texts)
         return [Segment(member, member_key, digest) for member, member_key in kept]

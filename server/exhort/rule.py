@@ -320,10 +320,16 @@ def module_info(document: "Document", module: ts.Node) -> ModuleInfo:
     return info
 
 
+def members_memo_key(module: ts.Node) -> tuple:
+    """Where members_with_keys keeps a module's members in Document.memo (the engine files
+    them there too, having read them already)."""
+    return ("members", module.start_byte, module.end_byte)
+
+
 def members_with_keys(document: "Document", module: ts.Node) -> list[tuple[ts.Node, tuple]]:
     """A module's members (exhort.syntax.module_members), each with a key that is equal for
     equal members (type, whether it holds an error, its bytes), read once per document text."""
-    key = ("members", module.start_byte, module.end_byte)
+    key = members_memo_key(module)
     members = document.memo.get(key)
     if members is None:
         members = [(member, (member.type, member.has_error, member.text)) for member in module_members(module)]
