@@ -214,6 +214,15 @@ INCREMENTAL_PIECES = ["x", " ", "\n", "|> f()", "end", "defmodule N do\n", '"', 
                       "String.to_atom(y)", "def c(z), do: z\n", "é", ""]
 
 
+def apply_random_edit(document: Document, seed: int, pieces: list[str]) -> None:
+    """Replace a few bytes at a place chosen by `seed` with the pieces typed together."""
+    rng = random.Random(seed)
+    size = len(document.data)
+    start = rng.randrange(size + 1)
+    end = min(size, start + rng.choice([0, 0, 1, 3, 20]))
+    document.apply(TextChange(start, end, "".join(pieces).encode()))
+
+
 @settings(max_examples=80, deadline=None)
 # A `"` typed in the last module wraps an earlier, untouched module into an ERROR node with
 # the very bytes it had: its cached findings must not come back.
@@ -237,11 +246,7 @@ def test_incremental_checks_equal_checks_from_scratch(steps):
     document = Document("lib/m.ex", INCREMENTAL_SEED)
     engine.check(document, state=state)
     for seed, pieces, check_now in steps:
-        rng = random.Random(seed)
-        size = len(document.data)
-        start = rng.randrange(size + 1)
-        end = min(size, start + rng.choice([0, 0, 1, 3, 20]))
-        document.apply(TextChange(start, end, "".join(pieces).encode()))
+        apply_random_edit(document, seed, pieces)
         if not check_now:
             continue
         incremental = engine.check(document, state=state)
@@ -426,11 +431,7 @@ def test_incremental_module_scope_checks_equal_checks_from_scratch(steps):
     first = engine.check(document, state=state)
     assert {"OTP006", "SEC001"} <= set(codes(first))
     for seed, pieces, check_now in steps:
-        rng = random.Random(seed)
-        size = len(document.data)
-        start = rng.randrange(size + 1)
-        end = min(size, start + rng.choice([0, 0, 1, 3, 20]))
-        document.apply(TextChange(start, end, "".join(pieces).encode()))
+        apply_random_edit(document, seed, pieces)
         if check_now:
             assert engine.check(document, state=state).findings == engine.check(document, state=DocumentState()).findings
 
