@@ -3,6 +3,8 @@ callback detection and the workspace facts (supervision references) OTP004/008/0
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import tree_sitter as ts
 
 from exhort.parsing import cached_query
@@ -254,9 +256,41 @@ def _resolver(document, module_node):
     return resolve, own
 
 
-def _innermost_module(node, modules_by_span):
-    """The innermost of the document's `defmodule` calls holding `node` (by ancestry, not by
-    comparing ranges with every module: that was quadratic on files with many modules)."""
+class _ModuleSpans:
+    """The document's `defmodule` calls (top-level and nested), to find the innermost one
+    holding a node from its byte range: a binary search and a short climb through the
+    modules' own nesting, instead of a walk up the node's ancestors (each `parent` costs a
+    walk down from the root) or a comparison with every module (quadratic on files with many
+    modules)."""
+
+    def __init__(self, modules) -> None:
+        self.by_span = {(m.start_byte, m.end_byte): m for m in modules}
+        self._modules = sorted(modules, key=lambda m: m.start_byte)
+        self._starts = [m.start_byte for m in self._modules]
+        self._outer: list[int] = []  # index of the module around each one, -1 at the top
+        around: list[int] = []
+        for number, module in enumerate(self._modules):
+            while around and self._modules[around[-1]].end_byte < module.end_byte:
+                around.pop()
+            self._outer.append(around[-1] if around else -1)
+            around.append(number)
+
+    def innermost(self, node):
+        start, end = node.start_byte, node.end_byte
+        if start == end or (start, end) in self.by_span:
+            # an empty node at a module's edge, or one spanning a module exactly: ranges
+            # cannot tell inside from beside, the ancestors can
+            return _innermost_by_ancestry(node, self.by_span)
+        number = bisect_right(self._starts, start) - 1
+        while number >= 0:
+            module = self._modules[number]
+            if module.end_byte >= end:  # starts at or before the node and ends after it: holds it
+                return module
+            number = self._outer[number]
+        return None
+
+
+def _innermost_by_ancestry(node, modules_by_span):
     for parent in ancestors(node):
         module = modules_by_span.get((parent.start_byte, parent.end_byte))
         if module is not None:
@@ -422,7 +456,7 @@ def _is_start_value(tuple_node) -> bool:
     return pair is not None and pair.type == "pair" and keyword_key(pair) == "start"
 
 
-def _starter_functions(start_calls, modules_by_span) -> dict:
+def _starter_functions(start_calls, module_spans: _ModuleSpans) -> dict:
     """(module, name, arity) -> indices of the parameters that the functions holding these
     start calls start (only a function that calls a start function can start its argument)."""
     starters = {}
@@ -436,7 +470,7 @@ def _starter_functions(start_calls, modules_by_span) -> dict:
         if fdef is None or fdef.kind not in ("def", "defp"):
             continue
         indices = _parameter_starts(fdef)
-        module = _innermost_module(definition, modules_by_span)
+        module = module_spans.innermost(definition)
         own = full_module_name(module) if module is not None else None
         if indices and own:
             starters.setdefault((own, fdef.name, fdef.arity), set()).update(indices)
@@ -481,7 +515,7 @@ def extract_process_refs(document, path) -> tuple:
     root = document.tree.root_node
     modules = [module for module, _name in defmodules(root)]
     resolvers = {m.start_byte: _resolver(document, m) for m in modules}
-    modules_by_span = {(m.start_byte, m.end_byte): m for m in modules}
+    module_spans = _ModuleSpans(modules)
     refs: set[tuple] = set()
 
     def record(name, how, node):
@@ -493,7 +527,7 @@ def extract_process_refs(document, path) -> tuple:
     # A local `start_link(...)` / `start(...)` call from another function of the module: the
     # module starts itself on demand (`def send(x)` calling `start_link(x)`, linked to the caller).
     for node in found.get("local_start", ()):
-        module = _innermost_module(node, modules_by_span)
+        module = module_spans.innermost(node)
         own = full_module_name(module) if module is not None else None
         starter = _self_starter(node)
         if own and starter is not None:
@@ -501,7 +535,7 @@ def extract_process_refs(document, path) -> tuple:
 
     # `spawn_link(Mod, :loop, [arg])`, `:proc_lib.spawn_link(Mod, :init, [arg])`: runs Mod's code.
     for node in found.get("spawn", ()):
-        module = _innermost_module(node, modules_by_span)
+        module = module_spans.innermost(node)
         resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         name = resolve(call_arguments(node)[0])
         if name and name != own:
@@ -513,10 +547,10 @@ def extract_process_refs(document, path) -> tuple:
         *found.get("local_start", ()), *found.get("variable_start", ()),
         *(n for n in found.get("node", ()) if n.type == "call" and call_name(n)[1] in _START_FUNCTIONS),
     ]
-    starters = _starter_functions(start_calls, modules_by_span)
+    starters = _starter_functions(start_calls, module_spans)
     if starters:
         for node in captured(_ALIAS_ARGUMENT_CALLS, root):
-            module = _innermost_module(node, modules_by_span)
+            module = module_spans.innermost(node)
             resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
             callee_module, function = call_name(node)
             callee = own if callee_module is None else resolve(call_target(node).child_by_field_name("left"))
@@ -529,7 +563,7 @@ def extract_process_refs(document, path) -> tuple:
 
     # `defdelegate child_spec(arg), to: Mod.Supervisor`: starting this module starts that one.
     for node in found.get("delegation", ()):
-        module = _innermost_module(node, modules_by_span)
+        module = module_spans.innermost(node)
         resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         fdef = function_def(node)
         if fdef is None or fdef.name not in ("child_spec", "start_link", "start"):
@@ -561,7 +595,7 @@ def extract_process_refs(document, path) -> tuple:
 
     # Lists, keyword lists and remote calls (`Mod.fun` / `:mod.fun`): the only nodes read below.
     for node in found.get("node", ()):
-        module = _innermost_module(node, modules_by_span)
+        module = module_spans.innermost(node)
         resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         if node.type == "keywords":
             for key, value, _pair in keyword_pairs(node):
