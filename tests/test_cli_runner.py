@@ -90,3 +90,17 @@ def test_a_worker_that_dies_ends_the_run_with_an_error(tmp_path, monkeypatch, ca
     monkeypatch.chdir(project)
     assert check("--no-cache") == 2
     assert "a worker process ended without finishing its files" in capsys.readouterr().err
+
+
+def test_a_file_reached_through_symbolic_links_is_checked_once(tmp_path, monkeypatch, capsys):
+    project = many_files(tmp_path / "project")
+    (project / "lib" / "app" / "also_stats_1.ex").symlink_to(project / "lib" / "app" / "stats_1.ex")
+    (project / "lib" / "mirror").symlink_to(project / "lib" / "app", target_is_directory=True)
+    (project / "lib" / "more").mkdir()
+    (project / "lib" / "more" / "other.ex").write_text(STATS.replace("App.Stats", "App.Other"))
+    (project / "lib" / "more_link").symlink_to(project / "lib" / "more", target_is_directory=True)
+    monkeypatch.chdir(project)
+    assert check("--no-cache") == 1
+    out = capsys.readouterr().out
+    assert out.count('"code": "SEC001"') == FILES + 1  # os.walk does not enter linked folders
+    assert '"lib/app/also_stats_1.ex"' in out and '"lib/app/stats_1.ex"' not in out  # the same file: the first name found

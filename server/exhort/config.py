@@ -117,6 +117,8 @@ def _glob_matches(pattern: str, relative: str) -> bool:
     parts = relative.split("/")
     if "/" not in core:
         candidates = parts[:-1] if directory_only else parts
+        if not any(special in core for special in "*?["):  # "deps/": a plain name, compared (every file, every run)
+            return core in candidates
         return any(fnmatch.fnmatchcase(part, core) for part in candidates)
     core = core.lstrip("/")
     regex = _glob_regex(core)

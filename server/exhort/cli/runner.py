@@ -39,7 +39,7 @@ from ..cache import (
 from ..config import Config, find_config_file, load_config
 from ..document import Document
 from ..engine import Engine
-from ..files import Skipped, discover, project_root_for_file, read_source
+from ..files import Skipped, discover_resolved, find_project_root, project_root_for_file, read_source
 from ..findings import Finding, Severity, apply_edits
 from ..registry import Registry
 from ..workspace import WorkspaceIndex
@@ -205,32 +205,33 @@ def check_paths(
     on changed. Cross-file rules read an index of the whole Mix project of each path, so a
     file checked alone (a pre-commit hook) gets the findings a check of the project gives it."""
     global _index, _options, _digests
-    files = list(discover(paths, configs.for_path))
+    found = list(discover_resolved(paths, configs.for_path))
+    files = [path for path, _resolved in found]
+    absolute = [resolved for _path, resolved in found]
     file_configs = [configs.for_file(path) for path in files]
     registry = configs.registry
     engines = {id(config): _engine_for(config, registry) for config in configs.configs()}
     _options = options
     stats = RunStats(checked_files=len(files))
     _settings.update({key: _settings_key(engine, options) for key, engine in engines.items()})
-    absolute = [str(path.resolve()) for path in files]
 
     needs_index = any(registry.by_code[code].workspace for engine in engines.values() for code in engine.enabled)
-    index = WorkspaceIndex(root_finder=project_root_for_file)
+    index = WorkspaceIndex(root_finder=_project_root_of_resolved)
     _index = index  # forked workers extract facts with it
     lockfiles: list[tuple[str, bytes]] = []
-    extra: list[Path] = []  # the rest of the checked files' projects: indexed, not checked
+    extra: list[tuple[Path, str]] = []  # the rest of the checked files' projects: indexed, not checked
     if needs_index:
         checked = set(absolute)
         given_folders = {str(p.resolve()) for p in paths if p.is_dir()}
         scope = [root for root in _index_scope(paths) if str(root) not in given_folders]  # not discovered twice
-        extra = [p for p in discover(scope, configs.for_path) if str(p.resolve()) not in checked] if scope else []
+        extra = [found for found in discover_resolved(scope, configs.for_path) if found[1] not in checked]
         lockfiles = _read_lockfiles([*paths, *scope])
         for lock, data in lockfiles:
             index.set_lockfile(lock, data)
         stats.indexed_files = len(files) + len(extra)
     items = [(str(path), absolute[number]) for number, path in enumerate(files)]
-    items += [(str(path), str(path.resolve())) for path in extra]
-    tasks = [(str(path), id(config)) for path, config in zip(files, file_configs)]
+    items += [(str(path), resolved) for path, resolved in extra]
+    tasks = [(str(path), id(config), absolute[number]) for number, (path, config) in enumerate(zip(files, file_configs))]
     if options.cache is None:  # every file is checked: compiled once here, inherited by the workers
         for config_id in {task[1] for task in tasks}:
             _engines[config_id].warm_up()
@@ -283,6 +284,12 @@ def _settings_key(engine: Engine, options: RunOptions) -> str:
                         options.report_unused_suppressions)
 
 
+def _project_root_of_resolved(path: str) -> str | None:
+    """project_root_for_file for the paths the runner indexes and checks, all resolved
+    already: their folder needs no second resolve (a walk of every component of the path)."""
+    return find_project_root(os.path.dirname(path))
+
+
 def _index_scope(paths: list[Path]) -> list[Path]:
     """The Mix projects the paths belong to: for each, the outermost folder above it holding
     mix.exs (an umbrella's root rather than one of its apps). Empty outside any project."""
@@ -327,11 +334,13 @@ FirstRead = tuple[str, str | None, dict[str, str] | None, str | None, bool, dict
 # A file's text as read, why it was skipped, and its parsed document when kept: what the
 # second pass checks instead of reading and parsing the file again.
 Source = tuple[str | None, Skipped | None, Document | None]
+# A file to check: as given, the id of its config, its resolved path.
+Task = tuple[str, int, str]
 # A file's index facts as objects (freshly extracted) or as JSON (from the cache), by number.
 IndexEntry = tuple[int, str, dict | None, str | None]
 
 
-def _workers(items: list[tuple[str, str]], tasks: list[tuple[str, int]], needs_index: bool, jobs: int):
+def _workers(items: list[tuple[str, str]], tasks: list[Task], needs_index: bool, jobs: int):
     """The inline runner for one job or few files; else forked workers."""
     if jobs <= 1 or len(items) < 8 or "fork" not in multiprocessing.get_all_start_methods():
         return _Inline(items, tasks, needs_index)
@@ -341,7 +350,7 @@ def _workers(items: list[tuple[str, str]], tasks: list[tuple[str, int]], needs_i
 class _Inline:
     """Both passes in this process."""
 
-    def __init__(self, items: list[tuple[str, str]], tasks: list[tuple[str, int]], needs_index: bool) -> None:
+    def __init__(self, items: list[tuple[str, str]], tasks: list[Task], needs_index: bool) -> None:
         self.items, self.tasks, self.needs_index = items, tasks, needs_index
         self.kept: dict[int, Source] = {}
         self.facts: list[IndexEntry] = []
@@ -367,7 +376,7 @@ class _Workers:
     """Forked workers, each owning a fixed share of the files for both passes. A worker that
     fails or dies is reported here, in the main process: the run never waits for it forever."""
 
-    def __init__(self, items: list[tuple[str, str]], tasks: list[tuple[str, int]], needs_index: bool,
+    def __init__(self, items: list[tuple[str, str]], tasks: list[Task], needs_index: bool,
                  jobs: int) -> None:
         context = multiprocessing.get_context("fork")
         self.workers: list[tuple[multiprocessing.Process, multiprocessing.connection.Connection, list[int]]] = []
@@ -454,7 +463,7 @@ def _receive(connection: multiprocessing.connection.Connection) -> tuple[str, ob
     return kind, value
 
 
-def _worker(connection, items: list[tuple[str, str]], tasks: list[tuple[str, int]], share: list[int],
+def _worker(connection, items: list[tuple[str, str]], tasks: list[Task], share: list[int],
             needs_index: bool) -> None:
     """Both passes over one share: send each file's first read, then the share's index facts
     (pickled once here, passed on by the main process unread); receive the files to check,
@@ -586,19 +595,18 @@ def _reads_hold(reads: dict) -> bool:
     return all(project_root_for_file(path) == root for path, root in reads["roots"].items())
 
 
-def _check_one(task: tuple[str, int], source: Source | None = None) -> tuple[FileReport, dict | None]:
+def _check_one(task: Task, source: Source | None = None) -> tuple[FileReport, dict | None]:
     """A file's report, and what to cache of it (None when it came from the cache or must not
     be kept: a rule failed, or --diff left the file on disk different from what was checked).
     `source` is the file as the first pass read it (and parsed it, when kept)."""
-    path, config_id = task
-    report = FileReport(path, str(Path(path).resolve()))
+    path, config_id, absolute = task
+    report = FileReport(path, absolute)
     text, skipped, document = source if source is not None else (*read_source(Path(path)), None)
     if skipped is not None or text is None:
         report.skipped = skipped
         return report, None
     _decode_pending_facts()
     engine = _engines[config_id]
-    absolute = report.absolute
     if document is None:
         document = Document(absolute, text)
     index = ReadRecorder(_index)
