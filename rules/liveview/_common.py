@@ -11,7 +11,7 @@ import tree_sitter as ts
 
 from exhort import heex
 from exhort.heex import HNode, Template
-from exhort.parsing import cached_query
+from exhort.parsing import cached_query, declared_query
 from exhort.rule import module_info as read_module_info
 from exhort.syntax import (
     atom_value,
@@ -156,7 +156,7 @@ def name_literal(node: ts.Node | None) -> str | None:
     return string_value(node)
 
 
-_CALLS = "(call) @call"
+_CALLS = declared_query("(call) @call")
 
 
 def module_calls(node: ts.Node) -> list[ts.Node]:

@@ -7,7 +7,7 @@ from bisect import bisect_right
 
 import tree_sitter as ts
 
-from exhort.parsing import cached_query
+from exhort.parsing import cached_query, declared_query
 from exhort.rule import module_info, requires
 from exhort.syntax import (
     ModuleInfo,
@@ -421,7 +421,7 @@ STARTER_CALLS = {
 }
 
 
-_ALIAS_ARGUMENT_CALLS = "((call (arguments (alias))) @node)"
+_ALIAS_ARGUMENT_CALLS = declared_query("((call (arguments (alias))) @node)")
 
 
 _STARTER_DEFS = ("start_link", "start", "child_spec", "start_child", "init")
@@ -477,9 +477,9 @@ def _starter_functions(start_calls, module_spans: _ModuleSpans) -> dict:
     return starters
 
 
-_ALIASES = "(alias) @node"
+_ALIASES = declared_query("(alias) @node")
 # Everything extract_process_refs reads, in one pass over the file, by capture name.
-_REFERENCES = """
+_REFERENCES = declared_query("""
 ((call target: (identifier) @_local) @local_start (#any-of? @_local "start_link" "start"))
 ((call target: [(identifier) @_spawn (dot right: (identifier) @_spawn)] (arguments . (alias))) @spawn
   (#any-of? @_spawn "spawn" "spawn_link" "spawn_monitor" "spawn_opt"))
@@ -487,7 +487,7 @@ _REFERENCES = """
 ((call target: (dot left: (identifier) right: (identifier) @_var)) @variable_start
   (#any-of? @_var "start_link" "start" "child_spec"))
 [(list) (keywords) (tuple . (alias) . (atom)) (call target: (dot left: [(alias) (atom)] right: (identifier)))] @node
-"""
+""")
 _START_FUNCTIONS = ("start_child", "child_spec", "start_link", "start")
 
 
@@ -691,13 +691,16 @@ def extract_process_modules(document, path) -> tuple:
     return tuple(out)
 
 
+_TASK_SUPERVISOR_ALIASES = declared_query('((alias) @node (#eq? @node "Task.Supervisor"))')
+
+
 @requires(b"Task.Supervisor")  # matched as written, below
 def extract_task_supervisors(document, path) -> tuple:
     """Names of Task.Supervisor children: `{Task.Supervisor, name: X}`."""
     if document.tree is None or document.language != "elixir" or path.is_test:
         return ()
     names = set()
-    for alias in captured('((alias) @node (#eq? @node "Task.Supervisor"))', document.tree.root_node):
+    for alias in captured(_TASK_SUPERVISOR_ALIASES, document.tree.root_node):
         node = alias.parent
         if node is None or node.type != "tuple":
             continue

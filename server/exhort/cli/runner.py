@@ -41,6 +41,7 @@ from ..document import Document
 from ..engine import Engine
 from ..files import Skipped, discover_resolved, find_project_root, project_root_for_file, read_source
 from ..findings import Finding, Severity, apply_edits
+from ..parsing import compile_declared_queries
 from ..registry import Registry
 from ..workspace import WorkspaceIndex
 from .located import FileReport, locate
@@ -235,6 +236,8 @@ def check_paths(
     if options.cache is None:  # every file is checked: compiled once here, inherited by the workers
         for config_id in {task[1] for task in tasks}:
             _engines[config_id].warm_up()
+        if _forks(items, jobs):
+            _compile_lazy_queries([_engines[config_id] for config_id in {task[1] for task in tasks}])
 
     per_file_digests: list[tuple[str, dict[str, str]]] = []
     fresh_facts: dict[str, tuple[str, str, dict[str, str]]] = {}  # path -> (key, facts JSON, digests)
@@ -340,11 +343,27 @@ Task = tuple[str, int, str]
 IndexEntry = tuple[int, str, dict | None, str | None]
 
 
+def _forks(items: list[tuple[str, str]], jobs: int) -> bool:
+    """Whether the run forks workers: not for one job or few files."""
+    return jobs > 1 and len(items) >= 8 and "fork" in multiprocessing.get_all_start_methods()
+
+
 def _workers(items: list[tuple[str, str]], tasks: list[Task], needs_index: bool, jobs: int):
     """The inline runner for one job or few files; else forked workers."""
-    if jobs <= 1 or len(items) < 8 or "fork" not in multiprocessing.get_all_start_methods():
+    if not _forks(items, jobs):
         return _Inline(items, tasks, needs_index)
     return _Workers(items, tasks, needs_index, jobs)
+
+
+def _compile_lazy_queries(engines: list[Engine]) -> None:
+    """The queries compiled on first need (the patterns a group runs apart, those checks and
+    index extractors run themselves), compiled here once rather than in every worker."""
+    for engine in engines:
+        for group in engine.registry.groups(engine.enabled):
+            matcher, _dispatch = group.compiled
+            if matcher is not None:
+                matcher.residual_query  # noqa: B018 - compiled on first access, then kept
+    compile_declared_queries()
 
 
 class _Inline:
