@@ -36,7 +36,7 @@ from ..cache import (
     settings_key,
     workspace_digests,
 )
-from ..config import Config, find_config_file, load_config
+from ..config import CONFIG_FILE, Config, load_config
 from ..document import Document
 from ..engine import Engine
 from ..files import Skipped, discover_resolved, find_project_root, project_root_for_file, read_source
@@ -140,6 +140,7 @@ class ConfigCache:
         self._by_folder: dict[Path, Config] = {}
         self._by_written: dict[Path, Config] = {}
         self._by_file: dict[Path | None, Config] = {}
+        self._config_files: dict[Path, Path | None] = {}  # resolved folder -> nearest .exhort.toml
 
     def for_path(self, path: Path) -> Config:
         return self._for_folder((path if path.is_dir() else path.parent).resolve())
@@ -155,7 +156,7 @@ class ConfigCache:
     def _for_folder(self, folder: Path) -> Config:
         config = self._by_folder.get(folder)
         if config is None:
-            config_file = find_config_file(folder)
+            config_file = self._config_file(folder)
             config = self._by_file.get(config_file)
             if config is None:
                 base = load_config(config_file, self.registry) if config_file else Config()
@@ -163,6 +164,19 @@ class ConfigCache:
                 self._by_file[config_file] = config
             self._by_folder[folder] = config
         return config
+
+    def _config_file(self, folder: Path) -> Path | None:
+        """find_config_file for a resolved folder, each folder looked at once: a tree's
+        folders share their ancestors."""
+        found = self._config_files.get(folder, ...)
+        if found is ...:
+            candidate = folder / CONFIG_FILE
+            if candidate.is_file():
+                found = candidate
+            else:
+                found = None if folder.parent == folder else self._config_file(folder.parent)
+            self._config_files[folder] = found
+        return found
 
     def configs(self) -> list[Config]:
         return list(self._by_file.values())
