@@ -20,6 +20,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -431,7 +432,7 @@ class _Workers:
                     self.facts[connection] = value
                     pending.remove(connection)
                 else:
-                    yield value
+                    yield from value
 
     def check(self, numbers: list[int], digests: dict[str, str]) -> Iterator[tuple[int, FileReport, dict | None]]:
         wanted = set(numbers)
@@ -447,7 +448,7 @@ class _Workers:
                 if kind == "end":
                     pending.remove(connection)
                 else:
-                    yield value
+                    yield from value
 
     def __enter__(self) -> "_Workers":
         return self
@@ -505,16 +506,20 @@ def _worker(connection, items: list[tuple[str, str]], tasks: list[Task], share: 
     try:
         kept: dict[int, Source] = {}
         facts: list[IndexEntry] = []
+        reads = _Batches(connection, "reads")
         for read in _read_share(items, len(tasks), share, needs_index, kept, facts):
-            connection.send(("read", read))
+            reads.add(read)
+        reads.flush()
         connection.send(("facts", pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)))
         to_check, digests, others = connection.recv()
         kept = {number: kept[number] for number in to_check if number in kept}  # the rest can go
         if to_check:
             _digests = digests
             _set_index_facts(facts + [entry for blob in others for entry in pickle.loads(blob)])
+        reports = _Batches(connection, "reports")
         for number in to_check:
-            connection.send(("report", (number, *_check_one(tasks[number], kept.pop(number, None)))))
+            reports.add((number, *_check_one(tasks[number], kept.pop(number, None))))
+        reports.flush()
         connection.send(("end", None))
     except EOFError:  # the main process stopped listening (it failed or was interrupted)
         pass
@@ -525,6 +530,30 @@ def _worker(connection, items: list[tuple[str, str]], tasks: list[Task], share: 
             pass
     finally:
         connection.close()
+
+
+class _Batches:
+    """A worker's results, sent to the main process a few at a time rather than one message
+    each (every message costs both processes a system call and the main process a wait),
+    yet often enough for the progress display to move."""
+
+    INTERVAL = 0.1  # seconds
+
+    def __init__(self, connection, kind: str) -> None:
+        self.connection, self.kind = connection, kind
+        self.pending: list = []
+        self.sent = time.monotonic()
+
+    def add(self, item) -> None:
+        self.pending.append(item)
+        if time.monotonic() - self.sent >= self.INTERVAL:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.connection.send((self.kind, self.pending))
+            self.pending = []
+        self.sent = time.monotonic()
 
 
 def _read_share(items: list[tuple[str, str]], checked: int, share: list[int], needs_index: bool,
