@@ -150,16 +150,41 @@ def variable_list_value(identifier, within) -> object | None:
     return last if last is not None and last.type == "list" else None
 
 
-def bound_value(identifier):
+def bound_value(identifier, bindings: dict | None = None):
     """For a variable, the value it was last bound to (`spec = {Mod, arg}`) earlier in the
-    enclosing definition; None when it is a parameter or bound some other way."""
+    enclosing definition; None when it is a parameter or bound some other way. `bindings`,
+    kept by a caller asking about many variables of a file, remembers each definition's
+    bindings (one walk of the definition instead of one per variable)."""
     within = identifier
     while within is not None and not (within.type == "call" and call_name(within)[1] in ("def", "defp")):
         within = within.parent
     if within is None:
         return None
-    bound = values_bound_before(identifier, text(identifier), within)
-    return bound[-1] if bound else None
+    name = text(identifier)
+    if bindings is None:
+        bound = values_bound_before(identifier, name, within)
+        return bound[-1] if bound else None
+    known = bindings.get(within.start_byte)
+    if known is None:
+        known = bindings[within.start_byte] = _bindings_in(within)
+    value = None
+    for start, bound_name, right in known:  # in source order, as values_bound_before reads them
+        if start >= identifier.start_byte:
+            break
+        if bound_name == name:
+            value = right
+    return value
+
+
+_BINDINGS = declared_query('((binary_operator left: (identifier) operator: "=") @binding)')
+
+
+def _bindings_in(definition) -> list:
+    """(start, name, value) of every `name = value` in a definition, in source order."""
+    found = []
+    for binding in sorted(captured(_BINDINGS, definition, "binding"), key=lambda node: node.start_byte):
+        found.append((binding.start_byte, text(binding.child_by_field_name("left")), binding.child_by_field_name("right")))
+    return found
 
 
 def inside(node, ancestor) -> bool:
@@ -326,7 +351,7 @@ def child_entry_module(node, resolve) -> str | None:
     return None
 
 
-def entry_candidates(item, depth: int = 0):
+def entry_candidates(item, depth: int = 0, bindings: dict | None = None):
     """What a children-list element may evaluate to: the element itself, the operands of
     `enabled? && Mod` / `a || b`, the branches of `if(c, do: Mod)`, and for a variable the
     value it was bound to (`poller = {Poller, opts}` before `[poller]`). Bounded in depth: a
@@ -336,30 +361,30 @@ def entry_candidates(item, depth: int = 0):
     if item.type == "binary_operator" and text(item.child_by_field_name("operator")) in ("&&", "||", "and", "or"):
         for side in (item.child_by_field_name("left"), item.child_by_field_name("right")):
             if side is not None:
-                yield from entry_candidates(side, depth + 1)
+                yield from entry_candidates(side, depth + 1, bindings)
         return
     if item.type == "binary_operator" and text(item.child_by_field_name("operator")) == "|":
         head = item.child_by_field_name("left")  # [a, b | rest]: `b` is an element
         if head is not None:
-            yield from entry_candidates(head, depth + 1)
+            yield from entry_candidates(head, depth + 1, bindings)
         return
     if item.type == "call" and call_name(item) in ((None, "if"), (None, "unless")):
         for key, value, _ in keyword_pairs(trailing_keywords(item)):
             if key in ("do", "else"):
-                yield from entry_candidates(value, depth + 1)
+                yield from entry_candidates(value, depth + 1, bindings)
         block = do_block(item)
         if block is not None:
             body = block_body(block)
             if body:
-                yield from entry_candidates(body[-1], depth + 1)
+                yield from entry_candidates(body[-1], depth + 1, bindings)
             for part in block.named_children:
                 if part.type == "else_block" and block_body(part):
-                    yield from entry_candidates(block_body(part)[-1], depth + 1)
+                    yield from entry_candidates(block_body(part)[-1], depth + 1, bindings)
         return
     if item.type == "identifier" and text(item) != "__MODULE__":
-        value = bound_value(item)
+        value = bound_value(item, bindings)
         if value is not None and value.type != "identifier":
-            yield from entry_candidates(value, depth + 1)
+            yield from entry_candidates(value, depth + 1, bindings)
         return
     yield item
 
@@ -543,9 +568,10 @@ def extract_process_refs(document, path) -> tuple:
 
     # Helpers of this file that start the module their caller passes (`start_worker(Mod, arg)`
     # calling `DynamicSupervisor.start_child(sup, %{start: {module, :start_link, [arg]}})`).
+    call_names = {node.id: call_name(node) for node in found.get("node", ()) if node.type == "call"}
     start_calls = [
         *found.get("local_start", ()), *found.get("variable_start", ()),
-        *(n for n in found.get("node", ()) if n.type == "call" and call_name(n)[1] in _START_FUNCTIONS),
+        *(n for n in found.get("node", ()) if n.type == "call" and call_names[n.id][1] in _START_FUNCTIONS),
     ]
     starters = _starter_functions(start_calls, module_spans)
     if starters:
@@ -594,20 +620,21 @@ def extract_process_refs(document, path) -> tuple:
                             record(name, f"named in {own}", node)
 
     # Lists, keyword lists and remote calls (`Mod.fun` / `:mod.fun`): the only nodes read below.
+    bindings: dict = {}  # definition -> its `name = value` bindings, for the variables in lists
     for node in found.get("node", ()):
         module = module_spans.innermost(node)
         resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         if node.type == "keywords":
             for key, value, _pair in keyword_pairs(node):
                 # child_spec: Mod ({PartitionSupervisor, child_spec: Mod}), worker: Mod, ...
-                if key not in ("name", "id") and (value.type in ("alias", "tuple") or text(value) == "__MODULE__"):
+                if key not in ("name", "id") and (value.type in ("alias", "tuple") or _is_module_keyword(value)):
                     record(child_entry_module(value, resolve), f"option {key}:", value)
             continue
         if node.type == "list":
             for item in list_items(node):
                 if item.type == "keywords":
                     continue
-                for candidate in entry_candidates(item):
+                for candidate in entry_candidates(item, bindings=bindings):
                     name = child_entry_module(candidate, resolve)
                     if name and name != own:
                         record(name, "children list", item)
@@ -619,13 +646,13 @@ def extract_process_refs(document, path) -> tuple:
                 if name and name != own:
                     record(name, f"start function {text(items[0])}.{text(items[1])[1:]}", node)
             continue
-        mod, fun = call_name(node)
+        mod, fun = call_names[node.id]
         if mod is None or mod == "<expr>":
             continue
         mod_resolved = resolve(call_target(node).child_by_field_name("left")) or mod
         if (mod_resolved, fun) in STARTER_CALLS or (mod_resolved == "Task.Supervisor"):
             for position, arg in enumerate(call_arguments(node)[:2]):
-                value = bound_value(arg) if arg.type == "identifier" and text(arg) != "__MODULE__" else arg
+                value = bound_value(arg, bindings) if arg.type == "identifier" and text(arg) != "__MODULE__" else arg
                 name = child_entry_module(value, resolve)
                 if name is None and position == 1 and arg.type == "identifier" and text(arg) != "__MODULE__" and fun == "start_child" and own:
                     # `DynamicSupervisor.start_child(sup, spec)` with a spec we cannot read,
@@ -654,6 +681,11 @@ def extract_process_refs(document, path) -> tuple:
                 if name and name != mod_resolved and not (name == own and mod_resolved in ("GenServer", "Agent", "Supervisor", "DynamicSupervisor", "Task")):
                     record(name, f"passed to {mod}.{fun}", arg)
     return tuple(sorted(refs))
+
+
+def _is_module_keyword(node) -> bool:
+    """`__MODULE__` (its length tested first: this runs for every keyword value of a file)."""
+    return node.end_byte - node.start_byte == len("__MODULE__") and text(node) == "__MODULE__"
 
 
 def _plain_alias(node) -> str | None:
