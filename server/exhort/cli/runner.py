@@ -15,6 +15,7 @@ data (FileReport), positions already converted for people.
 from __future__ import annotations
 
 import difflib
+import gc
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -415,13 +416,19 @@ class _Workers:
         context = multiprocessing.get_context("fork")
         self.workers: list[tuple[multiprocessing.Process, multiprocessing.connection.Connection, list[int]]] = []
         self.facts: dict[multiprocessing.connection.Connection, bytes] = {}  # pickled, passed on unread
-        for share in _shares(items, len(tasks), jobs):
-            parent_end, child_end = context.Pipe()
-            process = context.Process(target=_worker, args=(child_end, items, tasks, share, needs_index),
-                                      daemon=True)
-            process.start()
-            child_end.close()
-            self.workers.append((process, parent_end, share))
+        # The workers' garbage collector leaves alone what they inherit (rules, compiled queries,
+        # configs): not scanned again and again, nor copied page by page as it touches them.
+        gc.freeze()
+        try:
+            for share in _shares(items, len(tasks), jobs):
+                parent_end, child_end = context.Pipe()
+                process = context.Process(target=_worker, args=(child_end, items, tasks, share, needs_index),
+                                          daemon=True)
+                process.start()
+                child_end.close()
+                self.workers.append((process, parent_end, share))
+        finally:
+            gc.unfreeze()  # this process goes on as before
 
     def read(self) -> Iterator[tuple[int, FirstRead]]:
         pending = [connection for _process, connection, _share in self.workers]
