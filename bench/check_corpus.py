@@ -7,7 +7,8 @@ With --corpus, each directory directly under DIR is a real repository; for each 
 alternate (parse, check, parse, check, ...) and the medians are printed: a bare
 single-process parse of the files `exhort check` checks (read each file, tree-sitter parse,
 nothing else), and `exhort check --no-cache` with all cores (or --jobs), wall seconds and the CPU
-seconds of its processes. --baseline adds the same check with another Python (another
+seconds of its processes; then the check's wall time over the parse's, and its CPU seconds
+over the parse's (the steadier figure on a machine busy with other work). --baseline adds the same check with another Python (another
 checkout's venv), alternated with this one, for A/B comparisons on a busy machine.
 
 Without --corpus, generates about 2,000 files / 300k lines of varied Elixir (GenServers,
@@ -215,21 +216,25 @@ def timed_check(root: Path, jobs: int, python: str = sys.executable) -> tuple[fl
     return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def bare_parse_files(files: list[Path]) -> float:
+def bare_parse_files(files: list[Path]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of reading and parsing `files` in this process."""
     parser = ts.Parser(ts.Language(tree_sitter_elixir.language()))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for path in files:
         if path.suffix != ".heex":
             parser.parse(path.read_bytes())
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def corpus(directory: Path, only: list[str], runs: int, jobs: int, baseline: str | None) -> None:
     """Every repository under `directory`: bare parse against exhort check, runs alternated."""
     print(f"{os.cpu_count()} cores, --jobs {jobs}, {runs} runs (median), load average {os.getloadavg()[0]:.1f}")
-    header = f"{'repository':<16}{'files':>6}{'parse s':>9}{'check s':>9}{'cpu s':>7}{'x parse':>8}"
+    # "x parse": wall against wall; "cpu x": the CPU seconds of all the check's processes against
+    # those of the parse, which tells more on a machine busy with other work (wall times there
+    # measure the other work too), though the check's total counts every core it used.
+    header = f"{'repository':<16}{'files':>6}{'parse s':>9}{'cpu s':>7}{'check s':>9}{'cpu s':>7}{'x parse':>8}{'cpu x':>7}"
     if baseline:
-        header += f"{'base s':>9}{'cpu s':>7}{'x parse':>8}"
+        header += f"{'base s':>9}{'cpu s':>7}{'x parse':>8}{'cpu x':>7}"
     print(header)
     totals = [0.0, 0.0, 0.0, 0.0]
     for repository in sorted(p for p in directory.iterdir() if p.is_dir()):
@@ -242,18 +247,21 @@ def corpus(directory: Path, only: list[str], runs: int, jobs: int, baseline: str
             checks.append(timed_check(repository, jobs))
             if baseline:
                 bases.append(timed_check(repository, jobs, baseline))
-        parse = statistics.median(parses)
+        parse = statistics.median(p[0] for p in parses)
+        parse_cpu = statistics.median(p[1] for p in parses)
         wall = statistics.median(c[0] for c in checks)
-        row = (f"{repository.name:<16}{len(files):>6}{parse:>9.2f}{wall:>9.2f}"
-               f"{statistics.median(c[1] for c in checks):>7.1f}{wall / parse:>8.2f}")
+        cpu = statistics.median(c[1] for c in checks)
+        row = (f"{repository.name:<16}{len(files):>6}{parse:>9.2f}{parse_cpu:>7.2f}{wall:>9.2f}"
+               f"{cpu:>7.1f}{wall / parse:>8.2f}{cpu / parse_cpu:>7.2f}")
         totals[0] += parse
         totals[1] += wall
         if baseline:
             base = statistics.median(b[0] for b in bases)
-            row += f"{base:>9.2f}{statistics.median(b[1] for b in bases):>7.1f}{base / parse:>8.2f}"
+            base_cpu = statistics.median(b[1] for b in bases)
+            row += f"{base:>9.2f}{base_cpu:>7.1f}{base / parse:>8.2f}{base_cpu / parse_cpu:>7.2f}"
             totals[2] += base
         print(row, flush=True)
-    line = f"{'all':<16}{'':>6}{totals[0]:>9.2f}{totals[1]:>9.2f}{'':>7}{totals[1] / totals[0]:>8.2f}"
+    line = f"{'all':<16}{'':>6}{totals[0]:>9.2f}{'':>7}{totals[1]:>9.2f}{'':>7}{totals[1] / totals[0]:>8.2f}{'':>7}"
     if baseline:
         line += f"{totals[2]:>9.2f}{'':>7}{totals[2] / totals[0]:>8.2f}"
     print(line)

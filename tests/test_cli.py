@@ -257,3 +257,19 @@ def test_sarif_fix_changes_the_other_file(queue_project):
     [change] = result["fixes"][0]["artifactChanges"]
     assert change["artifactLocation"] == {"uri": "config/config.exs", "uriBaseId": "%SRCROOT%"}
     assert change["replacements"][0]["deletedRegion"] == {"startLine": 3, "startColumn": 23, "endLine": 3, "endColumn": 23}
+
+
+def test_each_file_takes_the_nearest_config_above_it(tmp_path):
+    project = write_project(tmp_path, {
+        "lib/a.ex": STATS,
+        "apps/inner/lib/b.ex": STATS.replace("App.Stats", "Inner.Stats"),
+        "apps/inner/lib/deep/c.ex": STATS.replace("App.Stats", "Inner.Deep"),
+        "apps/other/lib/d.ex": STATS.replace("App.Stats", "Other.Stats"),
+    })
+    (project / ".exhort.toml").write_text('ignore = ["SEC001"]\n')
+    (project / "apps" / "inner" / ".exhort.toml").write_text('ignore = ["PRF001"]\n')
+    items = json.loads(exhort("check", "--format", "json", "--no-cache", cwd=project).stdout)
+    assert sorted((i["path"], i["code"]) for i in items) == [
+        ("apps/inner/lib/b.ex", "SEC001"), ("apps/inner/lib/deep/c.ex", "SEC001"),
+        ("apps/other/lib/d.ex", "PRF001"), ("lib/a.ex", "PRF001"),
+    ]

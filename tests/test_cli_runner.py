@@ -90,3 +90,40 @@ def test_a_worker_that_dies_ends_the_run_with_an_error(tmp_path, monkeypatch, ca
     monkeypatch.chdir(project)
     assert check("--no-cache") == 2
     assert "a worker process ended without finishing its files" in capsys.readouterr().err
+
+
+def test_a_file_reached_through_symbolic_links_is_checked_once(tmp_path, monkeypatch, capsys):
+    project = many_files(tmp_path / "project")
+    (project / "lib" / "app" / "also_stats_1.ex").symlink_to(project / "lib" / "app" / "stats_1.ex")
+    (project / "lib" / "mirror").symlink_to(project / "lib" / "app", target_is_directory=True)
+    (project / "lib" / "more").mkdir()
+    (project / "lib" / "more" / "other.ex").write_text(STATS.replace("App.Stats", "App.Other"))
+    (project / "lib" / "more_link").symlink_to(project / "lib" / "more", target_is_directory=True)
+    monkeypatch.chdir(project)
+    assert check("--no-cache") == 1
+    out = capsys.readouterr().out
+    assert out.count('"code": "SEC001"') == FILES + 1  # os.walk does not enter linked folders
+    assert '"lib/app/also_stats_1.ex"' in out and '"lib/app/stats_1.ex"' not in out  # the same file: the first name found
+
+
+def test_queries_are_compiled_before_the_workers_fork(tmp_path, monkeypatch, capsys):
+    """Compiling a query costs milliseconds per pattern: workers inherit the compiled ones
+    (the rules' groups and those checks and extractors run themselves) instead of each
+    compiling them again."""
+    from exhort import parsing
+
+    project = many_files(tmp_path / "project")
+    log = tmp_path / "compiled.log"
+    compile_query = parsing.compile_query
+
+    def logged(source, *args):
+        with open(log, "a") as out:
+            out.write(f"{os.getpid()}\n")
+        return compile_query(source, *args)
+
+    monkeypatch.setattr(parsing, "compile_query", logged)
+    parsing.cached_query.cache_clear()  # as in a fresh process
+    monkeypatch.chdir(project)
+    assert check("--no-cache") == 1
+    assert set(log.read_text().split()) == {str(os.getpid())}
+    assert capsys.readouterr().out.count('"code": "SEC001"') == FILES

@@ -201,3 +201,25 @@ def test_the_configuration_can_widen_where_a_rule_reports():
     assert len(Engine(widened, registry).check(test_file).findings) == 1
     with pytest.raises(ConfigError, match="unknown place 'tests'.*did you mean 'test'"):
         parse_config('[rules.TST002]\nruns-in = ["tests"]\n', registry)
+
+
+def test_a_rule_is_not_run_on_a_file_that_runs_only_where_it_does_not_report():
+    """Its findings there would all be dropped: the check is not run (files under test/ are
+    about a quarter of a project's files and nearly half its bytes)."""
+    from exhort.config import Config, parse_config
+    from exhort.engine import Engine
+    from exhort.registry import Registry
+
+    rule = risky_call_rule()
+    calls = []
+    flag = rule._check
+    rule.check(lambda ctx, match: calls.append(ctx.path.relative) or flag(ctx, match))
+    registry = Registry([rule])
+    source = "defmodule App.ThingTest do\n  def f, do: risky()\nend\n"
+    assert Engine(Config(), registry).check(Document("test/app/thing_test.exs", source)).findings == []
+    assert Engine(Config(), registry).check(Document("priv/repo/migrations/1_x.exs", source)).findings == []
+    assert calls == []
+    assert len(Engine(Config(), registry).check(Document("lib/app/thing.ex", source)).findings) == 1
+    widened = parse_config('[rules.TST002]\nruns-in = ["production", "test"]\n', registry)
+    assert len(Engine(widened, registry).check(Document("test/app/thing_test.exs", source)).findings) == 1
+    assert calls == ["lib/app/thing.ex", "test/app/thing_test.exs"]

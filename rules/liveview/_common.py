@@ -11,7 +11,7 @@ import tree_sitter as ts
 
 from exhort import heex
 from exhort.heex import HNode, Template
-from exhort.parsing import cached_query
+from exhort.parsing import cached_query, declared_query
 from exhort.rule import module_info as read_module_info
 from exhort.syntax import (
     atom_value,
@@ -156,7 +156,7 @@ def name_literal(node: ts.Node | None) -> str | None:
     return string_value(node)
 
 
-_CALLS = "(call) @call"
+_CALLS = declared_query("(call) @call")
 
 
 def module_calls(node: ts.Node) -> list[ts.Node]:
@@ -172,10 +172,21 @@ class StreamFacts:
     unknown: bool  # a stream name that is not a literal, or an on_mount hook
 
 
+# The calls module_stream_facts reads (any others it would only name and pass over).
+_STREAM_SETUP_CALLS = declared_query(f"""
+((call target: (identifier) @_name) @call (#any-of? @_name "on_mount" {" ".join(f'"{name}"' for name in STREAM_INIT)}))
+((call target: (dot right: (identifier) @_name)) @call (#any-of? @_name {" ".join(f'"{name}"' for name in STREAM_INIT)}))
+""")
+
+
 def module_stream_facts(module_node: ts.Node) -> StreamFacts:
     initialised: set[str] = set()
     unknown = False
-    for node in module_calls(module_node):
+    source = module_node.text or b""
+    if b"stream" not in source and b"on_mount" not in source:  # none of the calls read below
+        return StreamFacts(initialised, unknown)
+    calls = ts.QueryCursor(cached_query(_STREAM_SETUP_CALLS)).captures(module_node).get("call", [])
+    for node in sorted(calls, key=lambda call: call.start_byte):
         module, function = call_name(node)
         if module is None and function == "on_mount":
             unknown = True
@@ -194,6 +205,8 @@ def module_stream_facts(module_node: ts.Node) -> StreamFacts:
 def socket_passed_to(module_node: ts.Node, info) -> set[str]:
     """Full names of other modules whose functions receive the socket (`Mod.f(socket, ...)`)."""
     out = set()
+    if b"socket" not in (module_node.text or b""):  # no argument named socket
+        return out
     for node in module_calls(module_node):
         module, _function = call_name(node)
         if module is None or module.startswith(":") or module == "<expr>":
@@ -205,6 +218,8 @@ def socket_passed_to(module_node: ts.Node, info) -> set[str]:
 
 def imported_modules(module_node: ts.Node, info) -> set[str]:
     out = set()
+    if b"import" not in (module_node.text or b""):
+        return out
     for node in module_calls(module_node):
         if call_name(node) == (None, "import"):
             args = [c for c in node.named_children if c.type == "arguments"]

@@ -3,9 +3,11 @@ callback detection and the workspace facts (supervision references) OTP004/008/0
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import tree_sitter as ts
 
-from exhort.parsing import cached_query
+from exhort.parsing import cached_query, declared_query
 from exhort.rule import module_info, requires
 from exhort.syntax import (
     ModuleInfo,
@@ -148,16 +150,41 @@ def variable_list_value(identifier, within) -> object | None:
     return last if last is not None and last.type == "list" else None
 
 
-def bound_value(identifier):
+def bound_value(identifier, bindings: dict | None = None):
     """For a variable, the value it was last bound to (`spec = {Mod, arg}`) earlier in the
-    enclosing definition; None when it is a parameter or bound some other way."""
+    enclosing definition; None when it is a parameter or bound some other way. `bindings`,
+    kept by a caller asking about many variables of a file, remembers each definition's
+    bindings (one walk of the definition instead of one per variable)."""
     within = identifier
     while within is not None and not (within.type == "call" and call_name(within)[1] in ("def", "defp")):
         within = within.parent
     if within is None:
         return None
-    bound = values_bound_before(identifier, text(identifier), within)
-    return bound[-1] if bound else None
+    name = text(identifier)
+    if bindings is None:
+        bound = values_bound_before(identifier, name, within)
+        return bound[-1] if bound else None
+    known = bindings.get(within.start_byte)
+    if known is None:
+        known = bindings[within.start_byte] = _bindings_in(within)
+    value = None
+    for start, bound_name, right in known:  # in source order, as values_bound_before reads them
+        if start >= identifier.start_byte:
+            break
+        if bound_name == name:
+            value = right
+    return value
+
+
+_BINDINGS = declared_query('((binary_operator left: (identifier) operator: "=") @binding)')
+
+
+def _bindings_in(definition) -> list:
+    """(start, name, value) of every `name = value` in a definition, in source order."""
+    found = []
+    for binding in sorted(captured(_BINDINGS, definition, "binding"), key=lambda node: node.start_byte):
+        found.append((binding.start_byte, text(binding.child_by_field_name("left")), binding.child_by_field_name("right")))
+    return found
 
 
 def inside(node, ancestor) -> bool:
@@ -254,9 +281,41 @@ def _resolver(document, module_node):
     return resolve, own
 
 
-def _innermost_module(node, modules_by_span):
-    """The innermost of the document's `defmodule` calls holding `node` (by ancestry, not by
-    comparing ranges with every module: that was quadratic on files with many modules)."""
+class _ModuleSpans:
+    """The document's `defmodule` calls (top-level and nested), to find the innermost one
+    holding a node from its byte range: a binary search and a short climb through the
+    modules' own nesting, instead of a walk up the node's ancestors (each `parent` costs a
+    walk down from the root) or a comparison with every module (quadratic on files with many
+    modules)."""
+
+    def __init__(self, modules) -> None:
+        self.by_span = {(m.start_byte, m.end_byte): m for m in modules}
+        self._modules = sorted(modules, key=lambda m: m.start_byte)
+        self._starts = [m.start_byte for m in self._modules]
+        self._outer: list[int] = []  # index of the module around each one, -1 at the top
+        around: list[int] = []
+        for number, module in enumerate(self._modules):
+            while around and self._modules[around[-1]].end_byte < module.end_byte:
+                around.pop()
+            self._outer.append(around[-1] if around else -1)
+            around.append(number)
+
+    def innermost(self, node):
+        start, end = node.start_byte, node.end_byte
+        if start == end or (start, end) in self.by_span:
+            # an empty node at a module's edge, or one spanning a module exactly: ranges
+            # cannot tell inside from beside, the ancestors can
+            return _innermost_by_ancestry(node, self.by_span)
+        number = bisect_right(self._starts, start) - 1
+        while number >= 0:
+            module = self._modules[number]
+            if module.end_byte >= end:  # starts at or before the node and ends after it: holds it
+                return module
+            number = self._outer[number]
+        return None
+
+
+def _innermost_by_ancestry(node, modules_by_span):
     for parent in ancestors(node):
         module = modules_by_span.get((parent.start_byte, parent.end_byte))
         if module is not None:
@@ -292,7 +351,7 @@ def child_entry_module(node, resolve) -> str | None:
     return None
 
 
-def entry_candidates(item, depth: int = 0):
+def entry_candidates(item, depth: int = 0, bindings: dict | None = None):
     """What a children-list element may evaluate to: the element itself, the operands of
     `enabled? && Mod` / `a || b`, the branches of `if(c, do: Mod)`, and for a variable the
     value it was bound to (`poller = {Poller, opts}` before `[poller]`). Bounded in depth: a
@@ -302,30 +361,30 @@ def entry_candidates(item, depth: int = 0):
     if item.type == "binary_operator" and text(item.child_by_field_name("operator")) in ("&&", "||", "and", "or"):
         for side in (item.child_by_field_name("left"), item.child_by_field_name("right")):
             if side is not None:
-                yield from entry_candidates(side, depth + 1)
+                yield from entry_candidates(side, depth + 1, bindings)
         return
     if item.type == "binary_operator" and text(item.child_by_field_name("operator")) == "|":
         head = item.child_by_field_name("left")  # [a, b | rest]: `b` is an element
         if head is not None:
-            yield from entry_candidates(head, depth + 1)
+            yield from entry_candidates(head, depth + 1, bindings)
         return
     if item.type == "call" and call_name(item) in ((None, "if"), (None, "unless")):
         for key, value, _ in keyword_pairs(trailing_keywords(item)):
             if key in ("do", "else"):
-                yield from entry_candidates(value, depth + 1)
+                yield from entry_candidates(value, depth + 1, bindings)
         block = do_block(item)
         if block is not None:
             body = block_body(block)
             if body:
-                yield from entry_candidates(body[-1], depth + 1)
+                yield from entry_candidates(body[-1], depth + 1, bindings)
             for part in block.named_children:
                 if part.type == "else_block" and block_body(part):
-                    yield from entry_candidates(block_body(part)[-1], depth + 1)
+                    yield from entry_candidates(block_body(part)[-1], depth + 1, bindings)
         return
     if item.type == "identifier" and text(item) != "__MODULE__":
-        value = bound_value(item)
+        value = bound_value(item, bindings)
         if value is not None and value.type != "identifier":
-            yield from entry_candidates(value, depth + 1)
+            yield from entry_candidates(value, depth + 1, bindings)
         return
     yield item
 
@@ -387,7 +446,7 @@ STARTER_CALLS = {
 }
 
 
-_ALIAS_ARGUMENT_CALLS = "((call (arguments (alias))) @node)"
+_ALIAS_ARGUMENT_CALLS = declared_query("((call (arguments (alias))) @node)")
 
 
 _STARTER_DEFS = ("start_link", "start", "child_spec", "start_child", "init")
@@ -422,7 +481,7 @@ def _is_start_value(tuple_node) -> bool:
     return pair is not None and pair.type == "pair" and keyword_key(pair) == "start"
 
 
-def _starter_functions(start_calls, modules_by_span) -> dict:
+def _starter_functions(start_calls, module_spans: _ModuleSpans) -> dict:
     """(module, name, arity) -> indices of the parameters that the functions holding these
     start calls start (only a function that calls a start function can start its argument)."""
     starters = {}
@@ -436,16 +495,16 @@ def _starter_functions(start_calls, modules_by_span) -> dict:
         if fdef is None or fdef.kind not in ("def", "defp"):
             continue
         indices = _parameter_starts(fdef)
-        module = _innermost_module(definition, modules_by_span)
+        module = module_spans.innermost(definition)
         own = full_module_name(module) if module is not None else None
         if indices and own:
             starters.setdefault((own, fdef.name, fdef.arity), set()).update(indices)
     return starters
 
 
-_ALIASES = "(alias) @node"
+_ALIASES = declared_query("(alias) @node")
 # Everything extract_process_refs reads, in one pass over the file, by capture name.
-_REFERENCES = """
+_REFERENCES = declared_query("""
 ((call target: (identifier) @_local) @local_start (#any-of? @_local "start_link" "start"))
 ((call target: [(identifier) @_spawn (dot right: (identifier) @_spawn)] (arguments . (alias))) @spawn
   (#any-of? @_spawn "spawn" "spawn_link" "spawn_monitor" "spawn_opt"))
@@ -453,7 +512,7 @@ _REFERENCES = """
 ((call target: (dot left: (identifier) right: (identifier) @_var)) @variable_start
   (#any-of? @_var "start_link" "start" "child_spec"))
 [(list) (keywords) (tuple . (alias) . (atom)) (call target: (dot left: [(alias) (atom)] right: (identifier)))] @node
-"""
+""")
 _START_FUNCTIONS = ("start_child", "child_spec", "start_link", "start")
 
 
@@ -481,7 +540,7 @@ def extract_process_refs(document, path) -> tuple:
     root = document.tree.root_node
     modules = [module for module, _name in defmodules(root)]
     resolvers = {m.start_byte: _resolver(document, m) for m in modules}
-    modules_by_span = {(m.start_byte, m.end_byte): m for m in modules}
+    module_spans = _ModuleSpans(modules)
     refs: set[tuple] = set()
 
     def record(name, how, node):
@@ -493,7 +552,7 @@ def extract_process_refs(document, path) -> tuple:
     # A local `start_link(...)` / `start(...)` call from another function of the module: the
     # module starts itself on demand (`def send(x)` calling `start_link(x)`, linked to the caller).
     for node in found.get("local_start", ()):
-        module = _innermost_module(node, modules_by_span)
+        module = module_spans.innermost(node)
         own = full_module_name(module) if module is not None else None
         starter = _self_starter(node)
         if own and starter is not None:
@@ -501,7 +560,7 @@ def extract_process_refs(document, path) -> tuple:
 
     # `spawn_link(Mod, :loop, [arg])`, `:proc_lib.spawn_link(Mod, :init, [arg])`: runs Mod's code.
     for node in found.get("spawn", ()):
-        module = _innermost_module(node, modules_by_span)
+        module = module_spans.innermost(node)
         resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         name = resolve(call_arguments(node)[0])
         if name and name != own:
@@ -509,14 +568,15 @@ def extract_process_refs(document, path) -> tuple:
 
     # Helpers of this file that start the module their caller passes (`start_worker(Mod, arg)`
     # calling `DynamicSupervisor.start_child(sup, %{start: {module, :start_link, [arg]}})`).
+    call_names = {node.id: call_name(node) for node in found.get("node", ()) if node.type == "call"}
     start_calls = [
         *found.get("local_start", ()), *found.get("variable_start", ()),
-        *(n for n in found.get("node", ()) if n.type == "call" and call_name(n)[1] in _START_FUNCTIONS),
+        *(n for n in found.get("node", ()) if n.type == "call" and call_names[n.id][1] in _START_FUNCTIONS),
     ]
-    starters = _starter_functions(start_calls, modules_by_span)
+    starters = _starter_functions(start_calls, module_spans)
     if starters:
         for node in captured(_ALIAS_ARGUMENT_CALLS, root):
-            module = _innermost_module(node, modules_by_span)
+            module = module_spans.innermost(node)
             resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
             callee_module, function = call_name(node)
             callee = own if callee_module is None else resolve(call_target(node).child_by_field_name("left"))
@@ -529,7 +589,7 @@ def extract_process_refs(document, path) -> tuple:
 
     # `defdelegate child_spec(arg), to: Mod.Supervisor`: starting this module starts that one.
     for node in found.get("delegation", ()):
-        module = _innermost_module(node, modules_by_span)
+        module = module_spans.innermost(node)
         resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         fdef = function_def(node)
         if fdef is None or fdef.name not in ("child_spec", "start_link", "start"):
@@ -560,20 +620,21 @@ def extract_process_refs(document, path) -> tuple:
                             record(name, f"named in {own}", node)
 
     # Lists, keyword lists and remote calls (`Mod.fun` / `:mod.fun`): the only nodes read below.
+    bindings: dict = {}  # definition -> its `name = value` bindings, for the variables in lists
     for node in found.get("node", ()):
-        module = _innermost_module(node, modules_by_span)
+        module = module_spans.innermost(node)
         resolve, own = resolvers[module.start_byte] if module is not None else (_plain_alias, None)
         if node.type == "keywords":
             for key, value, _pair in keyword_pairs(node):
                 # child_spec: Mod ({PartitionSupervisor, child_spec: Mod}), worker: Mod, ...
-                if key not in ("name", "id") and (value.type in ("alias", "tuple") or text(value) == "__MODULE__"):
+                if key not in ("name", "id") and (value.type in ("alias", "tuple") or _is_module_keyword(value)):
                     record(child_entry_module(value, resolve), f"option {key}:", value)
             continue
         if node.type == "list":
             for item in list_items(node):
                 if item.type == "keywords":
                     continue
-                for candidate in entry_candidates(item):
+                for candidate in entry_candidates(item, bindings=bindings):
                     name = child_entry_module(candidate, resolve)
                     if name and name != own:
                         record(name, "children list", item)
@@ -585,13 +646,13 @@ def extract_process_refs(document, path) -> tuple:
                 if name and name != own:
                     record(name, f"start function {text(items[0])}.{text(items[1])[1:]}", node)
             continue
-        mod, fun = call_name(node)
+        mod, fun = call_names[node.id]
         if mod is None or mod == "<expr>":
             continue
         mod_resolved = resolve(call_target(node).child_by_field_name("left")) or mod
         if (mod_resolved, fun) in STARTER_CALLS or (mod_resolved == "Task.Supervisor"):
             for position, arg in enumerate(call_arguments(node)[:2]):
-                value = bound_value(arg) if arg.type == "identifier" and text(arg) != "__MODULE__" else arg
+                value = bound_value(arg, bindings) if arg.type == "identifier" and text(arg) != "__MODULE__" else arg
                 name = child_entry_module(value, resolve)
                 if name is None and position == 1 and arg.type == "identifier" and text(arg) != "__MODULE__" and fun == "start_child" and own:
                     # `DynamicSupervisor.start_child(sup, spec)` with a spec we cannot read,
@@ -620,6 +681,11 @@ def extract_process_refs(document, path) -> tuple:
                 if name and name != mod_resolved and not (name == own and mod_resolved in ("GenServer", "Agent", "Supervisor", "DynamicSupervisor", "Task")):
                     record(name, f"passed to {mod}.{fun}", arg)
     return tuple(sorted(refs))
+
+
+def _is_module_keyword(node) -> bool:
+    """`__MODULE__` (its length tested first: this runs for every keyword value of a file)."""
+    return node.end_byte - node.start_byte == len("__MODULE__") and text(node) == "__MODULE__"
 
 
 def _plain_alias(node) -> str | None:
@@ -657,13 +723,16 @@ def extract_process_modules(document, path) -> tuple:
     return tuple(out)
 
 
+_TASK_SUPERVISOR_ALIASES = declared_query('((alias) @node (#eq? @node "Task.Supervisor"))')
+
+
 @requires(b"Task.Supervisor")  # matched as written, below
 def extract_task_supervisors(document, path) -> tuple:
     """Names of Task.Supervisor children: `{Task.Supervisor, name: X}`."""
     if document.tree is None or document.language != "elixir" or path.is_test:
         return ()
     names = set()
-    for alias in captured('((alias) @node (#eq? @node "Task.Supervisor"))', document.tree.root_node):
+    for alias in captured(_TASK_SUPERVISOR_ALIASES, document.tree.root_node):
         node = alias.parent
         if node is None or node.type != "tuple":
             continue

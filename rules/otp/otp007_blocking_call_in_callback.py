@@ -2,6 +2,7 @@
 
 from exhort.execution import Runs
 from exhort.findings import Edit, Severity
+from exhort.parsing import declared_query
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import block_body, call_arguments, call_name, do_block, enclosing_function, tails, text
 
@@ -257,10 +258,10 @@ def _blocking(ctx: Context, node, in_init: bool):
     return None
 
 
-CALLS = r"""
+CALLS = declared_query(r"""
 ((call target: (dot left: [(alias) (atom)] right: (identifier))) @call)
 ((call target: (identifier) @fun) @call (#eq? @fun "receive"))
-"""
+""")
 
 
 @RULE.check

@@ -2,6 +2,7 @@
 
 from exhort.execution import Runs
 from exhort.findings import Edit, Severity
+from exhort.parsing import declared_query
 from exhort.rule import Context, Match, Rule, bad, fix, good
 from exhort.syntax import ancestors, call_name, enclosing_function, is_definition_head, text, walk
 
@@ -309,7 +310,7 @@ def _chain(identifier):
     return node if node is not identifier else None
 
 
-BIG_VARIABLES = r"""((identifier) @var (#any-of? @var "conn" "socket" "assigns"))"""
+BIG_VARIABLES = declared_query(r"""((identifier) @var (#any-of? @var "conn" "socket" "assigns"))""")
 
 
 @RULE.check

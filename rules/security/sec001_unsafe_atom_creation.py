@@ -36,6 +36,9 @@ RULE = Rule(
     # Atoms made in tests, Mix tasks, migrations, console tasks, config or by the compiler
     # are bounded by the code that makes them, not by outside input.
     runs_in=frozenset({Runs.PRODUCTION}),
+    # The #match? below holds for every quoted atom (`:"..."`, `:'...'`): it gives the engine
+    # a string to search for, so the pattern runs where that string occurs instead of over
+    # every node of every member (see exhort.matching).
     query=r"""
     ((call target: (dot left: [(alias) (atom)] @module right: (identifier) @function)) @call
       (#any-of? @function "to_atom" "binary_to_atom" "list_to_atom" "concat" "decode" "decode!"))

@@ -8,7 +8,7 @@ from exhort import heex
 from exhort.execution import Runs
 from exhort.findings import Severity
 from exhort.matching import anchored_matcher
-from exhort.parsing import cached_query
+from exhort.parsing import cached_query, declared_query
 from exhort.rule import Context, Rule, bad, good, module_info, requires
 from exhort_rules.ecto._common import binds
 from exhort.syntax import (
@@ -28,12 +28,12 @@ from exhort.syntax import (
     text,
 )
 
-QUERY = r"""
+QUERY = declared_query(r"""
 ((call target: (identifier) @function (arguments)) @call (#eq? @function "raw"))
 ((call target: (dot left: (alias) @module right: (identifier) @function) (arguments)) @call (#eq? @function "raw"))
 ((tuple . (atom) @tag . (_) . ) @tuple (#eq? @tag ":safe"))
 ((sigil (sigil_name) @name (quoted_content)) @sigil (#eq? @name "H"))
-"""
+""")
 SANITIZERS = ("HtmlSanitizeEx",)
 ESCAPERS = {
     ("Phoenix.HTML", "html_escape"), ("Phoenix.HTML.Engine", "html_escape"), ("Phoenix.HTML.Safe", "to_iodata"),

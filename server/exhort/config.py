@@ -19,6 +19,7 @@ import fnmatch
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -85,12 +86,17 @@ class Config:
     # -- which files are checked ---------------------------------------------------------
 
     def is_excluded(self, path: Path) -> bool:
-        base = Path(self.root) if self.root else None
+        base = self._resolved_root
         try:
-            relative = path.resolve().relative_to(base.resolve()).as_posix() if base else path.as_posix()
+            relative = path.resolve().relative_to(base).as_posix() if base else path.as_posix()
         except ValueError:
             relative = path.as_posix()
         return any(_glob_matches(pattern, relative) for pattern in (*self.exclude, *self.extend_exclude))
+
+    @cached_property
+    def _resolved_root(self) -> Path | None:
+        """The folder the excludes are relative to, resolved once (asked for every file)."""
+        return Path(self.root).resolve() if self.root else None
 
 
 def _matches(rule, selectors: Iterable[str], *, selecting: bool = True) -> bool:
@@ -117,6 +123,8 @@ def _glob_matches(pattern: str, relative: str) -> bool:
     parts = relative.split("/")
     if "/" not in core:
         candidates = parts[:-1] if directory_only else parts
+        if not any(special in core for special in "*?["):  # "deps/": a plain name, compared (every file, every run)
+            return core in candidates
         return any(fnmatch.fnmatchcase(part, core) for part in candidates)
     core = core.lstrip("/")
     regex = _glob_regex(core)

@@ -33,27 +33,40 @@ def discover(paths: list[Path], config_for) -> Iterator[Path]:
     `config_for(path) -> Config` gives the config in force for a path. A file named
     explicitly on the command line is checked even when it matches an exclude.
     """
-    seen: set[Path] = set()
+    for path, _resolved in discover_resolved(paths, config_for):
+        yield path
+
+
+def discover_resolved(paths: list[Path], config_for) -> Iterator[tuple[Path, str]]:
+    """`discover`, with each file's resolved path (`str(path.resolve())`), found once per
+    folder and then only for the files that are symbolic links: resolving walks every
+    component of a path, once per file that was a good part of a run's start-up."""
+    seen: set[str] = set()
     for given in paths:
         if given.is_file():
-            resolved = given.resolve()
+            resolved = str(given.resolve())
             if resolved not in seen:
                 seen.add(resolved)
-                yield given
+                yield given, resolved
             continue
         for directory, subdirs, files in os.walk(given):
             folder = Path(directory)
             config: Config = config_for(folder)
             subdirs[:] = sorted(d for d in subdirs if not config.is_excluded(folder / d / "x")
                                 and not config.is_excluded(folder / d))
+            real_folder = None
             for name in sorted(files):
                 candidate = folder / name
                 if not is_source(candidate) or config.is_excluded(candidate):
                     continue
-                resolved = candidate.resolve()
+                if real_folder is None:
+                    real_folder = os.path.realpath(directory)
+                resolved = os.path.join(real_folder, name)
+                if os.path.islink(resolved):
+                    resolved = os.path.realpath(resolved)
                 if resolved not in seen:
                     seen.add(resolved)
-                    yield candidate
+                    yield candidate, resolved
 
 
 def read_source(path: Path) -> tuple[str | None, Skipped | None]:

@@ -51,3 +51,21 @@ def compile_query(source: str, language: ts.Language = ELIXIR) -> ts.Query:
 def cached_query(source: str) -> ts.Query:
     """Compile a query once per process (compiling costs ~5-10 ms per pattern)."""
     return compile_query(source)
+
+
+_DECLARED: list[str] = []
+
+
+def declared_query(source: str) -> str:
+    """`source`, noted as a query that checks or index extractors run through `cached_query`,
+    so that `compile_declared_queries` can compile it ahead of need. Returns `source`."""
+    if source not in _DECLARED:
+        _DECLARED.append(source)
+    return source
+
+
+def compile_declared_queries() -> None:
+    """Compile every declared query now: `exhort check` does it before forking its workers,
+    which then inherit them instead of each compiling them again on first use."""
+    for source in _DECLARED:
+        cached_query(source)

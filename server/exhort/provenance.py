@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import tree_sitter as ts
 from tree_sitter import Node
 
-from .parsing import cached_query
+from .parsing import cached_query, declared_query
 
 from .syntax import (
     ancestors,
@@ -727,11 +727,11 @@ def _callback_input(definition, position: int, index: "_ModuleIndex | None") -> 
 
 
 # Local calls, captures of local functions, and options saying cookies are signed or encrypted.
-_MODULE_QUERY = r"""
+_MODULE_QUERY = declared_query(r"""
 ((call target: (identifier) @name) @call)
 ((unary_operator operator: "&" operand: (binary_operator left: (identifier) @name)))
 ((pair key: (keyword) @key value: (_) @value) (#match? @key "^(signed|encrypted|sign|encrypt): ?$"))
-"""
+""")
 
 
 class _ModuleIndex:

@@ -135,6 +135,8 @@ class Rule:
     def run(self, ctx: "Context", match: "Match | None") -> list[Finding]:
         if self._check is None:
             return []
+        if self.runs_in is not None and ctx.file_role_outside(ctx.places(self)):
+            return []  # every finding would be dropped below: the check is not worth running
         findings = list(self._check(ctx, match) or ())
         if self.runs_in is not None and findings:
             places = ctx.places(self)
@@ -221,6 +223,7 @@ class Context:
         # For hover providers: the byte offset of the cursor. Templates (.heex files, ~H
         # bodies) have no Elixir node under the cursor, so providers read the offset instead.
         self.hover_offset: int | None = None
+        self._file_role: Runs | None = None
 
     @property
     def data(self) -> bytes:
@@ -266,6 +269,14 @@ class Context:
         """Where `rule` reports: its `runs_in`, or the `runs-in` the configuration gives it."""
         configured = self._params.get(rule.code, {}).get("runs-in")
         return configured if configured is not None else (rule.runs_in or frozenset(Runs))
+
+    def file_role_outside(self, places: frozenset[Runs]) -> bool:
+        """Whether the whole file runs outside `places`: a file that is not production code
+        (tests, config, a migration...) runs in that one place at every offset (see `runs`)."""
+        role = self._file_role
+        if role is None:
+            role = self._file_role = runs_in_file(self.path)
+        return role is not Runs.PRODUCTION and role not in places
 
     def runs(self, node: ts.Node) -> Runs:
         """Where `node`'s code runs: production, tests, build, migration, console, compile time."""

@@ -15,11 +15,13 @@ data (FileReport), positions already converted for people.
 from __future__ import annotations
 
 import difflib
+import gc
 import json
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +38,12 @@ from ..cache import (
     settings_key,
     workspace_digests,
 )
-from ..config import Config, find_config_file, load_config
+from ..config import CONFIG_FILE, Config, load_config
 from ..document import Document
 from ..engine import Engine
-from ..files import Skipped, discover, project_root_for_file, read_source
+from ..files import Skipped, discover_resolved, find_project_root, project_root_for_file, read_source
 from ..findings import Finding, Severity, apply_edits
+from ..parsing import compile_declared_queries
 from ..registry import Registry
 from ..workspace import WorkspaceIndex
 from .located import FileReport, locate
@@ -139,6 +142,7 @@ class ConfigCache:
         self._by_folder: dict[Path, Config] = {}
         self._by_written: dict[Path, Config] = {}
         self._by_file: dict[Path | None, Config] = {}
+        self._config_files: dict[Path, Path | None] = {}  # resolved folder -> nearest .exhort.toml
 
     def for_path(self, path: Path) -> Config:
         return self._for_folder((path if path.is_dir() else path.parent).resolve())
@@ -154,7 +158,7 @@ class ConfigCache:
     def _for_folder(self, folder: Path) -> Config:
         config = self._by_folder.get(folder)
         if config is None:
-            config_file = find_config_file(folder)
+            config_file = self._config_file(folder)
             config = self._by_file.get(config_file)
             if config is None:
                 base = load_config(config_file, self.registry) if config_file else Config()
@@ -162,6 +166,19 @@ class ConfigCache:
                 self._by_file[config_file] = config
             self._by_folder[folder] = config
         return config
+
+    def _config_file(self, folder: Path) -> Path | None:
+        """find_config_file for a resolved folder, each folder looked at once: a tree's
+        folders share their ancestors."""
+        found = self._config_files.get(folder, ...)
+        if found is ...:
+            candidate = folder / CONFIG_FILE
+            if candidate.is_file():
+                found = candidate
+            else:
+                found = None if folder.parent == folder else self._config_file(folder.parent)
+            self._config_files[folder] = found
+        return found
 
     def configs(self) -> list[Config]:
         return list(self._by_file.values())
@@ -205,35 +222,38 @@ def check_paths(
     on changed. Cross-file rules read an index of the whole Mix project of each path, so a
     file checked alone (a pre-commit hook) gets the findings a check of the project gives it."""
     global _index, _options, _digests
-    files = list(discover(paths, configs.for_path))
+    found = list(discover_resolved(paths, configs.for_path))
+    files = [path for path, _resolved in found]
+    absolute = [resolved for _path, resolved in found]
     file_configs = [configs.for_file(path) for path in files]
     registry = configs.registry
     engines = {id(config): _engine_for(config, registry) for config in configs.configs()}
     _options = options
     stats = RunStats(checked_files=len(files))
     _settings.update({key: _settings_key(engine, options) for key, engine in engines.items()})
-    absolute = [str(path.resolve()) for path in files]
 
     needs_index = any(registry.by_code[code].workspace for engine in engines.values() for code in engine.enabled)
-    index = WorkspaceIndex(root_finder=project_root_for_file)
+    index = WorkspaceIndex(root_finder=_project_root_of_resolved)
     _index = index  # forked workers extract facts with it
     lockfiles: list[tuple[str, bytes]] = []
-    extra: list[Path] = []  # the rest of the checked files' projects: indexed, not checked
+    extra: list[tuple[Path, str]] = []  # the rest of the checked files' projects: indexed, not checked
     if needs_index:
         checked = set(absolute)
         given_folders = {str(p.resolve()) for p in paths if p.is_dir()}
         scope = [root for root in _index_scope(paths) if str(root) not in given_folders]  # not discovered twice
-        extra = [p for p in discover(scope, configs.for_path) if str(p.resolve()) not in checked] if scope else []
+        extra = [found for found in discover_resolved(scope, configs.for_path) if found[1] not in checked]
         lockfiles = _read_lockfiles([*paths, *scope])
         for lock, data in lockfiles:
             index.set_lockfile(lock, data)
         stats.indexed_files = len(files) + len(extra)
     items = [(str(path), absolute[number]) for number, path in enumerate(files)]
-    items += [(str(path), str(path.resolve())) for path in extra]
-    tasks = [(str(path), id(config)) for path, config in zip(files, file_configs)]
+    items += [(str(path), resolved) for path, resolved in extra]
+    tasks = [(str(path), id(config), absolute[number]) for number, (path, config) in enumerate(zip(files, file_configs))]
     if options.cache is None:  # every file is checked: compiled once here, inherited by the workers
         for config_id in {task[1] for task in tasks}:
             _engines[config_id].warm_up()
+        if _forks(items, jobs):
+            _compile_lazy_queries([_engines[config_id] for config_id in {task[1] for task in tasks}])
 
     per_file_digests: list[tuple[str, dict[str, str]]] = []
     fresh_facts: dict[str, tuple[str, str, dict[str, str]]] = {}  # path -> (key, facts JSON, digests)
@@ -283,6 +303,12 @@ def _settings_key(engine: Engine, options: RunOptions) -> str:
                         options.report_unused_suppressions)
 
 
+def _project_root_of_resolved(path: str) -> str | None:
+    """project_root_for_file for the paths the runner indexes and checks, all resolved
+    already: their folder needs no second resolve (a walk of every component of the path)."""
+    return find_project_root(os.path.dirname(path))
+
+
 def _index_scope(paths: list[Path]) -> list[Path]:
     """The Mix projects the paths belong to: for each, the outermost folder above it holding
     mix.exs (an umbrella's root rather than one of its apps). Empty outside any project."""
@@ -327,21 +353,39 @@ FirstRead = tuple[str, str | None, dict[str, str] | None, str | None, bool, dict
 # A file's text as read, why it was skipped, and its parsed document when kept: what the
 # second pass checks instead of reading and parsing the file again.
 Source = tuple[str | None, Skipped | None, Document | None]
+# A file to check: as given, the id of its config, its resolved path.
+Task = tuple[str, int, str]
 # A file's index facts as objects (freshly extracted) or as JSON (from the cache), by number.
 IndexEntry = tuple[int, str, dict | None, str | None]
 
 
-def _workers(items: list[tuple[str, str]], tasks: list[tuple[str, int]], needs_index: bool, jobs: int):
+def _forks(items: list[tuple[str, str]], jobs: int) -> bool:
+    """Whether the run forks workers: not for one job or few files."""
+    return jobs > 1 and len(items) >= 8 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _workers(items: list[tuple[str, str]], tasks: list[Task], needs_index: bool, jobs: int):
     """The inline runner for one job or few files; else forked workers."""
-    if jobs <= 1 or len(items) < 8 or "fork" not in multiprocessing.get_all_start_methods():
+    if not _forks(items, jobs):
         return _Inline(items, tasks, needs_index)
     return _Workers(items, tasks, needs_index, jobs)
+
+
+def _compile_lazy_queries(engines: list[Engine]) -> None:
+    """The queries compiled on first need (the patterns a group runs apart, those checks and
+    index extractors run themselves), compiled here once rather than in every worker."""
+    for engine in engines:
+        for group in engine.registry.groups(engine.enabled):
+            matcher, _dispatch = group.compiled
+            if matcher is not None:
+                matcher.residual_query  # noqa: B018 - compiled on first access, then kept
+    compile_declared_queries()
 
 
 class _Inline:
     """Both passes in this process."""
 
-    def __init__(self, items: list[tuple[str, str]], tasks: list[tuple[str, int]], needs_index: bool) -> None:
+    def __init__(self, items: list[tuple[str, str]], tasks: list[Task], needs_index: bool) -> None:
         self.items, self.tasks, self.needs_index = items, tasks, needs_index
         self.kept: dict[int, Source] = {}
         self.facts: list[IndexEntry] = []
@@ -367,18 +411,24 @@ class _Workers:
     """Forked workers, each owning a fixed share of the files for both passes. A worker that
     fails or dies is reported here, in the main process: the run never waits for it forever."""
 
-    def __init__(self, items: list[tuple[str, str]], tasks: list[tuple[str, int]], needs_index: bool,
+    def __init__(self, items: list[tuple[str, str]], tasks: list[Task], needs_index: bool,
                  jobs: int) -> None:
         context = multiprocessing.get_context("fork")
         self.workers: list[tuple[multiprocessing.Process, multiprocessing.connection.Connection, list[int]]] = []
         self.facts: dict[multiprocessing.connection.Connection, bytes] = {}  # pickled, passed on unread
-        for share in _shares(items, len(tasks), jobs):
-            parent_end, child_end = context.Pipe()
-            process = context.Process(target=_worker, args=(child_end, items, tasks, share, needs_index),
-                                      daemon=True)
-            process.start()
-            child_end.close()
-            self.workers.append((process, parent_end, share))
+        # The workers' garbage collector leaves alone what they inherit (rules, compiled queries,
+        # configs): not scanned again and again, nor copied page by page as it touches them.
+        gc.freeze()
+        try:
+            for share in _shares(items, len(tasks), jobs):
+                parent_end, child_end = context.Pipe()
+                process = context.Process(target=_worker, args=(child_end, items, tasks, share, needs_index),
+                                          daemon=True)
+                process.start()
+                child_end.close()
+                self.workers.append((process, parent_end, share))
+        finally:
+            gc.unfreeze()  # this process goes on as before
 
     def read(self) -> Iterator[tuple[int, FirstRead]]:
         pending = [connection for _process, connection, _share in self.workers]
@@ -389,7 +439,7 @@ class _Workers:
                     self.facts[connection] = value
                     pending.remove(connection)
                 else:
-                    yield value
+                    yield from value
 
     def check(self, numbers: list[int], digests: dict[str, str]) -> Iterator[tuple[int, FileReport, dict | None]]:
         wanted = set(numbers)
@@ -405,7 +455,7 @@ class _Workers:
                 if kind == "end":
                     pending.remove(connection)
                 else:
-                    yield value
+                    yield from value
 
     def __enter__(self) -> "_Workers":
         return self
@@ -454,7 +504,7 @@ def _receive(connection: multiprocessing.connection.Connection) -> tuple[str, ob
     return kind, value
 
 
-def _worker(connection, items: list[tuple[str, str]], tasks: list[tuple[str, int]], share: list[int],
+def _worker(connection, items: list[tuple[str, str]], tasks: list[Task], share: list[int],
             needs_index: bool) -> None:
     """Both passes over one share: send each file's first read, then the share's index facts
     (pickled once here, passed on by the main process unread); receive the files to check,
@@ -463,16 +513,20 @@ def _worker(connection, items: list[tuple[str, str]], tasks: list[tuple[str, int
     try:
         kept: dict[int, Source] = {}
         facts: list[IndexEntry] = []
+        reads = _Batches(connection, "reads")
         for read in _read_share(items, len(tasks), share, needs_index, kept, facts):
-            connection.send(("read", read))
+            reads.add(read)
+        reads.flush()
         connection.send(("facts", pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)))
         to_check, digests, others = connection.recv()
         kept = {number: kept[number] for number in to_check if number in kept}  # the rest can go
         if to_check:
             _digests = digests
             _set_index_facts(facts + [entry for blob in others for entry in pickle.loads(blob)])
+        reports = _Batches(connection, "reports")
         for number in to_check:
-            connection.send(("report", (number, *_check_one(tasks[number], kept.pop(number, None)))))
+            reports.add((number, *_check_one(tasks[number], kept.pop(number, None))))
+        reports.flush()
         connection.send(("end", None))
     except EOFError:  # the main process stopped listening (it failed or was interrupted)
         pass
@@ -483,6 +537,30 @@ def _worker(connection, items: list[tuple[str, str]], tasks: list[tuple[str, int
             pass
     finally:
         connection.close()
+
+
+class _Batches:
+    """A worker's results, sent to the main process a few at a time rather than one message
+    each (every message costs both processes a system call and the main process a wait),
+    yet often enough for the progress display to move."""
+
+    INTERVAL = 0.1  # seconds
+
+    def __init__(self, connection, kind: str) -> None:
+        self.connection, self.kind = connection, kind
+        self.pending: list = []
+        self.sent = time.monotonic()
+
+    def add(self, item) -> None:
+        self.pending.append(item)
+        if time.monotonic() - self.sent >= self.INTERVAL:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.connection.send((self.kind, self.pending))
+            self.pending = []
+        self.sent = time.monotonic()
 
 
 def _read_share(items: list[tuple[str, str]], checked: int, share: list[int], needs_index: bool,
@@ -586,19 +664,18 @@ def _reads_hold(reads: dict) -> bool:
     return all(project_root_for_file(path) == root for path, root in reads["roots"].items())
 
 
-def _check_one(task: tuple[str, int], source: Source | None = None) -> tuple[FileReport, dict | None]:
+def _check_one(task: Task, source: Source | None = None) -> tuple[FileReport, dict | None]:
     """A file's report, and what to cache of it (None when it came from the cache or must not
     be kept: a rule failed, or --diff left the file on disk different from what was checked).
     `source` is the file as the first pass read it (and parsed it, when kept)."""
-    path, config_id = task
-    report = FileReport(path, str(Path(path).resolve()))
+    path, config_id, absolute = task
+    report = FileReport(path, absolute)
     text, skipped, document = source if source is not None else (*read_source(Path(path)), None)
     if skipped is not None or text is None:
         report.skipped = skipped
         return report, None
     _decode_pending_facts()
     engine = _engines[config_id]
-    absolute = report.absolute
     if document is None:
         document = Document(absolute, text)
     index = ReadRecorder(_index)
