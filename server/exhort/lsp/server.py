@@ -18,7 +18,6 @@ milliseconds.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import logging
@@ -43,7 +42,9 @@ from . import convert, documents, features, transport
 from .checks import Checker, is_excluded
 from .configs import Configurations
 from .documents import OpenDocument
+from .early import Handover
 from .indexing import Indexer
+from .arguments import parse_arguments
 from .protocol import ExhortProtocol
 from .publishing import Publisher
 from .stdio import open_pipe_reader, readable_in_loop
@@ -77,6 +78,7 @@ class ExhortServer(LanguageServer):
         )
         self._surrogates_logged: set[str] = set()
         self._disk_documents: dict[str, tuple[int, Document | None]] = {}
+        self.handover: Handover | None = None  # what early.answer_initialize read, for start_io
 
     # -- transport -----------------------------------------------------------------------------
 
@@ -86,9 +88,14 @@ class ExhortServer(LanguageServer):
         stdin, stdout = stdin or sys.stdin.buffer, stdout or sys.stdout.buffer
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout))
+        handover, self.handover = self.handover, None
 
         async def serve() -> None:
-            if readable_in_loop(stdin, stdout):
+            if handover is not None:  # early.answer_initialize read the start of stdin (a pipe)
+                reader = await open_pipe_reader(stdin, handover.unread)
+                if handover.request is not None:
+                    self.protocol.take_over(handover)
+            elif readable_in_loop(stdin, stdout):
                 reader = await open_pipe_reader(stdin)
             else:
                 reader = StdinAsyncReader(stdin, self.thread_pool)
@@ -532,16 +539,9 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("exhort").addHandler(_ClientLogHandler(server))
 
 
-def parse_arguments(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="exhort serve", description="Run the exhort language server.")
-    parser.add_argument("--stdio", action="store_true", help="speak LSP over stdin/stdout (the default)")
-    parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP socket instead of stdio")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`exhort serve [--stdio | --tcp HOST:PORT] [--log-level LEVEL]`.
+def main(argv: list[str] | None = None, handover: Handover | None = None) -> int:
+    """`exhort serve [--stdio | --tcp HOST:PORT] [--log-level LEVEL]`; `handover`: what
+    early.answer_initialize read off stdin and answered before this module was imported.
 
     Once the client says exit (or goes away) the process ends at once, with 0 if shutdown
     came first: checks and parses still running in worker threads have nothing to save."""
@@ -562,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
+        server.handover = handover
         server.start_io()
     code = 0 if server.protocol._shutdown else 1
     logging.shutdown()
