@@ -95,9 +95,9 @@ def make_source(lines: int) -> str:
 
 
 class Client:
-    def __init__(self, command: list[str], cwd: str) -> None:
+    def __init__(self, command: list[str], cwd: str, env: dict | None = None) -> None:
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, env=env
         )
         self.messages: "queue.Queue[tuple[float, dict]]" = queue.Queue()
         self.next_id = 0
@@ -144,18 +144,30 @@ class Client:
             if predicate(message):
                 return when, message
 
-    def cpu_seconds(self) -> float:
-        """The server process's CPU time so far (user + system), from /proc; 0 elsewhere."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    def cpu_seconds(self, children: bool = False) -> float:
+        """The server process's CPU time so far (user + system), with its living child
+        processes' if asked, from /proc; 0 elsewhere."""
+        return _cpu_seconds(self.process.pid, children)
 
     def close(self) -> None:
         self.request("shutdown", None)
         self.notify("exit", None)
         self.process.wait(timeout=10)
+
+
+def _cpu_seconds(pid: int, children: bool) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    if children:
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                total += sum(_cpu_seconds(int(child), True) for child in task.read_text().split())
+            except OSError:
+                pass
+    return total
 
 
 def published(uri: str, version: int):
