@@ -2,6 +2,7 @@
 
     python bench/lsp_latency.py [--edits 200] [--lines 5000 50000] [--starts 10]
     python bench/lsp_latency.py --file lib/real.ex [--file ...] [--places 20] [--lines]
+    python bench/lsp_latency.py --file lib/real.ex --opens 5 --lines --starts 0
 
 Measures, with a minimal JSON-RPC client on pipes (so the client's own parsing stays small):
 process start -> initialize answered, and -> a first request answered; didOpen -> first publishDiagnostics,
@@ -265,6 +266,33 @@ def run(label: str, source: str, edits, command: list[str], name: str = "big.ex"
     print(f"  typing pause -> whole-document rules: {pause_ms:.1f} ms (after the {FULL_CHECK_DEBOUNCE_MS} ms debounce)")
 
 
+def measure_opens(label: str, source: str, command: list[str], opens: int, name: str) -> None:
+    """didOpen of `source` as a buffer on no disk (nothing checked in advance) -> its first
+    publishDiagnostics, `opens` times (each a new URI, closed after), in a scratch project
+    holding the file, once the server's background work is done."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "mix.exs").write_text("defmodule Bench.MixProject do\n  use Mix.Project\nend\n")
+        (root / "lib").mkdir()
+        (root / "lib" / name).write_text(source)
+        client, _startup = start_server(command, root)
+        while not client.request("workspace/executeCommand", {"command": "exhort.debug.index"})["result"]["precheck_done"]:
+            time.sleep(0.05)
+        timings = []
+        for number in range(opens):
+            uri = (root / "lib" / f"unsaved_{number}.ex").as_uri()
+            time.sleep(0.5)
+            opened = time.perf_counter()
+            client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "elixir", "version": 1, "text": source}})
+            when, _ = client.wait(published(uri, 1))
+            timings.append((when - opened) * 1000)
+            client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        client.close()
+    print(f"{label}: {source.count(chr(10))} lines, load average {os.getloadavg()[0]:.1f}")
+    print(f"  didOpen of a buffer on no disk -> first diagnostics ({opens} opens): median {statistics.median(timings):.1f} ms, "
+          f"min {min(timings):.1f} ms, max {max(timings):.1f} ms")
+
+
 def start_server(command: list[str], root: Path) -> tuple[Client, float]:
     """A server initialized on the folder `root`, and the ms from process start to
     initialize answered."""
@@ -311,6 +339,8 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=10, help="server starts to time (0: none)")
     parser.add_argument("--file", type=Path, action="append", default=[], help="a real file to edit (repeatable)")
     parser.add_argument("--places", type=int, default=20, help="with --file: lines typed at, spread over the file")
+    parser.add_argument("--opens", type=int, default=0,
+                        help="with --file: only time opening its text as a buffer on no disk, this many times")
     parser.add_argument("--server", nargs="+", default=[sys.executable, "-m", "exhort.lsp", "--log-level", "warning"])
     arguments = parser.parse_args()
     if arguments.starts:
@@ -320,6 +350,9 @@ def main() -> None:
         run(f"synthetic, {lines} lines", source, middle_edits(source, arguments.edits), arguments.server)
     for path in arguments.file:
         source = path.read_text()
+        if arguments.opens:
+            measure_opens(str(path), source, arguments.server, arguments.opens, path.name)
+            continue
         edits = spread_edits(source, arguments.edits, arguments.places)
         run(str(path), source, edits, arguments.server, name=path.name)
 

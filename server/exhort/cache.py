@@ -95,6 +95,23 @@ class ResultCache:
         except OSError as error:
             self.write_error = f"{self.folder}: {error.strerror or error}"
 
+    def load_facts(self, file: str, key: str) -> str | None:
+        """The index facts of `file` cached for this key (see file_key), as fact_digests
+        encoded them; None when there are none."""
+        entry = self.load(file)
+        if entry is None or entry.get("key") != key or not isinstance(entry.get("fact_digests"), dict):
+            return None
+        facts = entry.get("facts")
+        return facts if isinstance(facts, str) else None
+
+    def store_facts(self, file: str, key: str, facts_json: str, digests: dict[str, str]) -> None:
+        """Keep the facts of `file` for this key, beside the results cached for the same key."""
+        entry = self.load(file) or {}
+        if entry.get("key") != key:
+            entry = {"key": key, "results": {}}
+        entry["facts"], entry["fact_digests"] = facts_json, digests
+        self.store(file, entry)
+
     def _prepare(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         for name, text in ((".gitignore", _GITIGNORE), ("CACHEDIR.TAG", _CACHEDIR_TAG)):

@@ -19,9 +19,9 @@ def frame(message: dict | bytes) -> bytes:
 
 
 class RawClient:
-    def __init__(self, command: list[str] | None = None, cwd=None) -> None:
+    def __init__(self, command: list[str] | None = None, cwd=None, env: dict | None = None) -> None:
         self.process = subprocess.Popen(
-            command or SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd
+            command or SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env
         )
         self.messages: queue.Queue[dict] = queue.Queue()
         self.received: list[tuple[float, dict]] = []  # (time.monotonic(), message), in order

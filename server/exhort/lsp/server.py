@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import logging
 import os
 import sys
@@ -33,6 +34,7 @@ from pygls.io_ import StdinAsyncReader, StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__, files
+from ..cache import fact_digests
 from ..config import CONFIG_FILE
 from ..document import Document
 from ..engine import DocumentState
@@ -493,6 +495,16 @@ def debug_index(ls: ExhortServer) -> dict:
         "modules": sorted(record.name for record in indexer.index.modules()),
         "paths": sorted(indexer.index.paths()),
     }
+
+
+@server.command("exhort.debug.facts")
+def debug_facts(ls: ExhortServer) -> dict:
+    """A digest of every index fact of every file: tests compare indexes built in other ways."""
+    index = ls.indexer.index
+    digest = hashlib.sha256()
+    for path in sorted(index.paths()):
+        digest.update(f"{path}\0{fact_digests(index.facts_of(path))[0]}\n".encode("utf-8", "surrogateescape"))
+    return {"digest": digest.hexdigest()}
 
 
 # -- entry point -------------------------------------------------------------------------------
