@@ -80,6 +80,10 @@ def _index_state(root: Path, cache: Path) -> tuple[dict, str]:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         state["facts_digest"] = client.request("workspace/executeCommand", {"command": "exhort.debug.facts"})["result"]["digest"]
+        # The facts cache is written after the index is complete, before the background check.
+        while not client.request("workspace/executeCommand", {"command": "exhort.debug.index"})["result"]["precheck_done"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         client.request("shutdown")
         client.notify("exit")
         client.process.wait(timeout=10)
@@ -143,7 +147,8 @@ def test_facts_read_in_a_child_process_are_the_facts_read_here(tmp_path):
     assert {path: facts for (path, _data), (_status, facts) in zip(texts, answers)} == here
 
     read: dict[str, dict] = {}
-    many = ManyFacts(lambda path, data: index.extract(Document(path, data)), read.__setitem__, processes=1, start_after=1)
+    many = ManyFacts(lambda path, data: index.extract(Document(path, data)), lambda path, facts, _slot: read.__setitem__(path, facts),
+                     processes=1, start_after=1)
     for path, data in texts:
         many.add(path, data, None)
     many.finish()

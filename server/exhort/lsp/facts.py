@@ -119,11 +119,12 @@ class ManyFacts:
     Texts are added as they are found (`add`); once `start_after` of them are waiting, the
     children start: a child takes half a second to start (it imports the rules), and the
     caller goes on finding the rest meanwhile. `finish` reads in the calling thread too until
-    every text is read. `done(path, facts)` is called in the thread that received the facts;
-    a failed extraction is logged and skipped. Facts are stored in each text's cache slot.
+    every text is read. `done(path, facts, slot)` is called in the thread that received the
+    facts, with the text's cache slot when they are still to be stored there (a child stores
+    what it reads itself); a failed extraction is logged and skipped.
     """
 
-    def __init__(self, here: Callable[[str, bytes], Facts], done: Callable[[str, Facts], None],
+    def __init__(self, here: Callable[[str, bytes], Facts], done: Callable[[str, Facts, CacheSlot | None], None],
                  processes: int, start_after: int) -> None:
         self._here, self._done = here, done
         self._processes, self._start_after = processes, start_after
@@ -179,18 +180,17 @@ class ManyFacts:
                     continue
                 with self._lock:
                     self._read_in_children += 1
-                self._done(path, value)
+                self._done(path, value, None)
 
     def _drain_here(self) -> None:
         while (item := self._work.get()) is not None:
             path, data, slot = item
             try:
                 facts = self._here(path, data)
-                store_in_cache(slot, path, facts)
             except Exception:
                 logger.exception("reading the index facts of %s failed", path)
                 continue
-            self._done(path, facts)
+            self._done(path, facts, slot)
             time.sleep(0)  # let the loop thread answer the editor between files
 
 

@@ -23,7 +23,7 @@ from ..engine import DocumentState
 from ..workspace import WorkspaceIndex
 from . import convert
 from .checks import BIG_DOCUMENT_BYTES, FAST_SCOPES, collector, is_excluded, parse_in_pieces
-from .facts import FactsReader, ManyFacts
+from .facts import CacheSlot, FactsReader, ManyFacts, store_in_cache
 from .precheck import PrecheckStore
 
 if TYPE_CHECKING:
@@ -199,9 +199,13 @@ class Indexer:
             progress = _Progress(self, token, len(paths))
             generation = self.index.generation
 
-            def extracted(path: str, facts: dict[str, Any]) -> None:
+            to_store: list[tuple[CacheSlot, str, dict[str, Any]]] = []
+
+            def extracted(path: str, facts: dict[str, Any], slot: CacheSlot | None) -> None:
                 if path not in self._open_paths():
                     self.index.set_facts(path, facts)
+                if slot is not None:
+                    to_store.append((slot, path, facts))
                 progress.advance()
 
             reader = ManyFacts(self.facts.extract_here, extracted, idle_cores(), FILES_BEFORE_FACTS_PROCESSES)
@@ -213,9 +217,16 @@ class Indexer:
                 loop.call_soon_threadsafe(server.recheck_all)
         except Exception:
             logger.exception("workspace indexing failed")
-            paths = []
+            paths, to_store = [], []
         finally:
             self.done.set()
+        # Only the next start reads them: written once the index is complete.
+        try:
+            for slot, path, facts in to_store:
+                store_in_cache(slot, path, facts)
+        except Exception:
+            logger.exception("writing the facts cache failed")
+        del to_store
         self.precheck_workspace(paths)
 
     def _facts_from_cache(self, caches: list[tuple[ResultCache, list[Path]]], progress: "_Progress", reader: ManyFacts) -> int:
