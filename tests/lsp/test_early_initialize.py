@@ -13,21 +13,10 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 
+from raw_client import frame, frames
+
 EARLY = "initialize was answered before the server was imported"
 CLIENTS = Path(pytest_lsp.__file__).parent / "clients"
-
-
-def _frame(message: dict) -> bytes:
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def _frames(output: bytes):
-    while output:
-        header, _, output = output.partition(b"\r\n\r\n")
-        length = next(int(line.split(b":")[1]) for line in header.split(b"\r\n") if line.lower().startswith(b"content-length:"))
-        yield json.loads(output[:length])
-        output = output[length:]
 
 
 def _session(cache_home: Path, params: dict, *more: dict, command=None) -> tuple[list[dict], str]:
@@ -42,11 +31,11 @@ def _session(cache_home: Path, params: dict, *more: dict, command=None) -> tuple
     ]
     done = subprocess.run(
         command or [sys.executable, "-m", "exhort.lsp", "--log-level", "info"],
-        input=b"".join(_frame(message) for message in messages),
+        input=b"".join(frame(message) for message in messages),
         capture_output=True, env=dict(os.environ, XDG_CACHE_HOME=str(cache_home)), timeout=60,
     )
     assert done.returncode == 0, done.stderr.decode()
-    return list(_frames(done.stdout)), done.stderr.decode()
+    return list(frames(done.stdout)), done.stderr.decode()
 
 
 def _answer(messages: list[dict]) -> dict:
