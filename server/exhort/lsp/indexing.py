@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as t
 
 from .. import files
-from ..cache import ResultCache, cache_folder_for, decode_facts, file_key
+from ..cache import ResultCache, cache_folder_for, file_key
 from ..document import Document
 from ..engine import DocumentState
 from ..workspace import WorkspaceIndex
@@ -244,13 +244,7 @@ class Indexer:
                     progress.advance()
                     continue
                 key = file_key(absolute, self.index.project_root_of(absolute), data)
-                facts_json = cache.load_facts(absolute, key)
-                facts = None
-                if facts_json is not None:
-                    try:
-                        facts = decode_facts(facts_json)
-                    except (ValueError, TypeError, KeyError, AttributeError, ImportError):
-                        facts = None  # a damaged entry: read the file again
+                facts = cache.load_facts(absolute, key)
                 if facts is None:
                     reader.add(absolute, data, (str(cache.folder), key))
                     continue
