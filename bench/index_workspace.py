@@ -6,8 +6,7 @@ For each project folder: the server is started on it, and the time from `initial
 index being complete (`exhort.debug.index` says done; polled every 20 ms) is measured, with
 an empty facts cache (cold) and then again with the cache the first start left (warm). The
 cache goes to a scratch folder (EXHORT_CACHE_DIR), never into the project; it is written after
-the index is complete (the server is left to finish its background work before the next
-start). Also printed: the files the index holds facts for, and the server's CPU time until
+the index is complete (the server is left to finish writing it before the next start). Also printed: the files the index holds facts for, and the server's CPU time until
 the index was done (with its living child processes').
 """
 
@@ -42,9 +41,9 @@ def index_once(command: list[str], project: Path, cache: Path) -> tuple[float, i
         time.sleep(0.02)
     elapsed = (time.perf_counter() - started) * 1000
     cpu = client.cpu_seconds(children=True)
-    # The facts cache is written once the index is complete, then the files are checked in
-    # the background: let that finish, so that the next start finds the cache.
-    while not client.request("workspace/executeCommand", {"command": "exhort.debug.index"})["result"]["precheck_done"]:
+    # The facts cache is written once the index is complete: let that finish, so that the
+    # next start finds it.
+    while not client.request("workspace/executeCommand", {"command": "exhort.debug.index"})["result"].get("facts_stored", True):  # (older servers: no cache)
         time.sleep(0.05)
     client.close()
     return elapsed, len(state["paths"]), cpu

@@ -80,8 +80,8 @@ def _index_state(root: Path, cache: Path) -> tuple[dict, str]:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         state["facts_digest"] = client.request("workspace/executeCommand", {"command": "exhort.debug.facts"})["result"]["digest"]
-        # The facts cache is written after the index is complete, before the background check.
-        while not client.request("workspace/executeCommand", {"command": "exhort.debug.index"})["result"]["precheck_done"]:
+        # The facts cache is written after the index is complete.
+        while not client.request("workspace/executeCommand", {"command": "exhort.debug.index"})["result"]["facts_stored"]:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         client.request("shutdown")

@@ -46,6 +46,7 @@ class Indexer:
         self._index: WorkspaceIndex | None = None
         self._index_lock = threading.Lock()
         self.done = threading.Event()
+        self.facts_stored = threading.Event()  # the facts read at start-up are in the facts cache
         self.prechecks = PrecheckStore()
         self.last_edit_at = 0.0  # time.monotonic() of the last didChange
         self.facts = FactsReader(lambda: self.index, BIG_DOCUMENT_BYTES)
@@ -227,6 +228,7 @@ class Indexer:
         except Exception:
             logger.exception("writing the facts cache failed")
         del to_store
+        self.facts_stored.set()
         self.precheck_workspace(paths)
 
     def _facts_from_cache(self, caches: list[tuple[ResultCache, list[Path]]], progress: "_Progress", reader: ManyFacts) -> int:

@@ -489,6 +489,7 @@ def debug_index(ls: ExhortServer) -> dict:
     indexer = ls.indexer
     return {
         "done": indexer.done.is_set(),
+        "facts_stored": indexer.facts_stored.is_set(),
         "prechecked": len(indexer.prechecks),
         "precheck_done": indexer.prechecks.done.is_set(),
         "generation": indexer.index.generation,
