@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from lsprotocol import types as t
 
@@ -47,6 +47,7 @@ class Indexer:
         self._index_lock = threading.Lock()
         self.done = threading.Event()
         self.facts_stored = threading.Event()  # the facts read at start-up are in the facts cache
+        self._after_cache: Callable[[], None] | None = None
         self.prechecks = PrecheckStore()
         self.last_edit_at = 0.0  # time.monotonic() of the last didChange
         self.facts = FactsReader(lambda: self.index, BIG_DOCUMENT_BYTES)
@@ -157,7 +158,10 @@ class Indexer:
 
     # -- start-up -------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, after_cache: Callable[[], None] = lambda: None) -> None:
+        """Index the workspace in a background thread; `after_cache` is started in a thread
+        of its own once the facts cache was read (or indexing failed before)."""
+        self._after_cache = after_cache
         server = self.server
         capabilities = server.client_capabilities
         supports_progress = bool(capabilities.window and capabilities.window.work_done_progress)
@@ -211,6 +215,7 @@ class Indexer:
 
             reader = ManyFacts(self.facts.extract_here, extracted, idle_cores(), FILES_BEFORE_FACTS_PROCESSES)
             from_cache = self._facts_from_cache(caches, progress, reader)
+            self._start_after_cache()
             in_children = reader.finish()
             progress.end(f"Indexed {len(paths)} files")
             logger.info("indexed %d files: %d from the facts cache, %d read in other processes", len(paths), from_cache, in_children)
@@ -220,6 +225,7 @@ class Indexer:
             logger.exception("workspace indexing failed")
             paths, to_store = [], []
         finally:
+            self._start_after_cache()
             self.done.set()
         # Only the next start reads them: written once the index is complete.
         try:
@@ -230,6 +236,11 @@ class Indexer:
         del to_store
         self.facts_stored.set()
         self.precheck_workspace(paths)
+
+    def _start_after_cache(self) -> None:
+        task, self._after_cache = self._after_cache, None
+        if task is not None:
+            threading.Thread(target=task, name="exhort-after-cache", daemon=True).start()
 
     def _facts_from_cache(self, caches: list[tuple[ResultCache, list[Path]]], progress: "_Progress", reader: ManyFacts) -> int:
         """Store the facts the cache holds for the files' current bytes, and hand the others to

@@ -356,9 +356,9 @@ def on_initialized(ls: ExhortServer, params: t.InitializedParams) -> None:
                 ]
             )
         )
-    # Compile the rule queries off the loop thread so that initialize returns at once.
-    threading.Thread(target=_warm_up, args=(ls,), name="exhort-warm-up", daemon=True).start()
-    ls.indexer.start()
+    # Compile the rule queries off the loop thread (0.6 s): once the index holds the facts
+    # the cache had, which compiling would otherwise slow down (both hold the GIL).
+    ls.indexer.start(after_cache=lambda: _warm_up(ls))
 
 
 def _warm_up(ls: ExhortServer) -> None:
