@@ -38,6 +38,8 @@ CACHE_FOLDER = ".exhort_cache"
 FORMAT = 1
 ALL_FACTS = "*"  # a check read the index in a way that cannot be narrowed: any change invalidates it
 _TRUSTED_MODULES = ("exhort.", "exhort_rules.")
+# What decode_facts raises on an entry that is no longer (or never was) what it wrote.
+DAMAGED_FACTS = (ValueError, TypeError, KeyError, AttributeError, ImportError)
 _GITIGNORE = "# Created by exhort: the whole folder is a cache.\n*\n"
 _CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by exhort.\n"
 
@@ -94,6 +96,26 @@ class ResultCache:
             os.replace(temporary, target)  # a reader sees the old entry or the new, never half
         except OSError as error:
             self.write_error = f"{self.folder}: {error.strerror or error}"
+
+    def load_facts(self, file: str, key: str) -> dict[str, Any] | None:
+        """The index facts of `file` cached for this key (see file_key); None when there are
+        none, or the entry is damaged."""
+        entry = self.load(file)
+        if entry is None or entry.get("key") != key or not isinstance(entry.get("fact_digests"), dict):
+            return None
+        facts = entry.get("facts")
+        try:
+            return decode_facts(facts) if isinstance(facts, str) else None
+        except DAMAGED_FACTS:
+            return None
+
+    def store_facts(self, file: str, key: str, facts_json: str, digests: dict[str, str]) -> None:
+        """Keep the facts of `file` for this key, beside the results cached for the same key."""
+        entry = self.load(file) or {}
+        if entry.get("key") != key:
+            entry = {"key": key, "results": {}}
+        entry["facts"], entry["fact_digests"] = facts_json, digests
+        self.store(file, entry)
 
     def _prepare(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

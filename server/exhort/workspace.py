@@ -190,6 +190,10 @@ class WorkspaceIndex:
     def fact(self, path: str, name: str) -> Any:
         return self._facts.get(path, {}).get(name)
 
+    def facts_of(self, path: str) -> dict[str, Any]:
+        """Every fact of one file (none if it has none)."""
+        return dict(self._facts.get(path, {}))
+
     def modules(self) -> Iterator[ModuleRecord]:
         for _path, records in self.facts("modules"):
             yield from records

@@ -18,10 +18,19 @@ def frame(message: dict | bytes) -> bytes:
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
+def frames(output: bytes):
+    """The messages of a whole output of the server (read after it ended)."""
+    while output:
+        header, _, output = output.partition(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in header.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+        yield json.loads(output[:length])
+        output = output[length:]
+
+
 class RawClient:
-    def __init__(self, command: list[str] | None = None, cwd=None) -> None:
+    def __init__(self, command: list[str] | None = None, cwd=None, env: dict | None = None) -> None:
         self.process = subprocess.Popen(
-            command or SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd
+            command or SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env
         )
         self.messages: queue.Queue[dict] = queue.Queue()
         self.received: list[tuple[float, dict]] = []  # (time.monotonic(), message), in order

@@ -6,6 +6,8 @@ step."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -126,3 +128,22 @@ def test_exit_without_shutdown_exits_with_1(raw: RawClient):
     raw.initialize()
     raw.notify("exit")
     assert raw.process.wait(timeout=5) == 1
+
+
+def test_shutdown_while_a_request_waits_then_exit_gives_0(tmp_path):
+    uri = (tmp_path / "lib" / "a.ex").as_uri()
+    text = "defmodule A do\n" + "  def f(x), do: String.to_atom(x)\n" * 500 + "end\n"
+    messages = [  # one write: the command still waits for the document when shutdown comes
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "rootUri": None, "capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "method": "textDocument/didOpen",
+         "params": {"textDocument": {"uri": uri, "languageId": "elixir", "version": 1, "text": text}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
+         "params": {"command": "exhort.debug.document", "arguments": [uri]}},
+        {"jsonrpc": "2.0", "id": 3, "method": "shutdown"},
+        {"jsonrpc": "2.0", "method": "exit"},
+    ]
+    done = subprocess.run([sys.executable, "-m", "exhort.lsp", "--log-level", "warning"], cwd=tmp_path,
+                          input=b"".join(frame(message) for message in messages), capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"changed size during iteration" not in done.stderr

@@ -3,7 +3,6 @@ with it cold, warm, corrupt or stale, and a cached method is only reused for its
 
 from __future__ import annotations
 
-import json
 import marshal
 import os
 import subprocess
@@ -14,17 +13,13 @@ import attrs
 import pytest
 
 from exhort.lsp.codecache import cache_file, cached_attrs_methods
-
-
-def _frame(message: dict) -> bytes:
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+from raw_client import frame, frames
 
 
 def _start_and_stop(cache_home, hash_seed: str = "0") -> dict:
     """Run the server over stdio through initialize, shutdown and exit; return initialize's result."""
     messages = b"".join(
-        _frame(message)
+        frame(message)
         for message in (
             {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "rootUri": None, "capabilities": {}}},
             {"jsonrpc": "2.0", "method": "initialized", "params": {}},
@@ -39,15 +34,7 @@ def _start_and_stop(cache_home, hash_seed: str = "0") -> dict:
         input=messages, capture_output=True, env=environment, timeout=60,
     )
     assert done.returncode == 0, done.stderr.decode()
-    return next(message["result"] for message in _frames(done.stdout) if message.get("id") == 1)
-
-
-def _frames(output: bytes):
-    while output:
-        header, _, output = output.partition(b"\r\n\r\n")
-        length = next(int(line.split(b":")[1]) for line in header.split(b"\r\n") if line.lower().startswith(b"content-length:"))
-        yield json.loads(output[:length])
-        output = output[length:]
+    return next(message["result"] for message in frames(done.stdout) if message.get("id") == 1)
 
 
 @pytest.fixture

@@ -8,20 +8,22 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from lsprotocol import types as t
 
 from .. import files
+from ..cache import ResultCache, cache_folder_for, file_key
 from ..document import Document
 from ..engine import DocumentState
 from ..workspace import WorkspaceIndex
 from . import convert
 from .checks import BIG_DOCUMENT_BYTES, FAST_SCOPES, collector, is_excluded, parse_in_pieces
-from .facts import FactsReader
+from .facts import CacheSlot, FactsReader, ManyFacts, store_in_cache
 from .precheck import PrecheckStore
 
 if TYPE_CHECKING:
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("exhort.lsp")
 
+# Child processes read facts too once this many files are found unread (each takes half a
+# second to start: not worth it for a few changed files), one per other core.
+FILES_BEFORE_FACTS_PROCESSES = 50
+MAX_FACTS_PROCESSES = 3
+PROGRESS_INTERVAL_SECONDS = 0.2
 INDEX_DEBOUNCE_SECONDS = 0.3  # an open document's facts are re-read after typing pauses
 PRECHECK_QUIET_SECONDS = 1.0  # the background check of workspace files pauses while edits arrive
 
@@ -39,6 +46,8 @@ class Indexer:
         self._index: WorkspaceIndex | None = None
         self._index_lock = threading.Lock()
         self.done = threading.Event()
+        self.facts_stored = threading.Event()  # the facts read at start-up are in the facts cache
+        self._after_cache: Callable[[], None] | None = None
         self.prechecks = PrecheckStore()
         self.last_edit_at = 0.0  # time.monotonic() of the last didChange
         self.facts = FactsReader(lambda: self.index, BIG_DOCUMENT_BYTES)
@@ -149,7 +158,10 @@ class Indexer:
 
     # -- start-up -------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, after_cache: Callable[[], None] = lambda: None) -> None:
+        """Index the workspace in a background thread; `after_cache` is started in a thread
+        of its own once the facts cache was read (or indexing failed before)."""
+        self._after_cache = after_cache
         server = self.server
         capabilities = server.client_capabilities
         supports_progress = bool(capabilities.window and capabilities.window.work_done_progress)
@@ -169,12 +181,16 @@ class Indexer:
         threading.Thread(target=run, name="exhort-index", daemon=True).start()
 
     def index_workspace(self, token: str | None) -> None:
-        """Runs in a background thread. Parsing holds the GIL, so it yields between files."""
+        """Runs in a background thread. Each file's facts come from the facts cache when its
+        bytes are those they were read from (see cache.py: the CLI's cache, shared); the others
+        are read in this thread and in child processes when cores are idle (parsing holds the
+        GIL: the server's own share yields between files)."""
         server = self.server
         loop = server.loop
         assert loop is not None
         try:
             paths: list[Path] = []
+            caches: list[tuple[ResultCache, list[Path]]] = []
             for folder in server.configs.folders:
                 for lock in folder.rglob("mix.lock"):
                     if not ({"deps", "_build", "node_modules"} & set(lock.parts)):
@@ -182,37 +198,74 @@ class Indexer:
                             self.index.set_lockfile(str(lock), lock.read_bytes())
                         except OSError:
                             pass
-                paths.extend(files.discover([folder], server.configs.exclusion_config_for))
-            total = len(paths)
-            if token is not None:
-                self._progress(token, t.WorkDoneProgressBegin(title="exhort", message=f"Indexing {total} files", percentage=0, cancellable=False))
-            open_paths = self._open_paths()
+                found = list(files.discover([folder], server.configs.exclusion_config_for))
+                caches.append((ResultCache(cache_folder_for(folder)), found))
+                paths.extend(found)
+            progress = _Progress(self, token, len(paths))
             generation = self.index.generation
-            last_report = time.monotonic()
-            for number, path in enumerate(paths, start=1):
-                absolute = str(path.absolute())
-                if absolute in open_paths or path.suffix == ".heex":
-                    continue
-                data = _source_bytes(str(path))
-                if data is not None:
-                    facts = self.facts.extract_here(absolute, data)
-                    if absolute not in self._open_paths():
-                        self.index.set_facts(absolute, facts)
-                time.sleep(0)  # let the loop thread answer the editor between files
-                if token is not None and time.monotonic() - last_report > 0.2:
-                    last_report = time.monotonic()
-                    self._progress(token, t.WorkDoneProgressReport(message=f"{number}/{total} files", percentage=int(100 * number / max(total, 1))))
-            if token is not None:
-                self._progress(token, t.WorkDoneProgressEnd(message=f"Indexed {total} files"))
-            logger.info("indexed %d files", total)
+
+            to_store: list[tuple[CacheSlot, str, dict[str, Any]]] = []
+
+            def extracted(path: str, facts: dict[str, Any], slot: CacheSlot | None) -> None:
+                if path not in self._open_paths():
+                    self.index.set_facts(path, facts)
+                if slot is not None:
+                    to_store.append((slot, path, facts))
+                progress.advance()
+
+            reader = ManyFacts(self.facts.extract_here, extracted, idle_cores(), FILES_BEFORE_FACTS_PROCESSES)
+            from_cache = self._facts_from_cache(caches, progress, reader)
+            self._start_after_cache()
+            in_children = reader.finish()
+            progress.end(f"Indexed {len(paths)} files")
+            logger.info("indexed %d files: %d from the facts cache, %d read in other processes", len(paths), from_cache, in_children)
             if self.index.generation != generation:
                 loop.call_soon_threadsafe(server.recheck_all)
         except Exception:
             logger.exception("workspace indexing failed")
-            paths = []
+            paths, to_store = [], []
         finally:
+            self._start_after_cache()
             self.done.set()
+        # Only the next start reads them: written once the index is complete.
+        try:
+            for slot, path, facts in to_store:
+                store_in_cache(slot, path, facts)
+        except Exception:
+            logger.exception("writing the facts cache failed")
+        del to_store
+        self.facts_stored.set()
         self.precheck_workspace(paths)
+
+    def _start_after_cache(self) -> None:
+        task, self._after_cache = self._after_cache, None
+        if task is not None:
+            threading.Thread(target=task, name="exhort-after-cache", daemon=True).start()
+
+    def _facts_from_cache(self, caches: list[tuple[ResultCache, list[Path]]], progress: "_Progress", reader: ManyFacts) -> int:
+        """Store the facts the cache holds for the files' current bytes, and hand the others to
+        `reader`; the number of files whose facts came from the cache."""
+        found = 0
+        for cache, paths in caches:
+            for path in paths:
+                absolute = str(path.absolute())
+                if absolute in self._open_paths() or path.suffix == ".heex":
+                    progress.advance()
+                    continue
+                data = _source_bytes(absolute)
+                if data is None:
+                    progress.advance()
+                    continue
+                key = file_key(absolute, self.index.project_root_of(absolute), data)
+                facts = cache.load_facts(absolute, key)
+                if facts is None:
+                    reader.add(absolute, data, (str(cache.folder), key))
+                    continue
+                found += 1
+                if absolute not in self._open_paths():
+                    self.index.set_facts(absolute, facts)
+                progress.advance()
+        return found
 
     def precheck_workspace(self, paths: list[Path]) -> None:
         """Check the workspace's files with the per-form rules, newest first, keeping each
@@ -267,6 +320,46 @@ class Indexer:
         server = self.server
         assert server.loop is not None
         server.loop.call_soon_threadsafe(server.protocol.notify, t.PROGRESS, t.ProgressParams(token=token, value=value))
+
+
+class _Progress:
+    """Work-done progress of indexing (nothing without a token), reported from any thread,
+    at most every PROGRESS_INTERVAL_SECONDS."""
+
+    def __init__(self, indexer: Indexer, token: str | None, total: int) -> None:
+        self._indexer, self._token, self._total = indexer, token, total
+        self._done = 0
+        self._last_report = time.monotonic()
+        self._lock = threading.Lock()
+        if token is not None:
+            indexer._progress(token, t.WorkDoneProgressBegin(title="exhort", message=f"Indexing {total} files", percentage=0, cancellable=False))
+
+    def advance(self) -> None:
+        with self._lock:
+            self._done += 1
+            if self._token is None or time.monotonic() - self._last_report <= PROGRESS_INTERVAL_SECONDS:
+                return
+            self._last_report = time.monotonic()
+            done, total = self._done, self._total
+        message = f"{done}/{total} files"
+        self._indexer._progress(self._token, t.WorkDoneProgressReport(message=message, percentage=int(100 * done / max(total, 1))))
+
+    def end(self, message: str) -> None:
+        if self._token is not None:
+            self._indexer._progress(self._token, t.WorkDoneProgressEnd(message=message))
+
+
+def idle_cores() -> int:
+    """Child processes worth starting to read facts beside the server: one per core that the
+    last minute left idle, besides the server's own. On a busy machine a child only competes
+    for the same cores and adds its start-up (measured: 4.2 s instead of 3.6 s for 877 files
+    at load 2.7 on 2 cores)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 0
+    return max(0, min(int(cores - load), cores - 1, MAX_FACTS_PROCESSES))
 
 
 def _source_bytes(path: str) -> bytes | None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 
 from lsprotocol import types as t
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
+
+from .early import Handover, KnownParams
 
 logger = logging.getLogger("exhort.lsp")
 
@@ -36,6 +39,8 @@ class ExhortProtocol(LanguageServerProtocol):
     """
 
     initialize_received = False
+    _initialize: dict | None = None  # the initialize request, until it is answered
+    _answered_early: Handover | None = None  # ... when early.answer_initialize answered it
 
     def _forward(self, method: str, params):
         if (handler := self.fm.features.get(method)) is not None:
@@ -52,6 +57,20 @@ class ExhortProtocol(LanguageServerProtocol):
     @lsp_method(t.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: t.DidCloseTextDocumentParams):
         yield from self._forward(t.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    @lsp_method(t.SHUTDOWN)
+    def lsp_shutdown(self, *args):
+        """pygls' shutdown, over a copy of the requests it cancels: a cancelled request leaves
+        that dict at once, so a shutdown sent while a request waited (for a check, say) failed
+        with "dictionary changed size during iteration", and exit then ended with 1."""
+        if (user_handler := self.fm.features.get(t.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id  # this request's future is not cancelled
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
 
     # -- what comes in: malformed messages and the lifecycle ----------------------------------
 
@@ -82,8 +101,13 @@ class ExhortProtocol(LanguageServerProtocol):
             return
         if method is not None and not self._in_turn(method, has_id, echo):
             return
+        if method == t.INITIALIZE and has_id:
+            self._initialize = data
         message = self.structure_message(data)
-        if not isinstance(message, _Ignored):
+        if isinstance(message, _Ignored):
+            if data is self._initialize:
+                self._initialize = None  # answered with an error: invalid params
+        else:
             self.handle_message(message)
 
     def _in_turn(self, method: str, is_request: bool, message_id) -> bool:
@@ -108,6 +132,35 @@ class ExhortProtocol(LanguageServerProtocol):
                 logger.info("dropped %s, sent after shutdown", method)
             return False
         return True
+
+    # -- the answer to initialize ------------------------------------------------------------
+
+    def take_over(self, handover: Handover) -> None:
+        """Handle the initialize request that early.answer_initialize answered: as any other,
+        except that its answer was sent already (see _send_response)."""
+        logger.info("initialize was answered before the server was imported")
+        self._answered_early = handover
+        self.receive(handover.request)
+
+    def _send_response(self, msg_id, result=None, error=None):
+        initialize = self._initialize
+        if initialize is None or msg_id != initialize["id"]:
+            super()._send_response(msg_id, result, error)
+            return
+        self._initialize = None
+        early, self._answered_early = self._answered_early, None
+        if early is None:
+            super()._send_response(msg_id, result, error)
+        elif error is not None or self._as_json(result) != early.result:
+            logger.error(
+                "the answer to initialize sent before the server started differs from the server's: %s, not %s",
+                json.dumps(early.result), error if error is not None else json.dumps(self._as_json(result)),
+            )
+        if error is None and isinstance(initialize.get("params"), dict):
+            KnownParams().remember(initialize["params"])  # accepted: the next start answers early
+
+    def _as_json(self, value):
+        return json.loads(json.dumps(value, default=self._serialize_message))
 
     def structure_message(self, data):
         """A request whose params do not fit its method gets an error response (InvalidParams,

@@ -18,9 +18,9 @@ milliseconds.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
+import hashlib
 import logging
 import os
 import sys
@@ -34,6 +34,7 @@ from pygls.io_ import StdinAsyncReader, StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__, files
+from ..cache import fact_digests
 from ..config import CONFIG_FILE
 from ..document import Document
 from ..engine import DocumentState
@@ -43,7 +44,9 @@ from . import convert, documents, features, transport
 from .checks import Checker, is_excluded
 from .configs import Configurations
 from .documents import OpenDocument
+from .early import Handover
 from .indexing import Indexer
+from .arguments import parse_arguments
 from .protocol import ExhortProtocol
 from .publishing import Publisher
 from .stdio import open_pipe_reader, readable_in_loop
@@ -77,6 +80,7 @@ class ExhortServer(LanguageServer):
         )
         self._surrogates_logged: set[str] = set()
         self._disk_documents: dict[str, tuple[int, Document | None]] = {}
+        self.handover: Handover | None = None  # what early.answer_initialize read, for start_io
 
     # -- transport -----------------------------------------------------------------------------
 
@@ -86,9 +90,14 @@ class ExhortServer(LanguageServer):
         stdin, stdout = stdin or sys.stdin.buffer, stdout or sys.stdout.buffer
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout))
+        handover, self.handover = self.handover, None
 
         async def serve() -> None:
-            if readable_in_loop(stdin, stdout):
+            if handover is not None:  # early.answer_initialize read the start of stdin (a pipe)
+                reader = await open_pipe_reader(stdin, handover.unread)
+                if handover.request is not None:
+                    self.protocol.take_over(handover)
+            elif readable_in_loop(stdin, stdout):
                 reader = await open_pipe_reader(stdin)
             else:
                 reader = StdinAsyncReader(stdin, self.thread_pool)
@@ -347,9 +356,9 @@ def on_initialized(ls: ExhortServer, params: t.InitializedParams) -> None:
                 ]
             )
         )
-    # Compile the rule queries off the loop thread so that initialize returns at once.
-    threading.Thread(target=_warm_up, args=(ls,), name="exhort-warm-up", daemon=True).start()
-    ls.indexer.start()
+    # Compile the rule queries off the loop thread (0.6 s): once the index holds the facts
+    # the cache had, which compiling would otherwise slow down (both hold the GIL).
+    ls.indexer.start(after_cache=lambda: _warm_up(ls))
 
 
 def _warm_up(ls: ExhortServer) -> None:
@@ -480,12 +489,23 @@ def debug_index(ls: ExhortServer) -> dict:
     indexer = ls.indexer
     return {
         "done": indexer.done.is_set(),
+        "facts_stored": indexer.facts_stored.is_set(),
         "prechecked": len(indexer.prechecks),
         "precheck_done": indexer.prechecks.done.is_set(),
         "generation": indexer.index.generation,
         "modules": sorted(record.name for record in indexer.index.modules()),
         "paths": sorted(indexer.index.paths()),
     }
+
+
+@server.command("exhort.debug.facts")
+def debug_facts(ls: ExhortServer) -> dict:
+    """A digest of every index fact of every file: tests compare indexes built in other ways."""
+    index = ls.indexer.index
+    digest = hashlib.sha256()
+    for path in sorted(index.paths()):
+        digest.update(f"{path}\0{fact_digests(index.facts_of(path))[0]}\n".encode("utf-8", "surrogateescape"))
+    return {"digest": digest.hexdigest()}
 
 
 # -- entry point -------------------------------------------------------------------------------
@@ -532,16 +552,9 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("exhort").addHandler(_ClientLogHandler(server))
 
 
-def parse_arguments(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="exhort serve", description="Run the exhort language server.")
-    parser.add_argument("--stdio", action="store_true", help="speak LSP over stdin/stdout (the default)")
-    parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP socket instead of stdio")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`exhort serve [--stdio | --tcp HOST:PORT] [--log-level LEVEL]`.
+def main(argv: list[str] | None = None, handover: Handover | None = None) -> int:
+    """`exhort serve [--stdio | --tcp HOST:PORT] [--log-level LEVEL]`; `handover`: what
+    early.answer_initialize read off stdin and answered before this module was imported.
 
     Once the client says exit (or goes away) the process ends at once, with 0 if shutdown
     came first: checks and parses still running in worker threads have nothing to save."""
@@ -562,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
+        server.handover = handover
         server.start_io()
     code = 0 if server.protocol._shutdown else 1
     logging.shutdown()

@@ -10,26 +10,18 @@ directly, with no thread in between.
 from __future__ import annotations
 
 import asyncio
-import os
-import stat
 from typing import BinaryIO
 
+from .early import readable_in_loop  # noqa: F401 (the test of whether the loop reads stdin)
 from .transport import StreamReaderAdapter
 
 
-def readable_in_loop(stdin: BinaryIO, stdout: BinaryIO) -> bool:
-    """Is stdin a pipe of its own? The loop makes the descriptor non-blocking, which must not
-    reach stdout: a terminal or socket used for both directions is left to pygls' reader."""
-    try:
-        into, out = os.fstat(stdin.fileno()), os.fstat(stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        return False
-    return stat.S_ISFIFO(into.st_mode) and (into.st_dev, into.st_ino) != (out.st_dev, out.st_ino)
-
-
-async def open_pipe_reader(stdin: BinaryIO) -> StreamReaderAdapter:
-    """A reader of `stdin` (a pipe) that the event loop watches itself."""
+async def open_pipe_reader(stdin: BinaryIO, unread: bytes = b"") -> StreamReaderAdapter:
+    """A reader of `stdin` (a pipe) that the event loop watches itself, reading `unread`
+    first (bytes taken off the pipe already, see early)."""
     loop = asyncio.get_running_loop()
     stream = asyncio.StreamReader(limit=1 << 20, loop=loop)
+    if unread:
+        stream.feed_data(unread)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream, loop=loop), stdin)
     return StreamReaderAdapter(stream)

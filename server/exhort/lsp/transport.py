@@ -15,51 +15,13 @@ is dropped without an answer. This reader, used for stdio and TCP alike:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import threading
 
+from .framing import decode, read_body
 from .protocol import PARSE_ERROR, ExhortProtocol
 
 logger = logging.getLogger("exhort.lsp")
-
-CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:[ \t]*(\d+)[ \t]*\r?\n?\Z", re.IGNORECASE)
-MAX_BODY_BYTES = 1 << 30  # a declared length beyond this is noise, not a message
-
-
-async def read_body(reader) -> bytes | None:
-    """The next message body; None at the end of the stream."""
-    length: int | None = None
-    while True:
-        line = await reader.readline()
-        if not line:
-            return None
-        if not line.strip():  # the blank line that ends the headers
-            if length is not None:
-                break
-            continue
-        match = CONTENT_LENGTH.search(line)
-        if match is not None and int(match.group(1)) <= MAX_BODY_BYTES:
-            length = int(match.group(1))
-        elif length is None:
-            logger.debug("skipped a line that is no LSP header: %.80r", line)
-    body = await reader.readexactly(length)
-    return body if len(body) == length else None
-
-
-def decode(body: bytes):
-    """The JSON value of a body; raises ValueError (with a message for the client)."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"the body is not UTF-8 (invalid byte at offset {error.start})") from None
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise ValueError("the body nests too deeply") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"the body is not JSON: {error}") from None
 
 
 async def serve(reader, protocol: ExhortProtocol, stop_event: threading.Event) -> None:
