@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 from exhort.findings import Related, Severity
 from exhort.rule import Context, Match, Rule, bad, good
-from exhort.syntax import DEF_KINDS, call_name, function_def, text, walk
+from exhort.syntax import DEF_KINDS, call_name, named_definition, text, walk
 
 from ._common import CALLBACKS, effective_arguments, keyword_pairs, literal_atom, resolved_call, runs_in_other_process
 
@@ -164,16 +164,17 @@ class _MemberFacts(NamedTuple):
 
 def _member_facts(member) -> _MemberFacts:
     """What OTP006 reads from one module member (its bytes alone: see Context.member_facts)."""
-    fdef = function_def(member)
+    fdef = named_definition(member)  # its parts are read below only where needed
     if fdef is None:
         return _MemberFacts(None, False, (), (), ())
     base = member.start_byte
-    body = fdef.body
     is_callback = (fdef.name, fdef.arity) in CALLBACKS
     source = member.text or b""
     if not is_callback and not any(name in source for name in (b".call", b".stop", b".start")):
-        # No `GenServer.call/stop/start*` (nor through an alias): nothing to read in it.
-        return _MemberFacts((fdef.kind, fdef.name, fdef.arity), body is not None, (), (), ())
+        # No `GenServer.call/stop/start*` (nor through an alias): nothing to read in it (nor
+        # its body: a member with no server call is neither a client nor, here, a callback).
+        return _MemberFacts((fdef.kind, fdef.name, fdef.arity), False, (), (), ())
+    body = fdef.body
     body_start, body_end = (body.start_byte, body.end_byte) if body is not None else (-1, -1)
     registered, server_calls, local_calls = [], [], []
     for node in walk(fdef.node):  # one walk: a def can hold a long data literal

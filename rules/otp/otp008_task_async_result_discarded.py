@@ -3,7 +3,7 @@
 from exhort.execution import Runs
 from exhort.findings import Edit, Severity
 from exhort.rule import Context, Match, Rule, bad, fix, good
-from exhort.syntax import ancestors, enclosing_function, function_def, is_defmodule, pipe_source, text, unfinished_definitions, walk
+from exhort.syntax import ancestors, enclosing_function, is_defmodule, named_definition, pipe_source, text, unfinished_definitions, walk
 
 from ._common import effective_arguments, extract_task_supervisors, resolved_call
 
@@ -295,12 +295,14 @@ def _handles_replies(ctx, module) -> bool:
 
 def _takes_replies(member) -> bool:
     """Is `member` a definition that takes task replies (see _handles_replies)?"""
-    fdef = function_def(member)
+    fdef = named_definition(member)
     if fdef is None:
         return False
-    params = fdef.params
-    if fdef.name == "handle_info" and fdef.arity == 2 and _is_reply_pattern(params[0]):
+    if fdef.name == "handle_info" and fdef.arity == 2 and _is_reply_pattern(fdef.params[0]):
         return True
+    if b":info" not in (member.text or b""):
+        return False  # no `(:info, message, ...)` clause
+    params = fdef.params
     return any(kind.type == "atom" and text(kind) == ":info" and _is_reply_pattern(message)
                for kind, message in zip(params, params[1:]))
 

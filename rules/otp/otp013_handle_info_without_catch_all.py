@@ -11,6 +11,7 @@ from exhort.syntax import (
     call_name,
     enclosing_function,
     function_def,
+    named_definition,
     is_defmodule,
     is_literal,
     keyword_pairs,
@@ -443,7 +444,7 @@ def _defines_handle_info(definition) -> bool:
 def _handle_info_clause(member) -> str | None:
     """"catch-all" for a `def handle_info(msg, state)` clause that takes any message (no
     guard), "clause" for another handle_info/2 clause, None for any other member."""
-    fdef = function_def(member)
+    fdef = named_definition(member)
     if fdef is None or fdef.kind != "def" or fdef.name != "handle_info" or fdef.arity != 2:
         return None
     return "catch-all" if fdef.guard is None and fdef.params[0].type == "identifier" else "clause"

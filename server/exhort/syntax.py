@@ -794,7 +794,7 @@ def member_signature(member: Node) -> bytes:
     if member.type == "call":
         target = call_target(member)
         if target is not None and target.type == "identifier" and text(target) in DEF_KINDS:
-            fdef = function_def(member)
+            fdef = named_definition(member)  # remembered: the rules reading the module ask again
             if fdef is not None:
                 return f"{fdef.kind} {fdef.name}/{fdef.arity}".encode()
         if target is not None and target.type == "identifier" and target.text in _COMPONENT_DECLARATIONS:
