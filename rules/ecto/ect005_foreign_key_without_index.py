@@ -479,8 +479,8 @@ def check(ctx: Context, match: Match):
         return
     module = ctx.module_of(call)
     scope = module.node if module is not None else call
-    indexes = _indexes(scope) | _workspace_indexes(ctx)
-    raw_sql = _raw_sql(scope)
+    indexes = _indexes_in(ctx, scope) | _workspace_indexes(ctx)
+    raw_sql = _raw_sql_in(ctx, scope)
     unfinished = [m.text.decode(errors="replace") for m in module_members(scope) if m.has_error] if module else []
     dropped_later = _dropped_later(ctx)
     if table in dropped_later.get("", ()):
@@ -560,10 +560,37 @@ def _indexes(scope) -> set[tuple[str, tuple[str, ...]]]:
     return found
 
 
-def _workspace_indexes(ctx) -> set[tuple[str, tuple[str, ...]]]:
+def _indexes_in(ctx, scope) -> set[tuple[str, tuple[str, ...]]]:
+    """_indexes of a migration module, read once per document text (every `create table` of
+    the module asks)."""
+    key = ("ect005_indexes", scope.start_byte, scope.end_byte)
+    found = ctx.document.memo.get(key)
+    if found is None:
+        found = ctx.document.memo[key] = _indexes(scope)
+    return found
+
+
+def _raw_sql_in(ctx, scope) -> str:
+    key = ("ect005_raw_sql", scope.start_byte, scope.end_byte)
+    found = ctx.document.memo.get(key)
+    if found is None:
+        found = ctx.document.memo[key] = _raw_sql(scope)
+    return found
+
+
+def _workspace_indexes(ctx) -> frozenset[tuple[str, tuple[str, ...]]]:
     if ctx.workspace is None:
-        return set()
-    return {(table, tuple(columns)) for _path, items in ctx.workspace.facts("migration_indexes") for table, columns in items}
+        return frozenset()
+    return ctx.workspace.derived("ect005_workspace_indexes", lambda index: frozenset(
+        (table, tuple(columns)) for _path, items in index.facts("migration_indexes") for table, columns in items))
+
+
+def _drops_by_folder(index) -> dict[PurePosixPath, list[tuple[str, str, str]]]:
+    """Every migration's drops and removals ((file name, table, column)), by folder."""
+    found: dict[PurePosixPath, list[tuple[str, str, str]]] = {}
+    for path, items in index.facts("migration_drops"):
+        found.setdefault(PurePosixPath(path).parent, []).extend(items)
+    return found
 
 
 def _dropped_later(ctx) -> dict[str, set[str]]:
@@ -574,15 +601,12 @@ def _dropped_later(ctx) -> dict[str, set[str]]:
     this = ctx.path.name
     folder = PurePosixPath(ctx.document.path).parent
     found: dict[str, set[str]] = {}
-    for path, items in ctx.workspace.facts("migration_drops"):
-        if PurePosixPath(path).parent != folder:
-            continue
-        for name, table, column in items:
-            if name > this:
-                if column:
-                    found.setdefault(table, set()).add(column)
-                else:
-                    found.setdefault("", set()).add(table)
+    for name, table, column in ctx.workspace.derived("ect005_drops_by_folder", _drops_by_folder).get(folder, ()):
+        if name > this:
+            if column:
+                found.setdefault(table, set()).add(column)
+            else:
+                found.setdefault("", set()).add(table)
     return found
 
 
