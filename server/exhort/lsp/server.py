@@ -483,6 +483,17 @@ async def debug_document(ls: ExhortServer, uri: str) -> dict:
     }
 
 
+@server.command("exhort.debug.checked")
+def debug_checked(ls: ExhortServer, uri: str) -> dict:
+    """Which version of a document the findings belong to, and whether they include the
+    whole-document rules: the server publishes a version once when nothing changed, so a
+    client cannot tell from the publishes alone when the check after the pause is done."""
+    item = ls.documents.get(uri)
+    if item is None:
+        return {}
+    return {"version": item.version, "checked_version": item.checked_version, "complete": item.complete}
+
+
 @server.command("exhort.debug.index")
 def debug_index(ls: ExhortServer) -> dict:
     """What the workspace index holds (module names per file) and whether indexing finished."""
