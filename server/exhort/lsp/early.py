@@ -32,7 +32,7 @@ from .. import __version__
 from .framing import decode, read_body
 
 SERVER_NAME = "exhort"
-COMMANDS = ("exhort.debug.document", "exhort.debug.index", "exhort.debug.facts")
+COMMANDS = ("exhort.debug.document", "exhort.debug.checked", "exhort.debug.index", "exhort.debug.facts")
 FIX_ALL_KIND = "source.fixAll.exhort"
 ENCODINGS = ("utf-8", "utf-16", "utf-32")  # pygls' order of preference is the client's
 TEXT_DOCUMENT_SYNC_INCREMENTAL = 2
