@@ -705,24 +705,15 @@ def read_module(module: Node, members: list[Node] | None = None, texts: list[byt
         for member in members:
             _read_member(info, member)
         return info
-    known = _DEFINITION_TEXTS
+    named = _DEFINITION_NAMES  # filled by member_signature as the engine reads the members
     for member, member_text in zip(members, texts):
         if member_text[:1] == b"@" and not member_text.startswith(b"@behaviour"):
             continue  # a @doc, @spec, @impl...: no header fact
-        if member_text in known and not member.has_error:
+        if named.get((False, member_text)) and not member.has_error:
             info._definitions.append(member)
-            continue
-        count = len(info._definitions)
-        _read_member(info, member)
-        if len(info._definitions) > count and not member.has_error:
-            if len(known) >= _DEFINITION_NAMES_LIMIT:
-                known.clear()
-            known.add(member_text)
+        else:
+            _read_member(info, member)
     return info
-
-
-# The bytes of members read as definitions (see read_module); bounded like _DEFINITION_NAMES.
-_DEFINITION_TEXTS: set[bytes] = set()
 
 
 def _read_member(info: ModuleInfo, member: Node) -> None:
